@@ -1,0 +1,29 @@
+// Package aggregator holds the deterministic aggregation rules of fedledger.
+//
+// Every function here is pure: no network, disk, clock, randomness or chain
+// types, and no floating point. Updates are fixed-point integer vectors that
+// share one scale (2^fracBits, declared by the task), weighted by an unsigned
+// integer (normally the hospital's sample count). Given the same inputs, the
+// functions return the same bits on every CPU architecture, which is what
+// lets every validator of a CometBFT network reach the same app hash.
+//
+// The chain calls a Rule; tests and tools may call the plain functions:
+//
+//	avg, err := aggregator.FedAvg([]aggregator.Update{
+//		{Values: []int64{10, -20}, Weight: 3},
+//		{Values: []int64{30, 40}, Weight: 1},
+//	})
+//	// avg == []int64{15, -5}
+//
+// # Rounding
+//
+// FedAvg computes, per coordinate j, the exact rational Σ wᵢ·vᵢⱼ / Σ wᵢ with
+// 128-bit intermediate sums, and rounds it to the nearest integer, halves
+// away from zero (2.5 → 3, −2.5 → −3). No intermediate result is rounded.
+//
+// # Saturation
+//
+// AddSaturating adds an aggregate to a model and clamps every coordinate to
+// the range of the model's integer width, so an extreme update can never wrap
+// around.
+package aggregator

@@ -1,0 +1,235 @@
+package chain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	"github.com/cometbft/cometbft/libs/log"
+)
+
+// Version is the app's software version, reported by Info.
+const Version = "0.1.0"
+
+// AppVersion is the version of the state machine's rules. It changes when
+// the same blocks would produce a different state.
+const AppVersion uint64 = 1
+
+var _ abci.Application = (*App)(nil)
+
+// Config configures an App.
+type Config struct {
+	// Dir is the directory of the app's state store (created if missing).
+	Dir string
+	// Logger receives the app's logs; nil discards them.
+	Logger log.Logger
+}
+
+// DefaultConfig returns a Config that keeps state in dir.
+func DefaultConfig(dir string) Config {
+	return Config{Dir: dir, Logger: log.NewNopLogger()}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.Dir == "" {
+		return errors.New("chain: Config.Dir is empty; give the directory for the app's state")
+	}
+	return nil
+}
+
+// App is the fedledger ABCI 2.0 application.
+//
+// FinalizeBlock executes a block against staged state and returns the new
+// app hash; Commit writes everything staged in one atomic batch. CheckTx runs
+// the same checks against its own staged copy of the last committed state.
+// Queries read only committed state. One mutex serialises every call, so the
+// app is safe under any of CometBFT's local client creators.
+type App struct {
+	abci.BaseApplication // proposals, vote extensions, snapshots: defaults
+
+	mu     sync.Mutex
+	store  *store
+	logger log.Logger
+
+	genesis     *overlay // InitChain's writes, committed with block 1
+	pending     *overlay // FinalizeBlock's writes (over genesis, if any), until Commit
+	pendingHash []byte
+	pendingH    int64
+	checkState  *overlay // CheckTx's view: last commit plus accepted mempool txs
+}
+
+// NewApp opens (or creates) the app's state in cfg.Dir.
+func NewApp(cfg Config) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = log.NewNopLogger()
+	}
+	s, err := openStore(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{store: s, logger: cfg.Logger}
+	a.checkState = newOverlay(s)
+	return a, nil
+}
+
+// Close closes the app's store. The app must not be used afterwards.
+func (a *App) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.store.close()
+}
+
+// LastCommit returns the height and app hash of the last commit.
+func (a *App) LastCommit() (int64, []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.store.height, append([]byte(nil), a.store.appHash...)
+}
+
+// Info reports the last committed height and app hash, so that CometBFT's
+// handshake replays exactly the blocks the app has not committed.
+func (a *App) Info(_ context.Context, _ *abci.InfoRequest) (*abci.InfoResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	resp := &abci.InfoResponse{
+		Data:       "fedledger",
+		Version:    Version,
+		AppVersion: AppVersion,
+	}
+	if a.store.height > 0 {
+		resp.LastBlockHeight = a.store.height
+		resp.LastBlockAppHash = a.store.appHash
+	}
+	return resp, nil
+}
+
+// InitChain stores the genesis participants; they are committed with block 1.
+func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.InitChainResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	g, err := ParseGenesis(req.AppStateBytes)
+	if err != nil {
+		return nil, err
+	}
+	if req.ChainId == "" {
+		return nil, errors.New("genesis: chain_id is empty")
+	}
+	a.genesis = newOverlay(a.store)
+	st := state{a.genesis}
+	for _, p := range g.participants() {
+		st.save(participantKey(p.PubKey), &p)
+	}
+	st.set(keyMetaChainID, []byte(req.ChainId))
+	a.checkState = newOverlay(a.genesis)
+	a.logger.Info("init chain", "chain_id", req.ChainId, "participants", len(g.Participants))
+	return &abci.InitChainResponse{AppHash: a.store.root(a.genesis.writes)}, nil
+}
+
+func (a *App) chainID(o *overlay) (string, error) {
+	bz, err := o.get(keyMetaChainID)
+	if err != nil {
+		return "", err
+	}
+	return string(bz), nil
+}
+
+// CheckTx runs every check FinalizeBlock would run, against the last
+// committed state plus the transactions CheckTx already accepted.
+func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	id, err := a.chainID(a.checkState)
+	if err != nil {
+		return nil, err
+	}
+	c := &execCtx{st: state{a.checkState}, height: a.store.height + 1, chainID: id}
+	if err := c.deliverTx(req.Tx); err != nil {
+		code := CodeOf(err)
+		if code == CodeInternal {
+			a.logger.Error("check tx failed", "err", err)
+		}
+		return &abci.CheckTxResponse{Code: code, Codespace: Codespace, Log: err.Error()}, nil
+	}
+	return &abci.CheckTxResponse{Code: CodeOK}, nil
+}
+
+// FinalizeBlock executes the block's transactions, then advances every
+// running task's round, and returns the app hash of the staged state.
+func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (*abci.FinalizeBlockResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if want := a.store.height + 1; req.Height != want {
+		return nil, fmt.Errorf("chain: FinalizeBlock at height %d, but the last commit is %d", req.Height, a.store.height)
+	}
+	// Each FinalizeBlock starts from the last commit (plus genesis before
+	// block 1), so a repeated call for the same height starts over.
+	var base kvReader = a.store
+	if a.genesis != nil {
+		base = a.genesis
+	}
+	a.pending = newOverlay(base)
+	id, err := a.chainID(a.pending)
+	if err != nil {
+		return nil, err
+	}
+	c := &execCtx{st: state{a.pending}, height: req.Height, chainID: id}
+	results := make([]*abci.ExecTxResult, len(req.Txs))
+	for i, tx := range req.Txs {
+		c.events = nil
+		err := c.deliverTx(tx)
+		code := CodeOf(err)
+		if code == CodeInternal {
+			return nil, fmt.Errorf("chain: height %d tx %d: %w", req.Height, i, err)
+		}
+		r := &abci.ExecTxResult{Code: code, Events: c.events}
+		if err != nil {
+			r.Codespace = Codespace
+			r.Log = err.Error()
+			r.Events = nil
+		}
+		results[i] = r
+	}
+	c.events = nil
+	if err := c.endBlock(); err != nil {
+		return nil, fmt.Errorf("chain: height %d end of block: %w", req.Height, err)
+	}
+	a.pendingH = req.Height
+	a.pendingHash = a.store.root(a.stagedWrites())
+	return &abci.FinalizeBlockResponse{TxResults: results, Events: c.events, AppHash: a.pendingHash}, nil
+}
+
+// Commit persists the staged state in one atomic batch and resets CheckTx's view.
+func (a *App) Commit(_ context.Context, _ *abci.CommitRequest) (*abci.CommitResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.pending == nil || a.pendingH != a.store.height+1 {
+		return nil, fmt.Errorf("chain: Commit without a finalized block (last commit %d)", a.store.height)
+	}
+	if err := a.store.commit(a.stagedWrites(), a.pendingH, a.pendingHash); err != nil {
+		return nil, err
+	}
+	a.genesis, a.pending = nil, nil
+	a.checkState = newOverlay(a.store)
+	return &abci.CommitResponse{}, nil
+}
+
+// stagedWrites merges genesis and block writes.
+func (a *App) stagedWrites() map[string][]byte {
+	if a.genesis == nil {
+		return a.pending.writes
+	}
+	w := make(map[string][]byte, len(a.genesis.writes)+len(a.pending.writes))
+	for k, v := range a.genesis.writes {
+		w[k] = v
+	}
+	for k, v := range a.pending.writes {
+		w[k] = v
+	}
+	return w
+}

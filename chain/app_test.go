@@ -1,0 +1,481 @@
+package chain
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+
+	fl "github.com/fedledger/fedledger/proto/fedledger/v1"
+)
+
+const testChain = "fedledger-test"
+
+// harness drives one or more Apps with the same blocks, as CometBFT would.
+type harness struct {
+	t      *testing.T
+	apps   []*App
+	height int64
+	keys   map[string]ed25519.PrivateKey
+	nonces map[string]uint64
+}
+
+func testKey(name string) ed25519.PrivateKey {
+	seed := sha256.Sum256([]byte("fedledger test key " + name))
+	return ed25519.NewKeyFromSeed(seed[:])
+}
+
+var testParticipants = []struct{ name, role string }{
+	{"admin", "admin"}, {"researcher", "researcher"}, {"reviewer", "reviewer"},
+	{"h1", "hospital"}, {"h2", "hospital"}, {"h3", "hospital"}, {"h4", "hospital"},
+	{"h5", "hospital"}, // not invited to the default task
+}
+
+func testGenesis() []byte {
+	var g GenesisState
+	for _, p := range testParticipants {
+		g.Participants = append(g.Participants, GenesisParticipant{Name: p.name, PubKey: testKey(p.name).Public().(ed25519.PublicKey), Role: p.role})
+	}
+	bz, _ := json.Marshal(g)
+	return bz
+}
+
+func newHarness(t *testing.T, n int) *harness {
+	t.Helper()
+	h := &harness{t: t, keys: map[string]ed25519.PrivateKey{}, nonces: map[string]uint64{}}
+	for _, p := range testParticipants {
+		h.keys[p.name] = testKey(p.name)
+	}
+	for i := 0; i < n; i++ {
+		app, err := NewApp(DefaultConfig(t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { app.Close() })
+		if _, err := app.InitChain(context.Background(), &abci.InitChainRequest{ChainId: testChain, AppStateBytes: testGenesis()}); err != nil {
+			t.Fatal(err)
+		}
+		h.apps = append(h.apps, app)
+	}
+	return h
+}
+
+func (h *harness) pub(name string) []byte { return h.keys[name].Public().(ed25519.PublicKey) }
+
+// tx signs msg as name with the next nonce.
+func (h *harness) tx(name string, msg *fl.Msg) []byte {
+	h.nonces[name]++
+	bz, err := fl.SignTx(h.keys[name], testChain, h.nonces[name], msg)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return bz
+}
+
+// block finalizes and commits txs on every app, checks that they agree, and
+// returns the first app's results.
+func (h *harness) block(txs ...[]byte) *abci.FinalizeBlockResponse {
+	h.t.Helper()
+	h.height++
+	var first *abci.FinalizeBlockResponse
+	for i, app := range h.apps {
+		resp, err := app.FinalizeBlock(context.Background(), &abci.FinalizeBlockRequest{Height: h.height, Txs: txs})
+		if err != nil {
+			h.t.Fatalf("app %d height %d: %v", i, h.height, err)
+		}
+		if _, err := app.Commit(context.Background(), &abci.CommitRequest{}); err != nil {
+			h.t.Fatal(err)
+		}
+		if first == nil {
+			first = resp
+		} else if !bytes.Equal(first.AppHash, resp.AppHash) {
+			h.t.Fatalf("height %d: app 0 hash %X, app %d hash %X", h.height, first.AppHash, i, resp.AppHash)
+		}
+	}
+	return first
+}
+
+func (h *harness) mustOK(resp *abci.FinalizeBlockResponse) {
+	h.t.Helper()
+	for i, r := range resp.TxResults {
+		if r.Code != CodeOK {
+			h.t.Fatalf("height %d tx %d: code %d: %s", h.height, i, r.Code, r.Log)
+		}
+	}
+}
+
+func (h *harness) check(tx []byte) *abci.CheckTxResponse {
+	resp, err := h.apps[0].CheckTx(context.Background(), &abci.CheckTxRequest{Tx: tx, Type: abci.CHECK_TX_TYPE_CHECK})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return resp
+}
+
+func (h *harness) query(path string) []byte {
+	h.t.Helper()
+	resp, err := h.apps[0].Query(context.Background(), &abci.QueryRequest{Path: path, Prove: true})
+	if err != nil || resp.Code != 0 {
+		h.t.Fatalf("query %s: %v %d %s", path, err, resp.Code, resp.Log)
+	}
+	_, appHash := h.apps[0].LastCommit()
+	if err := VerifyProof(resp, appHash); err != nil {
+		h.t.Fatalf("query %s: proof: %v", path, err)
+	}
+	return resp.Value
+}
+
+const testDim = 4 // logreg over 3 features: 3 weights + bias
+
+func testSpec(h *harness, hospitals ...string) fl.TaskSpec {
+	init, _ := fl.NewVector(16, fl.WIDTH_INT32, make([]int64, testDim))
+	spec := fl.TaskSpec{
+		Name:  "test",
+		Model: fl.ModelSpec{Arch: fl.ArchLogReg, InputDim: testDim - 1},
+		Rule:  "fedavg", Rounds: 3, MinParticipants: 1, CommitWindow: 5, RevealWindow: 5,
+		FracBits: 16, InitialModel: init,
+	}
+	for _, n := range hospitals {
+		spec.Hospitals = append(spec.Hospitals, h.pub(n))
+	}
+	return spec
+}
+
+func createTask(spec fl.TaskSpec) *fl.Msg {
+	return &fl.Msg{Sum: &fl.Msg_CreateTask{CreateTask: &fl.CreateTask{Spec: spec}}}
+}
+
+func testUpdate(vals ...int64) []byte {
+	v, err := fl.NewVector(16, fl.WIDTH_INT32, vals)
+	if err != nil {
+		panic(err)
+	}
+	bz, _ := v.Marshal()
+	return bz
+}
+
+func commitMsg(task uint64, round uint32, update []byte, samples uint64) *fl.Msg {
+	h := sha256.Sum256(update)
+	return &fl.Msg{Sum: &fl.Msg_CommitUpdate{CommitUpdate: &fl.CommitUpdate{TaskId: task, Round: round, UpdateHash: h[:], NumSamples: samples}}}
+}
+
+func revealMsg(task uint64, round uint32, update []byte) *fl.Msg {
+	return &fl.Msg{Sum: &fl.Msg_RevealUpdate{RevealUpdate: &fl.RevealUpdate{TaskId: task, Round: round, Update: update}}}
+}
+
+func (h *harness) round(task uint64, r uint32) *fl.Round {
+	var rd fl.Round
+	if err := rd.Unmarshal(h.query(fmt.Sprintf("/round/%d/%d", task, r))); err != nil {
+		h.t.Fatal(err)
+	}
+	return &rd
+}
+
+// TestTaskRunsToEnd runs a 3-round task with four hospitals on two apps fed
+// the same blocks: they agree on the app hash at every height, and the
+// global model is the exact weighted mean of the updates.
+func TestTaskRunsToEnd(t *testing.T) {
+	h := newHarness(t, 2)
+	hs := []string{"h1", "h2", "h3", "h4"}
+	h.mustOK(h.block(h.tx("researcher", createTask(testSpec(h, hs...)))))
+	want := make([]int64, testDim)
+	for r := uint32(1); r <= 3; r++ {
+		var commits, reveals [][]byte
+		var sum [testDim]int64
+		var total int64
+		for i, name := range hs {
+			vals := []int64{int64(i) * 100, -int64(r) * 7, 1 << 16, int64(i*i) - 3}
+			up := testUpdate(vals...)
+			samples := uint64(10 * (i + 1))
+			commits = append(commits, h.tx(name, commitMsg(1, r, up, samples)))
+			reveals = append(reveals, h.tx(name, revealMsg(1, r, up)))
+			for j := range vals {
+				sum[j] += vals[j] * int64(samples)
+			}
+			total += int64(samples)
+		}
+		h.mustOK(h.block(commits...))
+		if rd := h.round(1, r); rd.Phase != fl.PHASE_REVEAL {
+			t.Fatalf("round %d: phase %v after all commits, want reveal", r, rd.Phase)
+		}
+		res := h.block(reveals...)
+		h.mustOK(res)
+		rd := h.round(1, r)
+		if rd.Phase != fl.PHASE_CLOSED || rd.NumAggregated != 4 || rd.Outcome != "aggregated" {
+			t.Fatalf("round %d: %v, %d aggregated, %q", r, rd.Phase, rd.NumAggregated, rd.Outcome)
+		}
+		for j := range want {
+			want[j] += divRoundRef(sum[j], total)
+		}
+		var m fl.GlobalModel
+		if err := m.Unmarshal(h.query(fmt.Sprintf("/model/1/%d", r))); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := m.Weights.Values()
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("round %d model %v, want %v", r, got, want)
+		}
+		if !bytes.Equal(m.Hash, rd.OutputModelHash) || !bytes.Equal(m.Hash, m.Weights.Hash()) {
+			t.Fatalf("round %d: model hash mismatch", r)
+		}
+	}
+	var task fl.Task
+	if err := task.Unmarshal(h.query("/task/1")); err != nil {
+		t.Fatal(err)
+	}
+	if task.Status != fl.TASK_STATUS_DONE || task.ModelRound != 3 {
+		t.Fatalf("task status %v model round %d, want done after round 3", task.Status, task.ModelRound)
+	}
+}
+
+func divRoundRef(s, d int64) int64 {
+	q, r := s/d, s%d
+	if r < 0 {
+		r = -r
+	}
+	if 2*r >= d {
+		if s < 0 {
+			q--
+		} else {
+			q++
+		}
+	}
+	return q
+}
+
+// TestWindowsCloseRounds checks deadlines: a round with too few commitments
+// is skipped, and a committer that never reveals is left out.
+func TestWindowsCloseRounds(t *testing.T) {
+	h := newHarness(t, 1)
+	spec := testSpec(h, "h1", "h2")
+	spec.MinParticipants = 1
+	spec.Rounds = 2
+	h.mustOK(h.block(h.tx("researcher", createTask(spec)))) // height 1: commit deadline 6
+	for h.height < 6 {
+		h.block()
+	}
+	rd := h.round(1, 1)
+	if rd.Phase != fl.PHASE_CLOSED || !strings.HasPrefix(rd.Outcome, "skipped") {
+		t.Fatalf("round 1 after an empty window: %v %q", rd.Phase, rd.Outcome)
+	}
+	up := testUpdate(1, 2, 3, 4)
+	h.mustOK(h.block(h.tx("h1", commitMsg(1, 2, up, 5)), h.tx("h2", commitMsg(1, 2, testUpdate(9, 9, 9, 9), 5))))
+	h.mustOK(h.block(h.tx("h1", revealMsg(1, 2, up))))
+	for i := 0; i < 5; i++ {
+		h.block()
+	}
+	rd = h.round(1, 2)
+	if rd.Phase != fl.PHASE_CLOSED || rd.NumAggregated != 1 {
+		t.Fatalf("round 2: %v with %d aggregated, want closed with 1", rd.Phase, rd.NumAggregated)
+	}
+	var m fl.GlobalModel
+	if err := m.Unmarshal(h.query("/model/1")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := m.Weights.Values(); fmt.Sprint(got) != "[1 2 3 4]" {
+		t.Fatalf("model %v, want only h1's update", got)
+	}
+}
+
+// TestCheckTxRejects: every refusal has its own code and a message a
+// person can act on.
+func TestCheckTxRejects(t *testing.T) {
+	h := newHarness(t, 1)
+	h.mustOK(h.block(h.tx("researcher", createTask(testSpec(h, "h1", "h2", "h3", "h4")))))
+	up := testUpdate(1, 2, 3, 4)
+	h.mustOK(h.block(h.tx("h1", commitMsg(1, 1, up, 5))))
+
+	signed := func(name, chain string, nonce uint64, msg *fl.Msg) []byte {
+		bz, err := fl.SignTx(h.keys[name], chain, nonce, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bz
+	}
+	badSig := func() []byte {
+		var tx fl.Tx
+		_ = tx.Unmarshal(signed("h2", testChain, 10, commitMsg(1, 1, up, 5)))
+		tx.Signature[0] ^= 1
+		bz, _ := tx.Marshal()
+		return bz
+	}()
+	stranger := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
+	strangerTx, _ := fl.SignTx(stranger, testChain, 1, commitMsg(1, 1, up, 5))
+
+	tests := []struct {
+		name string
+		tx   []byte
+		code uint32
+		log  string
+	}{
+		{"undecodable bytes", []byte("not a tx"), CodeDecode, "undecodable"},
+		{"bad signature", badSig, CodeBadSignature, "does not verify"},
+		{"wrong chain-id", signed("h2", "other-chain", 10, commitMsg(1, 1, up, 5)), CodeWrongChain, `"other-chain"`},
+		{"replayed nonce", signed("h1", testChain, h.nonces["h1"], commitMsg(1, 1, up, 5)), CodeBadNonce, "already used"},
+		{"unknown signer", strangerTx, CodeUnknownSigner, "not a participant"},
+		{"wrong role: hospital creates task", signed("h2", testChain, 10, createTask(testSpec(h, "h1"))), CodeUnauthorized, "only a researcher"},
+		{"wrong role: reviewer submits update", signed("reviewer", testChain, 10, commitMsg(1, 1, up, 5)), CodeUnauthorized, "only a hospital"},
+		{"reveal without commit", signed("h2", testChain, 10, revealMsg(1, 1, up)), CodeWrongPhase, "commit phase"},
+		{"not invited", signed("h5", testChain, 10, commitMsg(1, 1, up, 5)), CodeNotInvited, "not invited"},
+		{"duplicate commit", signed("h1", testChain, 10, commitMsg(1, 1, up, 5)), CodeDuplicate, "already committed"},
+		{"unknown task", signed("h2", testChain, 10, commitMsg(9, 1, up, 5)), CodeUnknownTask, "task 9"},
+		{"future round", signed("h2", testChain, 10, commitMsg(1, 2, up, 5)), CodeWrongPhase, "has not opened"},
+		{"zero samples", signed("h2", testChain, 10, commitMsg(1, 1, up, 0)), CodeInvalidMsg, "num_samples"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := h.check(tt.tx)
+			if resp.Code != tt.code || !strings.Contains(resp.Log, tt.log) {
+				t.Fatalf("code %d log %q, want code %d containing %q", resp.Code, resp.Log, tt.code, tt.log)
+			}
+		})
+	}
+
+	// Move round 1 into its reveal phase: the other three commit.
+	wrongShape := testUpdate(1, 2, 3)
+	h.mustOK(h.block(h.tx("h2", commitMsg(1, 1, up, 5)), h.tx("h3", commitMsg(1, 1, wrongShape, 5))))
+	// h4 never commits; the window (deadline 6) closes.
+	for h.height < 6 {
+		h.block()
+	}
+	if rd := h.round(1, 1); rd.Phase != fl.PHASE_REVEAL {
+		t.Fatalf("phase %v, want reveal", rd.Phase)
+	}
+	reveal := []struct {
+		name string
+		tx   []byte
+		code uint32
+		log  string
+	}{
+		{"reveal without commit", signed("h4", testChain, 20, revealMsg(1, 1, up)), CodeNoCommitment, "no commitment"},
+		{"reveal differs from commitment", signed("h1", testChain, 20, revealMsg(1, 1, testUpdate(4, 3, 2, 1))), CodeHashMismatch, "commitment is"},
+		{"update of the wrong shape", signed("h3", testChain, 20, revealMsg(1, 1, wrongShape)), CodeBadShape, "has 3 values"},
+		{"late commit", signed("h4", testChain, 21, commitMsg(1, 1, up, 5)), CodeRoundClosed, "commit window"},
+	}
+	for _, tt := range reveal {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := h.check(tt.tx)
+			if resp.Code != tt.code || !strings.Contains(resp.Log, tt.log) {
+				t.Fatalf("code %d log %q, want code %d containing %q", resp.Code, resp.Log, tt.code, tt.log)
+			}
+		})
+	}
+	// Reveal window closes; round 1 ends with h1 and h2 (h3's update is refused).
+	h.mustOK(h.block(h.tx("h1", revealMsg(1, 1, up)), h.tx("h2", revealMsg(1, 1, up))))
+	for h.round(1, 1).Phase != fl.PHASE_CLOSED {
+		h.block()
+	}
+	resp := h.check(signed("h1", testChain, 30, commitMsg(1, 1, up, 5)))
+	if resp.Code != CodeRoundClosed || !strings.Contains(resp.Log, "is closed") {
+		t.Fatalf("submission to closed round: code %d %q", resp.Code, resp.Log)
+	}
+	// FinalizeBlock refuses what CheckTx refuses, with the same code.
+	res := h.block(signed("h1", testChain, 30, commitMsg(1, 1, up, 5)), []byte{1, 2, 3})
+	if res.TxResults[0].Code != CodeRoundClosed || res.TxResults[1].Code != CodeDecode {
+		t.Fatalf("FinalizeBlock codes %d, %d", res.TxResults[0].Code, res.TxResults[1].Code)
+	}
+}
+
+// TestCheckTxTracksMempool: CheckTx sees the txs it accepted before the
+// next commit, so a second identical-nonce tx is refused.
+func TestCheckTxTracksMempool(t *testing.T) {
+	h := newHarness(t, 1)
+	h.block()
+	tx1 := h.tx("researcher", createTask(testSpec(h, "h1")))
+	if r := h.check(tx1); r.Code != 0 {
+		t.Fatalf("first: %d %s", r.Code, r.Log)
+	}
+	again, _ := fl.SignTx(h.keys["researcher"], testChain, h.nonces["researcher"], createTask(testSpec(h, "h2")))
+	if r := h.check(again); r.Code != CodeBadNonce {
+		t.Fatalf("same nonce in mempool: code %d, want %d", r.Code, CodeBadNonce)
+	}
+}
+
+// TestRestartKeepsState: an app reopened on its directory reports the last
+// commit through Info and carries on to the same hashes as one that never stopped.
+func TestRestartKeepsState(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, 1) // reference app
+	app, err := NewApp(DefaultConfig(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.InitChain(context.Background(), &abci.InitChainRequest{ChainId: testChain, AppStateBytes: testGenesis()}); err != nil {
+		t.Fatal(err)
+	}
+	h.apps = append(h.apps, app)
+	h.mustOK(h.block(h.tx("researcher", createTask(testSpec(h, "h1", "h2")))))
+	up := testUpdate(5, 6, 7, 8)
+	h.mustOK(h.block(h.tx("h1", commitMsg(1, 1, up, 3))))
+	// A FinalizeBlock that is never committed (a crash before Commit) is lost,
+	// and the block is executed again after the restart.
+	pendingTx := h.tx("h2", commitMsg(1, 1, up, 3))
+	if _, err := app.FinalizeBlock(context.Background(), &abci.FinalizeBlockRequest{Height: h.height + 1, Txs: [][]byte{pendingTx}}); err != nil {
+		t.Fatal(err)
+	}
+	wantH, wantHash := app.LastCommit()
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+	app2, err := NewApp(DefaultConfig(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app2.Close() })
+	info, _ := app2.Info(context.Background(), &abci.InfoRequest{})
+	if info.LastBlockHeight != wantH || !bytes.Equal(info.LastBlockAppHash, wantHash) {
+		t.Fatalf("Info after restart: %d %X, want %d %X", info.LastBlockHeight, info.LastBlockAppHash, wantH, wantHash)
+	}
+	h.apps[1] = app2
+	h.mustOK(h.block(pendingTx))
+	h.mustOK(h.block(h.tx("h1", revealMsg(1, 1, up)), h.tx("h2", revealMsg(1, 1, up))))
+	if rd := h.round(1, 1); rd.Phase != fl.PHASE_CLOSED {
+		t.Fatalf("round 1 phase %v after restart", rd.Phase)
+	}
+}
+
+func TestGenesisErrors(t *testing.T) {
+	tests := []struct{ name, json, want string }{
+		{"not json", `{`, "genesis app_state"},
+		{"unknown field", `{"participants":[],"x":1}`, "unknown field"},
+		{"empty", `{"participants":[]}`, "no participants"},
+		{"short key", `{"participants":[{"name":"a","pub_key":"AAEC","role":"admin"}]}`, "3 bytes"},
+		{"bad role", `{"participants":[{"name":"a","pub_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","role":"king"}]}`, `unknown role "king"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseGenesis([]byte(tt.json))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestQueryErrors(t *testing.T) {
+	h := newHarness(t, 1)
+	h.block()
+	for path, code := range map[string]uint32{
+		"/task/1":          codeQueryNotFound,
+		"/task/x":          codeQueryBadRequest,
+		"/nope":            codeUnknownQuery,
+		"/participant/zz":  codeQueryBadRequest,
+		"/model/3":         codeQueryNotFound,
+		"/round/1/2/extra": codeUnknownQuery,
+	} {
+		resp, _ := h.apps[0].Query(context.Background(), &abci.QueryRequest{Path: path})
+		if resp.Code != code || resp.Log == "" {
+			t.Errorf("%s: code %d %q, want %d", path, resp.Code, resp.Log, code)
+		}
+	}
+	var p fl.Participant
+	if err := p.Unmarshal(h.query(fmt.Sprintf("/participant/%x", h.pub("h1")))); err != nil || p.Name != "h1" || p.Role != fl.ROLE_HOSPITAL {
+		t.Fatalf("participant query: %+v %v", p, err)
+	}
+}

@@ -1,0 +1,462 @@
+package chain
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strconv"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/fedledger/fedledger/aggregator"
+	fl "github.com/fedledger/fedledger/proto/fedledger/v1"
+)
+
+// Limits on what a task may ask for.
+const (
+	MaxRounds  = 100000
+	MaxWindow  = 1000000
+	MaxInvited = 10000
+)
+
+// execCtx is one execution of transactions against a version of the state.
+type execCtx struct {
+	st      state
+	height  int64 // height of the block being executed (CheckTx: next height)
+	chainID string
+	events  []abci.Event
+}
+
+func (c *execCtx) emit(typ string, kv ...string) {
+	ev := abci.Event{Type: typ}
+	for i := 0; i+1 < len(kv); i += 2 {
+		ev.Attributes = append(ev.Attributes, abci.EventAttribute{Key: kv[i], Value: kv[i+1], Index: true})
+	}
+	c.events = append(c.events, ev)
+}
+
+func u64s(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// deliverTx checks a transaction and, if valid, applies it to c.st.
+// On error c.st is unchanged.
+func (c *execCtx) deliverTx(raw []byte) error {
+	tx, msg, err := fl.DecodeTx(raw)
+	if err != nil {
+		return err
+	}
+	if tx.ChainId != c.chainID {
+		return fmt.Errorf("%w: signed for %q, this chain is %q", ErrWrongChain, tx.ChainId, c.chainID)
+	}
+	if err := tx.VerifySignature(); err != nil {
+		return err
+	}
+	signer, err := c.st.participant(tx.Signer)
+	if err != nil {
+		return err
+	}
+	if signer == nil {
+		return fmt.Errorf("%w: key %X is not a participant of this chain; ask an admin to add it", ErrUnknownSigner, tx.Signer)
+	}
+	if tx.Nonce <= signer.Nonce {
+		return fmt.Errorf("%w: nonce %d was already used or is stale; %s's last nonce is %d, sign with a larger one", ErrBadNonce, tx.Nonce, signer.Name, signer.Nonce)
+	}
+	sub := &execCtx{st: state{newOverlay(c.st.overlay)}, height: c.height, chainID: c.chainID}
+	switch m := msg.Sum.(type) {
+	case *fl.Msg_CreateTask:
+		err = sub.createTask(signer, m.CreateTask)
+	case *fl.Msg_CommitUpdate:
+		err = sub.commitUpdate(signer, m.CommitUpdate)
+	case *fl.Msg_RevealUpdate:
+		err = sub.revealUpdate(signer, m.RevealUpdate)
+	default:
+		err = fmt.Errorf("%w: unknown message", ErrDecode)
+	}
+	if err != nil {
+		return err
+	}
+	signer.Nonce = tx.Nonce
+	sub.st.save(participantKey(signer.PubKey), signer)
+	sub.st.flushInto(c.st.overlay)
+	c.events = append(c.events, sub.events...)
+	return nil
+}
+
+func requireRole(p *fl.Participant, want fl.Role, action string) error {
+	if p.Role != want {
+		return fmt.Errorf("%w: %s is a %s; only a %s may %s", ErrUnauthorized, p.Name, RoleName(p.Role), RoleName(want), action)
+	}
+	return nil
+}
+
+func (c *execCtx) createTask(signer *fl.Participant, m *fl.CreateTask) error {
+	if err := requireRole(signer, fl.ROLE_RESEARCHER, "create a task"); err != nil {
+		return err
+	}
+	spec := m.Spec
+	if err := c.validateSpec(&spec); err != nil {
+		return err
+	}
+	seq, err := c.st.uint64At(keyTaskSeq)
+	if err != nil {
+		return err
+	}
+	id := seq + 1
+	c.st.setUint64(keyTaskSeq, id)
+	model := fl.GlobalModel{TaskId: id, Round: 0, Weights: spec.InitialModel, Hash: spec.InitialModel.Hash()}
+	c.st.save(modelKey(id, 0), &model)
+	task := fl.Task{
+		Id: id, Creator: signer.PubKey, Spec: spec, Status: fl.TASK_STATUS_RUNNING,
+		CurrentRound: 1, CreatedHeight: c.height, ModelHash: model.Hash, ModelRound: 0,
+	}
+	c.st.save(taskKey(id), &task)
+	active, err := c.st.activeTasks()
+	if err != nil {
+		return err
+	}
+	c.st.setActiveTasks(append(active, id)) // ids only grow, so the list stays sorted
+	c.emit("task_created", "task_id", u64s(id), "creator", hex.EncodeToString(signer.PubKey))
+	c.openRound(&task)
+	return nil
+}
+
+func (c *execCtx) validateSpec(s *fl.TaskSpec) error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: task spec: "+format, append([]any{ErrInvalidMsg}, a...)...)
+	}
+	n, err := s.Model.NumParams()
+	if err != nil {
+		return bad("%v", err)
+	}
+	if _, err := aggregator.RuleByName(s.Rule); err != nil {
+		return bad("%v", err)
+	}
+	if s.Rounds == 0 || s.Rounds > MaxRounds {
+		return bad("rounds is %d, want 1 to %d", s.Rounds, MaxRounds)
+	}
+	if s.CommitWindow == 0 || s.CommitWindow > MaxWindow || s.RevealWindow == 0 || s.RevealWindow > MaxWindow {
+		return bad("commit_window %d and reveal_window %d must be 1 to %d blocks", s.CommitWindow, s.RevealWindow, MaxWindow)
+	}
+	if len(s.Hospitals) == 0 || len(s.Hospitals) > MaxInvited {
+		return bad("%d hospitals invited, want 1 to %d", len(s.Hospitals), MaxInvited)
+	}
+	sort.Slice(s.Hospitals, func(i, j int) bool { return bytes.Compare(s.Hospitals[i], s.Hospitals[j]) < 0 })
+	for i, h := range s.Hospitals {
+		if i > 0 && bytes.Equal(h, s.Hospitals[i-1]) {
+			return bad("hospital %X invited twice", h)
+		}
+		p, err := c.st.participant(h)
+		if err != nil {
+			return err
+		}
+		if p == nil || p.Role != fl.ROLE_HOSPITAL {
+			return bad("invited key %X is not a hospital of this chain", h)
+		}
+	}
+	if s.MinParticipants == 0 || int(s.MinParticipants) > len(s.Hospitals) {
+		return bad("min_participants is %d, want 1 to the %d invited hospitals", s.MinParticipants, len(s.Hospitals))
+	}
+	if s.FracBits > fl.MaxFracBits {
+		return bad("frac_bits %d > %d", s.FracBits, fl.MaxFracBits)
+	}
+	im := &s.InitialModel
+	if err := im.Validate(); err != nil {
+		return bad("initial_model: %v", err)
+	}
+	if int(im.Len) != n {
+		return bad("initial_model has %d values, a %s with input_dim %d and hidden_dim %d has %d", im.Len, s.Model.Arch, s.Model.InputDim, s.Model.HiddenDim, n)
+	}
+	if im.FracBits != s.FracBits {
+		return bad("initial_model frac_bits %d differ from the task's %d", im.FracBits, s.FracBits)
+	}
+	return nil
+}
+
+// openRound opens task.CurrentRound at the current height.
+func (c *execCtx) openRound(task *fl.Task) {
+	rd := fl.Round{
+		TaskId: task.Id, Round: task.CurrentRound, Phase: fl.PHASE_COMMIT,
+		OpenedHeight: c.height, CommitDeadline: c.height + int64(task.Spec.CommitWindow),
+		InputModelHash: task.ModelHash,
+	}
+	c.st.save(roundKey(task.Id, rd.Round), &rd)
+	c.emit("round_opened", "task_id", u64s(task.Id), "round", u64s(uint64(rd.Round)),
+		"commit_deadline", strconv.FormatInt(rd.CommitDeadline, 10))
+}
+
+// openRoundFor loads the task and round a submission names and checks that
+// the round is the open one.
+func (c *execCtx) openRoundFor(taskID uint64, round uint32) (*fl.Task, *fl.Round, error) {
+	task, err := c.st.task(taskID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if task == nil {
+		return nil, nil, fmt.Errorf("%w: task %d does not exist", ErrUnknownTask, taskID)
+	}
+	if task.Status != fl.TASK_STATUS_RUNNING {
+		return nil, nil, fmt.Errorf("%w: task %d has finished (round %d was its last)", ErrRoundClosed, taskID, task.CurrentRound)
+	}
+	if round < task.CurrentRound {
+		return nil, nil, fmt.Errorf("%w: round %d of task %d is closed; the open round is %d", ErrRoundClosed, round, taskID, task.CurrentRound)
+	}
+	if round > task.CurrentRound {
+		return nil, nil, fmt.Errorf("%w: round %d of task %d has not opened; the open round is %d", ErrWrongPhase, round, taskID, task.CurrentRound)
+	}
+	rd, err := c.st.round(taskID, round)
+	if err != nil {
+		return nil, nil, err
+	}
+	return task, rd, nil
+}
+
+func isInvited(task *fl.Task, pub []byte) bool {
+	hs := task.Spec.Hospitals
+	i := sort.Search(len(hs), func(i int) bool { return bytes.Compare(hs[i], pub) >= 0 })
+	return i < len(hs) && bytes.Equal(hs[i], pub)
+}
+
+func findSubmission(rd *fl.Round, pub []byte) int {
+	s := rd.Submissions
+	i := sort.Search(len(s), func(i int) bool { return bytes.Compare(s[i].Hospital, pub) >= 0 })
+	if i < len(s) && bytes.Equal(s[i].Hospital, pub) {
+		return i
+	}
+	return -i - 1
+}
+
+func (c *execCtx) commitUpdate(signer *fl.Participant, m *fl.CommitUpdate) error {
+	if err := requireRole(signer, fl.ROLE_HOSPITAL, "submit updates"); err != nil {
+		return err
+	}
+	task, rd, err := c.openRoundFor(m.TaskId, m.Round)
+	if err != nil {
+		return err
+	}
+	if rd.Phase != fl.PHASE_COMMIT || c.height > rd.CommitDeadline {
+		return fmt.Errorf("%w: the commit window of round %d of task %d closed at height %d", ErrRoundClosed, m.Round, m.TaskId, rd.CommitDeadline)
+	}
+	if !isInvited(task, signer.PubKey) {
+		return fmt.Errorf("%w: %s is not invited to task %d", ErrNotInvited, signer.Name, m.TaskId)
+	}
+	if len(m.UpdateHash) != sha256.Size {
+		return fmt.Errorf("%w: update_hash has %d bytes, want a %d-byte SHA-256", ErrInvalidMsg, len(m.UpdateHash), sha256.Size)
+	}
+	if m.NumSamples == 0 || m.NumSamples > 1<<32 {
+		return fmt.Errorf("%w: num_samples is %d, want 1 to 2^32", ErrInvalidMsg, m.NumSamples)
+	}
+	if m.Metrics.AccuracyPpm > 1_000_000 {
+		return fmt.Errorf("%w: metrics accuracy_ppm %d exceeds 1000000", ErrInvalidMsg, m.Metrics.AccuracyPpm)
+	}
+	i := findSubmission(rd, signer.PubKey)
+	if i >= 0 {
+		return fmt.Errorf("%w: %s already committed to round %d of task %d", ErrDuplicate, signer.Name, m.Round, m.TaskId)
+	}
+	i = -i - 1
+	sub := fl.Submission{
+		Hospital: signer.PubKey, UpdateHash: m.UpdateHash, NumSamples: m.NumSamples,
+		Metrics: m.Metrics, CommitHeight: c.height,
+	}
+	rd.Submissions = append(rd.Submissions, fl.Submission{})
+	copy(rd.Submissions[i+1:], rd.Submissions[i:])
+	rd.Submissions[i] = sub
+	c.st.save(roundKey(rd.TaskId, rd.Round), rd)
+	c.emit("update_committed", "task_id", u64s(m.TaskId), "round", u64s(uint64(m.Round)), "hospital", hex.EncodeToString(signer.PubKey))
+	return nil
+}
+
+func (c *execCtx) revealUpdate(signer *fl.Participant, m *fl.RevealUpdate) error {
+	if err := requireRole(signer, fl.ROLE_HOSPITAL, "submit updates"); err != nil {
+		return err
+	}
+	task, rd, err := c.openRoundFor(m.TaskId, m.Round)
+	if err != nil {
+		return err
+	}
+	if rd.Phase == fl.PHASE_COMMIT {
+		return fmt.Errorf("%w: round %d of task %d is still in its commit phase; reveal once the reveal_opened event is out", ErrWrongPhase, m.Round, m.TaskId)
+	}
+	if rd.Phase != fl.PHASE_REVEAL || c.height > rd.RevealDeadline {
+		return fmt.Errorf("%w: the reveal window of round %d of task %d closed at height %d", ErrRoundClosed, m.Round, m.TaskId, rd.RevealDeadline)
+	}
+	i := findSubmission(rd, signer.PubKey)
+	if i < 0 {
+		return fmt.Errorf("%w: %s has no commitment in round %d of task %d; a reveal must follow a commit", ErrNoCommitment, signer.Name, m.Round, m.TaskId)
+	}
+	sub := &rd.Submissions[i]
+	if sub.Revealed {
+		return fmt.Errorf("%w: %s already revealed in round %d of task %d", ErrDuplicate, signer.Name, m.Round, m.TaskId)
+	}
+	if h := sha256.Sum256(m.Update); !bytes.Equal(h[:], sub.UpdateHash) {
+		return fmt.Errorf("%w: SHA-256 of the revealed update is %X, the commitment is %X", ErrHashMismatch, h[:], sub.UpdateHash)
+	}
+	vec, err := fl.DecodeVector(m.Update)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadShape, err)
+	}
+	if want := task.Spec.InitialModel.Len; vec.Len != want {
+		return fmt.Errorf("%w: update has %d values, the task's model has %d", ErrBadShape, vec.Len, want)
+	}
+	if vec.FracBits != task.Spec.FracBits {
+		return fmt.Errorf("%w: update has frac_bits %d, the task uses %d", ErrBadShape, vec.FracBits, task.Spec.FracBits)
+	}
+	sub.Revealed = true
+	sub.RevealHeight = c.height
+	c.st.save(roundKey(rd.TaskId, rd.Round), rd)
+	c.st.set(updateKey(rd.TaskId, rd.Round, signer.PubKey), m.Update)
+	c.emit("update_revealed", "task_id", u64s(m.TaskId), "round", u64s(uint64(m.Round)), "hospital", hex.EncodeToString(signer.PubKey))
+	return nil
+}
+
+// endBlock advances every running task's round: it opens the reveal phase
+// when the commit window closes or every invited hospital committed, and
+// closes the round when the reveal window closes or every committer revealed.
+func (c *execCtx) endBlock() error {
+	ids, err := c.st.activeTasks()
+	if err != nil {
+		return err
+	}
+	var still []uint64
+	for _, id := range ids {
+		done, err := c.advance(id)
+		if err != nil {
+			return err
+		}
+		if !done {
+			still = append(still, id)
+		}
+	}
+	if len(still) != len(ids) {
+		c.st.setActiveTasks(still)
+	}
+	return nil
+}
+
+func (c *execCtx) advance(id uint64) (finished bool, err error) {
+	task, err := c.st.task(id)
+	if err != nil {
+		return false, err
+	}
+	if task == nil {
+		return false, fmt.Errorf("%w: active task %d missing", ErrInternal, id)
+	}
+	rd, err := c.st.round(id, task.CurrentRound)
+	if err != nil {
+		return false, err
+	}
+	switch rd.Phase {
+	case fl.PHASE_COMMIT:
+		allIn := len(rd.Submissions) == len(task.Spec.Hospitals)
+		if !allIn && c.height < rd.CommitDeadline {
+			return false, nil
+		}
+		if len(rd.Submissions) < int(task.Spec.MinParticipants) {
+			return c.closeRound(task, rd, fmt.Sprintf("skipped: %d of %d hospitals committed, %d needed", len(rd.Submissions), len(task.Spec.Hospitals), task.Spec.MinParticipants))
+		}
+		rd.Phase = fl.PHASE_REVEAL
+		rd.RevealDeadline = c.height + int64(task.Spec.RevealWindow)
+		c.st.save(roundKey(id, rd.Round), rd)
+		c.emit("reveal_opened", "task_id", u64s(id), "round", u64s(uint64(rd.Round)),
+			"reveal_deadline", strconv.FormatInt(rd.RevealDeadline, 10))
+		return false, nil
+	case fl.PHASE_REVEAL:
+		revealed := 0
+		for _, s := range rd.Submissions {
+			if s.Revealed {
+				revealed++
+			}
+		}
+		if revealed < len(rd.Submissions) && c.height < rd.RevealDeadline {
+			return false, nil
+		}
+		if revealed < int(task.Spec.MinParticipants) {
+			return c.closeRound(task, rd, fmt.Sprintf("skipped: %d of %d committed hospitals revealed, %d needed", revealed, len(rd.Submissions), task.Spec.MinParticipants))
+		}
+		return c.aggregate(task, rd)
+	}
+	return false, fmt.Errorf("%w: task %d round %d in phase %v", ErrInternal, id, rd.Round, rd.Phase)
+}
+
+// aggregate runs the task's rule over the revealed updates and closes the round.
+func (c *execCtx) aggregate(task *fl.Task, rd *fl.Round) (bool, error) {
+	rule, err := aggregator.RuleByName(task.Spec.Rule)
+	if err != nil {
+		return false, fmt.Errorf("%w: %v", ErrInternal, err)
+	}
+	prev, err := c.st.model(task.Id, task.ModelRound)
+	if err != nil {
+		return false, err
+	}
+	var updates []aggregator.Update
+	for _, s := range rd.Submissions { // sorted by hospital key
+		if !s.Revealed {
+			continue
+		}
+		bz, err := c.st.get(updateKey(task.Id, rd.Round, s.Hospital))
+		if err != nil || bz == nil {
+			return false, fmt.Errorf("%w: revealed update of %X missing: %v", ErrInternal, s.Hospital, err)
+		}
+		vec, err := fl.DecodeVector(bz)
+		if err != nil {
+			return false, fmt.Errorf("%w: stored update: %v", ErrInternal, err)
+		}
+		vals, err := vec.Values()
+		if err != nil {
+			return false, fmt.Errorf("%w: stored update: %v", ErrInternal, err)
+		}
+		updates = append(updates, aggregator.Update{Values: vals, Weight: s.NumSamples})
+	}
+	res, err := rule.Aggregate(updates)
+	if err != nil {
+		return false, fmt.Errorf("%w: aggregate task %d round %d: %v", ErrInternal, task.Id, rd.Round, err)
+	}
+	w, err := prev.Weights.Values()
+	if err != nil {
+		return false, fmt.Errorf("%w: stored model: %v", ErrInternal, err)
+	}
+	lo, hi := prev.Weights.Width.Bounds()
+	next, err := aggregator.AddSaturating(w, res.Values, lo, hi)
+	if err != nil {
+		return false, fmt.Errorf("%w: %v", ErrInternal, err)
+	}
+	vec, err := fl.NewVector(prev.Weights.FracBits, prev.Weights.Width, next)
+	if err != nil {
+		return false, fmt.Errorf("%w: %v", ErrInternal, err)
+	}
+	model := fl.GlobalModel{TaskId: task.Id, Round: rd.Round, Weights: vec, Hash: vec.Hash()}
+	c.st.save(modelKey(task.Id, rd.Round), &model)
+	task.ModelHash = model.Hash
+	task.ModelRound = rd.Round
+	rd.NumAggregated = uint32(len(updates))
+	return c.closeRound(task, rd, "aggregated")
+}
+
+// closeRound records the outcome, drops the round's revealed updates (they
+// stay in the blocks), and opens the next round or finishes the task.
+func (c *execCtx) closeRound(task *fl.Task, rd *fl.Round, outcome string) (bool, error) {
+	for _, s := range rd.Submissions {
+		if s.Revealed {
+			c.st.del(updateKey(task.Id, rd.Round, s.Hospital))
+		}
+	}
+	rd.Phase = fl.PHASE_CLOSED
+	rd.ClosedHeight = c.height
+	rd.Outcome = outcome
+	rd.OutputModelHash = task.ModelHash
+	c.st.save(roundKey(task.Id, rd.Round), rd)
+	c.emit("round_closed", "task_id", u64s(task.Id), "round", u64s(uint64(rd.Round)),
+		"model_hash", hex.EncodeToString(task.ModelHash), "outcome", outcome,
+		"aggregated", u64s(uint64(rd.NumAggregated)))
+	if rd.Round >= task.Spec.Rounds {
+		task.Status = fl.TASK_STATUS_DONE
+		task.FinishedHeight = c.height
+		c.st.save(taskKey(task.Id), task)
+		c.emit("task_finished", "task_id", u64s(task.Id), "model_hash", hex.EncodeToString(task.ModelHash))
+		return true, nil
+	}
+	task.CurrentRound++
+	c.st.save(taskKey(task.Id), task)
+	c.openRound(task)
+	return false, nil
+}

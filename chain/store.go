@@ -1,0 +1,237 @@
+package chain
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/cockroachdb/pebble"
+	cmtcrypto "github.com/cometbft/cometbft/api/cometbft/crypto/v1"
+	"github.com/cometbft/cometbft/crypto/merkle"
+)
+
+// Keys that start with metaPrefix are bookkeeping (last height, app hash,
+// chain id): stored, but outside the Merkle state.
+const metaPrefix = "\x00"
+
+var (
+	keyMetaHeight  = metaPrefix + "height"
+	keyMetaAppHash = metaPrefix + "app_hash"
+	keyMetaChainID = metaPrefix + "chain_id"
+)
+
+// kvReader reads one version of the state.
+type kvReader interface {
+	get(key string) ([]byte, error) // nil, nil when absent
+}
+
+// store is the committed state: a Pebble database plus, in memory, the hash
+// of every value, from which the app hash (a Merkle root over the sorted
+// key/value pairs) is computed.
+type store struct {
+	db      *pebble.DB
+	leaves  map[string][32]byte // key → SHA-256(value), Merkle keys only
+	height  int64
+	appHash []byte
+	chainID string
+}
+
+func openStore(dir string) (*store, error) {
+	db, err := pebble.Open(dir, &pebble.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("open state store at %s: %w", dir, err)
+	}
+	s := &store{db: db, leaves: map[string][32]byte{}}
+	it, err := db.NewIter(nil)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		k := string(it.Key())
+		switch {
+		case k == keyMetaHeight:
+			if len(it.Value()) != 8 {
+				it.Close()
+				db.Close()
+				return nil, fmt.Errorf("state store at %s: corrupt height record", dir)
+			}
+			s.height = int64(binary.BigEndian.Uint64(it.Value()))
+		case k == keyMetaAppHash:
+			s.appHash = bytes.Clone(it.Value())
+		case k == keyMetaChainID:
+			s.chainID = string(it.Value())
+		case strings.HasPrefix(k, metaPrefix):
+		default:
+			s.leaves[k] = sha256.Sum256(it.Value())
+		}
+	}
+	if err := it.Close(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if s.appHash == nil {
+		s.appHash = merkle.HashFromByteSlices(nil)
+	}
+	// Check the invariant that lets Info tell the truth: the stored root
+	// is the root of the stored state.
+	if got := s.root(nil); !bytes.Equal(got, s.appHash) {
+		db.Close()
+		return nil, fmt.Errorf("state store at %s: stored app hash %X does not match the state's root %X", dir, s.appHash, got)
+	}
+	return s, nil
+}
+
+func (s *store) close() error { return s.db.Close() }
+
+func (s *store) get(key string) ([]byte, error) {
+	v, closer, err := s.db.Get([]byte(key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return bytes.Clone(v), nil
+}
+
+// leafBytes is the leaf cometbft's merkle.ValueOp expects for key and the
+// hash of its value, so that query proofs verify with merkle.DefaultProofRuntime.
+func leafBytes(key string, vhash [32]byte) []byte {
+	b := make([]byte, 0, len(key)+32+2*binary.MaxVarintLen64)
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	b = append(b, key...)
+	b = binary.AppendUvarint(b, 32)
+	return append(b, vhash[:]...)
+}
+
+// sortedLeaves returns the Merkle keys and leaves of the committed state with
+// writes applied on top (a nil value deletes), sorted by key.
+func (s *store) sortedLeaves(writes map[string][]byte) ([]string, [][]byte) {
+	keys := make([]string, 0, len(s.leaves)+len(writes))
+	for k := range s.leaves {
+		if _, ok := writes[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	for k, v := range writes {
+		if v != nil && !strings.HasPrefix(k, metaPrefix) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	leaves := make([][]byte, len(keys))
+	for i, k := range keys {
+		if v, ok := writes[k]; ok {
+			leaves[i] = leafBytes(k, sha256.Sum256(v))
+		} else {
+			leaves[i] = leafBytes(k, s.leaves[k])
+		}
+	}
+	return keys, leaves
+}
+
+// root is the app hash of the committed state with writes applied.
+func (s *store) root(writes map[string][]byte) []byte {
+	_, leaves := s.sortedLeaves(writes)
+	return merkle.HashFromByteSlices(leaves)
+}
+
+// proof returns a proof that key holds its committed value, checkable
+// against the committed app hash.
+func (s *store) proof(key string) (*cmtcrypto.ProofOps, error) {
+	keys, leaves := s.sortedLeaves(nil)
+	i := sort.SearchStrings(keys, key)
+	if i == len(keys) || keys[i] != key {
+		return nil, fmt.Errorf("no value at key %q to prove", key)
+	}
+	_, proofs := merkle.ProofsFromByteSlices(leaves)
+	op := merkle.NewValueOp([]byte(key), proofs[i]).ProofOp()
+	return &cmtcrypto.ProofOps{Ops: []cmtcrypto.ProofOp{op}}, nil
+}
+
+// commit writes the staged writes and the new height and app hash in one
+// atomic, synced batch, then updates the in-memory hashes.
+func (s *store) commit(writes map[string][]byte, height int64, appHash []byte) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	keys := make([]string, 0, len(writes))
+	for k := range writes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		var err error
+		if v := writes[k]; v == nil {
+			err = b.Delete([]byte(k), nil)
+		} else {
+			err = b.Set([]byte(k), v, nil)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	var h [8]byte
+	binary.BigEndian.PutUint64(h[:], uint64(height))
+	if err := b.Set([]byte(keyMetaHeight), h[:], nil); err != nil {
+		return err
+	}
+	if err := b.Set([]byte(keyMetaAppHash), appHash, nil); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("commit height %d: %w", height, err)
+	}
+	for _, k := range keys {
+		switch v := writes[k]; {
+		case k == keyMetaChainID:
+			s.chainID = string(v)
+		case strings.HasPrefix(k, metaPrefix):
+		case v == nil:
+			delete(s.leaves, k)
+		default:
+			s.leaves[k] = sha256.Sum256(v)
+		}
+	}
+	s.height = height
+	s.appHash = bytes.Clone(appHash)
+	return nil
+}
+
+// overlay stages writes on top of a reader. A nil value marks a delete.
+type overlay struct {
+	parent kvReader
+	writes map[string][]byte
+}
+
+func newOverlay(parent kvReader) *overlay {
+	return &overlay{parent: parent, writes: map[string][]byte{}}
+}
+
+func (o *overlay) get(key string) ([]byte, error) {
+	if v, ok := o.writes[key]; ok {
+		return v, nil
+	}
+	return o.parent.get(key)
+}
+
+func (o *overlay) set(key string, value []byte) {
+	if value == nil {
+		value = []byte{}
+	}
+	o.writes[key] = value
+}
+
+func (o *overlay) del(key string) { o.writes[key] = nil }
+
+// flush applies this overlay's writes to parent, which must be an overlay.
+func (o *overlay) flushInto(parent *overlay) {
+	for k, v := range o.writes {
+		parent.writes[k] = v
+	}
+}

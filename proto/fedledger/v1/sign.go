@@ -1,0 +1,83 @@
+package fedledgerv1
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+)
+
+// Errors of decoding and verifying a Tx.
+var (
+	ErrDecode    = errors.New("undecodable transaction")
+	ErrSignature = errors.New("bad signature")
+)
+
+// SignBytes returns the bytes a signer signs for a transaction.
+func SignBytes(chainID string, signer []byte, nonce uint64, body []byte) []byte {
+	doc := SignDoc{ChainId: chainID, Signer: signer, Nonce: nonce, Body: body}
+	bz, err := doc.Marshal()
+	if err != nil {
+		panic(fmt.Sprintf("fedledgerv1: marshal sign doc: %v", err)) // cannot fail
+	}
+	return bz
+}
+
+// SignTx builds and signs a transaction carrying msg, and returns its bytes.
+func SignTx(key ed25519.PrivateKey, chainID string, nonce uint64, msg *Msg) ([]byte, error) {
+	body, err := msg.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("marshal msg: %w", err)
+	}
+	pub := key.Public().(ed25519.PublicKey)
+	tx := Tx{
+		ChainId:   chainID,
+		Signer:    pub,
+		Nonce:     nonce,
+		Body:      body,
+		Signature: ed25519.Sign(key, SignBytes(chainID, pub, nonce, body)),
+	}
+	return tx.Marshal()
+}
+
+// DecodeTx decodes a transaction and its body, without checking the signature.
+func DecodeTx(bz []byte) (*Tx, *Msg, error) {
+	var tx Tx
+	if err := tx.Unmarshal(bz); err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrDecode, err)
+	}
+	var msg Msg
+	if err := msg.Unmarshal(tx.Body); err != nil {
+		return nil, nil, fmt.Errorf("%w: body: %v", ErrDecode, err)
+	}
+	if msg.Sum == nil {
+		return nil, nil, fmt.Errorf("%w: body holds no message", ErrDecode)
+	}
+	return &tx, &msg, nil
+}
+
+// VerifySignature checks the transaction's ed25519 signature.
+func (m *Tx) VerifySignature() error {
+	if len(m.Signer) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: signer key has %d bytes, want %d", ErrSignature, len(m.Signer), ed25519.PublicKeySize)
+	}
+	if len(m.Signature) != ed25519.SignatureSize {
+		return fmt.Errorf("%w: signature has %d bytes, want %d", ErrSignature, len(m.Signature), ed25519.SignatureSize)
+	}
+	if !ed25519.Verify(m.Signer, SignBytes(m.ChainId, m.Signer, m.Nonce, m.Body), m.Signature) {
+		return fmt.Errorf("%w: does not verify for signer %X", ErrSignature, m.Signer[:4])
+	}
+	return nil
+}
+
+// Kind names the message a Msg carries, for logs and events.
+func (m *Msg) Kind() string {
+	switch m.Sum.(type) {
+	case *Msg_CreateTask:
+		return "create_task"
+	case *Msg_CommitUpdate:
+		return "commit_update"
+	case *Msg_RevealUpdate:
+		return "reveal_update"
+	}
+	return "unknown"
+}

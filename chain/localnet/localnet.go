@@ -1,0 +1,400 @@
+package localnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	cmtcfg "github.com/cometbft/cometbft/config"
+	"github.com/cometbft/cometbft/crypto/ed25519"
+	"github.com/cometbft/cometbft/libs/log"
+	nm "github.com/cometbft/cometbft/node"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/privval"
+	"github.com/cometbft/cometbft/proxy"
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	"github.com/cometbft/cometbft/types"
+
+	"github.com/fedledger/fedledger/chain"
+)
+
+// Config describes a local network.
+type Config struct {
+	// Validators is the number of validator nodes (1 or more).
+	Validators int
+	// Dir holds one CometBFT home per node (node0, node1, ...). Required.
+	Dir string
+	// ChainID of the network.
+	ChainID string
+	// AppState is the genesis app_state (chain.GenesisState as JSON).
+	AppState []byte
+	// BlockInterval is the pause after each block (CometBFT's timeout_commit).
+	BlockInterval time.Duration
+	// Host is the loopback address nodes listen on.
+	Host string
+	// Logger receives CometBFT's logs; nil discards them.
+	Logger log.Logger
+	// StartTimeout bounds how long Start waits for the first block.
+	StartTimeout time.Duration
+}
+
+// DefaultConfig returns a 4-validator network with fast blocks.
+func DefaultConfig() Config {
+	return Config{
+		Validators:    4,
+		ChainID:       "fedledger-local",
+		BlockInterval: 100 * time.Millisecond,
+		Host:          "127.0.0.1",
+		StartTimeout:  60 * time.Second,
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.Validators < 1 || c.Validators > 64:
+		return fmt.Errorf("localnet: %d validators; want 1 to 64", c.Validators)
+	case c.Dir == "":
+		return errors.New("localnet: Config.Dir is empty; give a directory for the node homes")
+	case c.ChainID == "":
+		return errors.New("localnet: Config.ChainID is empty")
+	case len(c.AppState) == 0:
+		return errors.New("localnet: Config.AppState is empty; give the genesis participants")
+	case c.BlockInterval < 0:
+		return errors.New("localnet: negative BlockInterval")
+	case net.ParseIP(c.Host) == nil || !net.ParseIP(c.Host).IsLoopback():
+		return fmt.Errorf("localnet: Host %q is not a loopback address", c.Host)
+	}
+	if _, err := chain.ParseGenesis(c.AppState); err != nil {
+		return fmt.Errorf("localnet: %w", err)
+	}
+	return nil
+}
+
+// Network is a running local network.
+type Network struct {
+	cfg   Config
+	nodes []*Node
+}
+
+// Node is one validator: its CometBFT home, node and app.
+type Node struct {
+	Index  int
+	Home   string
+	cfg    *cmtcfg.Config
+	logger log.Logger
+
+	mu   sync.Mutex
+	node *nm.Node
+	app  *chain.App
+}
+
+// Start writes the node homes (unless they exist already), starts every
+// node, and returns once every node has committed a block and is no longer
+// catching up.
+func Start(ctx context.Context, cfg Config) (*Network, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = log.NewNopLogger()
+	}
+	nw := &Network{cfg: cfg}
+	if err := nw.prepareHomes(); err != nil {
+		return nil, err
+	}
+	for _, n := range nw.nodes {
+		if err := n.Start(); err != nil {
+			nw.Stop()
+			return nil, err
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
+	defer cancel()
+	if err := nw.WaitReady(wctx); err != nil {
+		nw.Stop()
+		return nil, err
+	}
+	return nw, nil
+}
+
+func (nw *Network) prepareHomes() error {
+	cfg := nw.cfg
+	homes := make([]string, cfg.Validators)
+	existing := 0
+	for i := range homes {
+		homes[i] = filepath.Join(cfg.Dir, fmt.Sprintf("node%d", i))
+		if _, err := os.Stat(filepath.Join(homes[i], "config", "genesis.json")); err == nil {
+			existing++
+		}
+	}
+	if existing != 0 && existing != len(homes) {
+		return fmt.Errorf("localnet: %s holds %d of %d node homes; remove it or point Dir elsewhere", cfg.Dir, existing, len(homes))
+	}
+	fresh := existing == 0
+	var genVals []types.GenesisValidator
+	var peers []string
+	for i, home := range homes {
+		c := cmtcfg.DefaultConfig()
+		c.SetRoot(home)
+		cfgFile := filepath.Join(home, "config", "config.toml")
+		if fresh {
+			if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Join(home, "data"), 0o700); err != nil {
+				return err
+			}
+			p2pPort, err := freePort(cfg.Host)
+			if err != nil {
+				return err
+			}
+			rpcPort, err := freePort(cfg.Host)
+			if err != nil {
+				return err
+			}
+			c.Moniker = fmt.Sprintf("node%d", i)
+			c.P2P.ListenAddress = fmt.Sprintf("tcp://%s:%d", cfg.Host, p2pPort)
+			c.RPC.ListenAddress = fmt.Sprintf("tcp://%s:%d", cfg.Host, rpcPort)
+			tune(c, cfg.BlockInterval)
+		} else {
+			if err := readConfig(cfgFile, c); err != nil {
+				return err
+			}
+		}
+		pv, err := privval.LoadOrGenFilePV(c.PrivValidatorKeyFile(), c.PrivValidatorStateFile(), func() (cmtcryptoPrivKey, error) {
+			return ed25519.GenPrivKey(), nil
+		})
+		if err != nil {
+			return fmt.Errorf("localnet: validator key of node %d: %w", i, err)
+		}
+		nodeKey, err := p2p.LoadOrGenNodeKey(c.NodeKeyFile())
+		if err != nil {
+			return fmt.Errorf("localnet: node key of node %d: %w", i, err)
+		}
+		pub, err := pv.GetPubKey()
+		if err != nil {
+			return err
+		}
+		genVals = append(genVals, types.GenesisValidator{Address: pub.Address(), PubKey: pub, Power: 10, Name: c.Moniker})
+		peers = append(peers, fmt.Sprintf("%s@%s", nodeKey.ID(), strings.TrimPrefix(c.P2P.ListenAddress, "tcp://")))
+		nw.nodes = append(nw.nodes, &Node{Index: i, Home: home, cfg: c, logger: cfg.Logger.With("node", i)})
+	}
+	if !fresh {
+		return nil
+	}
+	gen := types.GenesisDoc{
+		ChainID:         cfg.ChainID,
+		GenesisTime:     time.Now().UTC().Truncate(time.Second),
+		ConsensusParams: types.DefaultConsensusParams(),
+		Validators:      genVals,
+		AppState:        cfg.AppState,
+	}
+	if err := gen.ValidateAndComplete(); err != nil {
+		return fmt.Errorf("localnet: genesis: %w", err)
+	}
+	for i, n := range nw.nodes {
+		var others []string
+		for j, p := range peers {
+			if j != i {
+				others = append(others, p)
+			}
+		}
+		n.cfg.P2P.PersistentPeers = strings.Join(others, ",")
+		if err := gen.SaveAs(n.cfg.GenesisFile()); err != nil {
+			return err
+		}
+		cmtcfg.WriteConfigFile(filepath.Join(n.Home, "config", "config.toml"), n.cfg)
+	}
+	return nil
+}
+
+// tune sets what a fast local network needs.
+func tune(c *cmtcfg.Config, blockInterval time.Duration) {
+	c.P2P.AllowDuplicateIP = true
+	c.P2P.AddrBookStrict = false
+	c.P2P.PexReactor = false
+	c.P2P.HandshakeTimeout = 5 * time.Second
+	c.P2P.DialTimeout = 3 * time.Second
+	c.Instrumentation.Prometheus = false
+	c.Consensus.TimeoutPropose = 1000 * time.Millisecond
+	c.Consensus.TimeoutProposeDelta = 200 * time.Millisecond
+	c.Consensus.TimeoutPrevote = 200 * time.Millisecond
+	c.Consensus.TimeoutPrevoteDelta = 100 * time.Millisecond
+	c.Consensus.TimeoutPrecommit = 200 * time.Millisecond
+	c.Consensus.TimeoutPrecommitDelta = 100 * time.Millisecond
+	c.Consensus.TimeoutCommit = blockInterval
+	c.Consensus.PeerGossipSleepDuration = 10 * time.Millisecond
+	c.RPC.TimeoutBroadcastTxCommit = 10 * time.Second
+	c.LogLevel = "error"
+}
+
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("localnet: find a free port on %s: %w", host, err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Nodes returns the network's nodes.
+func (nw *Network) Nodes() []*Node { return nw.nodes }
+
+// ChainID returns the network's chain-id.
+func (nw *Network) ChainID() string { return nw.cfg.ChainID }
+
+// Stop stops every running node.
+func (nw *Network) Stop() error {
+	var errs []error
+	for _, n := range nw.nodes {
+		if err := n.Stop(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// WaitReady waits until every running node has a block and is not catching up.
+func (nw *Network) WaitReady(ctx context.Context) error {
+	for _, n := range nw.nodes {
+		if !n.Running() {
+			continue
+		}
+		if err := n.WaitReady(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RPCAddress is the node's RPC endpoint, as rpchttp.New takes it.
+func (n *Node) RPCAddress() string {
+	return "http://" + strings.TrimPrefix(n.cfg.RPC.ListenAddress, "tcp://")
+}
+
+// App returns the node's app, or nil if the node is stopped.
+func (n *Node) App() *chain.App {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.app
+}
+
+// Running reports whether the node is started.
+func (n *Node) Running() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.node != nil
+}
+
+// Start starts the node (again) on its home.
+func (n *Node) Start() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.node != nil {
+		return fmt.Errorf("localnet: node %d already running", n.Index)
+	}
+	app, err := chain.NewApp(chain.Config{Dir: filepath.Join(n.Home, "data", "fedledger"), Logger: n.logger})
+	if err != nil {
+		return fmt.Errorf("localnet: node %d: %w", n.Index, err)
+	}
+	pv, err := privval.LoadOrGenFilePV(n.cfg.PrivValidatorKeyFile(), n.cfg.PrivValidatorStateFile(), func() (cmtcryptoPrivKey, error) {
+		return ed25519.GenPrivKey(), nil
+	})
+	if err != nil {
+		app.Close()
+		return err
+	}
+	nodeKey, err := p2p.LoadNodeKey(n.cfg.NodeKeyFile())
+	if err != nil {
+		app.Close()
+		return err
+	}
+	node, err := nm.NewNode(context.Background(), n.cfg, pv, nodeKey,
+		proxy.NewLocalClientCreator(app),
+		nm.DefaultGenesisDocProviderFunc(n.cfg),
+		cmtcfg.DefaultDBProvider,
+		nm.DefaultMetricsProvider(n.cfg.Instrumentation),
+		n.logger)
+	if err != nil {
+		app.Close()
+		return fmt.Errorf("localnet: node %d: %w", n.Index, err)
+	}
+	if err := node.Start(); err != nil {
+		app.Close()
+		return fmt.Errorf("localnet: start node %d: %w", n.Index, err)
+	}
+	n.node, n.app = node, app
+	return nil
+}
+
+// Stop stops the node and closes its app; its home stays, so Start resumes it.
+func (n *Node) Stop() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.node == nil {
+		return nil
+	}
+	err := n.node.Stop()
+	n.node.Wait()
+	if cerr := n.app.Close(); err == nil {
+		err = cerr
+	}
+	n.node, n.app = nil, nil
+	return err
+}
+
+// Client returns an RPC client of the node.
+func (n *Node) Client() (*rpchttp.HTTP, error) {
+	return rpchttp.New(n.RPCAddress())
+}
+
+// WaitReady waits until the node has committed a block and is not catching up.
+func (n *Node) WaitReady(ctx context.Context) error {
+	c, err := n.Client()
+	if err != nil {
+		return err
+	}
+	var last error
+	for {
+		st, err := c.Status(ctx)
+		if err == nil && !st.SyncInfo.CatchingUp && st.SyncInfo.LatestBlockHeight >= 1 {
+			return nil
+		}
+		if err != nil {
+			last = err
+		} else {
+			last = fmt.Errorf("height %d, catching up %v", st.SyncInfo.LatestBlockHeight, st.SyncInfo.CatchingUp)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("localnet: node %d not ready: %v", n.Index, last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// WaitHeight waits until the node has committed height h.
+func (n *Node) WaitHeight(ctx context.Context, h int64) error {
+	c, err := n.Client()
+	if err != nil {
+		return err
+	}
+	for {
+		st, err := c.Status(ctx)
+		if err == nil && st.SyncInfo.LatestBlockHeight >= h {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("localnet: node %d did not reach height %d: %w", n.Index, h, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -12,7 +12,7 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 
-	fl "github.com/fedledger/fedledger/proto/fedledger/v1"
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
 const testChain = "fedledger-test"
@@ -69,9 +69,9 @@ func newHarness(t *testing.T, n int) *harness {
 func (h *harness) pub(name string) []byte { return h.keys[name].Public().(ed25519.PublicKey) }
 
 // tx signs msg as name with the next nonce.
-func (h *harness) tx(name string, msg *fl.Msg) []byte {
+func (h *harness) tx(name string, msg *pb.Msg) []byte {
 	h.nonces[name]++
-	bz, err := fl.SignTx(h.keys[name], testChain, h.nonces[name], msg)
+	bz, err := pb.SignTx(h.keys[name], testChain, h.nonces[name], msg)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -133,11 +133,11 @@ func (h *harness) query(path string) []byte {
 
 const testDim = 4 // logreg over 3 features: 3 weights + bias
 
-func testSpec(h *harness, hospitals ...string) fl.TaskSpec {
-	init, _ := fl.NewVector(16, fl.WIDTH_INT32, make([]int64, testDim))
-	spec := fl.TaskSpec{
+func testSpec(h *harness, hospitals ...string) pb.TaskSpec {
+	init, _ := pb.NewVector(16, pb.WIDTH_INT32, make([]int64, testDim))
+	spec := pb.TaskSpec{
 		Name:  "test",
-		Model: fl.ModelSpec{Arch: fl.ArchLogReg, InputDim: testDim - 1},
+		Model: pb.ModelSpec{Arch: pb.ArchLogReg, InputDim: testDim - 1},
 		Rule:  "fedavg", Rounds: 3, MinParticipants: 1, CommitWindow: 5, RevealWindow: 5,
 		FracBits: 16, InitialModel: init,
 	}
@@ -147,12 +147,12 @@ func testSpec(h *harness, hospitals ...string) fl.TaskSpec {
 	return spec
 }
 
-func createTask(spec fl.TaskSpec) *fl.Msg {
-	return &fl.Msg{Sum: &fl.Msg_CreateTask{CreateTask: &fl.CreateTask{Spec: spec}}}
+func createTask(spec pb.TaskSpec) *pb.Msg {
+	return &pb.Msg{Sum: &pb.Msg_CreateTask{CreateTask: &pb.CreateTask{Spec: spec}}}
 }
 
 func testUpdate(vals ...int64) []byte {
-	v, err := fl.NewVector(16, fl.WIDTH_INT32, vals)
+	v, err := pb.NewVector(16, pb.WIDTH_INT32, vals)
 	if err != nil {
 		panic(err)
 	}
@@ -160,17 +160,17 @@ func testUpdate(vals ...int64) []byte {
 	return bz
 }
 
-func commitMsg(task uint64, round uint32, update []byte, samples uint64) *fl.Msg {
+func commitMsg(task uint64, round uint32, update []byte, samples uint64) *pb.Msg {
 	h := sha256.Sum256(update)
-	return &fl.Msg{Sum: &fl.Msg_CommitUpdate{CommitUpdate: &fl.CommitUpdate{TaskId: task, Round: round, UpdateHash: h[:], NumSamples: samples}}}
+	return &pb.Msg{Sum: &pb.Msg_CommitUpdate{CommitUpdate: &pb.CommitUpdate{TaskId: task, Round: round, UpdateHash: h[:], NumSamples: samples}}}
 }
 
-func revealMsg(task uint64, round uint32, update []byte) *fl.Msg {
-	return &fl.Msg{Sum: &fl.Msg_RevealUpdate{RevealUpdate: &fl.RevealUpdate{TaskId: task, Round: round, Update: update}}}
+func revealMsg(task uint64, round uint32, update []byte) *pb.Msg {
+	return &pb.Msg{Sum: &pb.Msg_RevealUpdate{RevealUpdate: &pb.RevealUpdate{TaskId: task, Round: round, Update: update}}}
 }
 
-func (h *harness) round(task uint64, r uint32) *fl.Round {
-	var rd fl.Round
+func (h *harness) round(task uint64, r uint32) *pb.Round {
+	var rd pb.Round
 	if err := rd.Unmarshal(h.query(fmt.Sprintf("/round/%d/%d", task, r))); err != nil {
 		h.t.Fatal(err)
 	}
@@ -201,19 +201,19 @@ func TestTaskRunsToEnd(t *testing.T) {
 			total += int64(samples)
 		}
 		h.mustOK(h.block(commits...))
-		if rd := h.round(1, r); rd.Phase != fl.PHASE_REVEAL {
+		if rd := h.round(1, r); rd.Phase != pb.PHASE_REVEAL {
 			t.Fatalf("round %d: phase %v after all commits, want reveal", r, rd.Phase)
 		}
 		res := h.block(reveals...)
 		h.mustOK(res)
 		rd := h.round(1, r)
-		if rd.Phase != fl.PHASE_CLOSED || rd.NumAggregated != 4 || rd.Outcome != "aggregated" {
+		if rd.Phase != pb.PHASE_CLOSED || rd.NumAggregated != 4 || rd.Outcome != "aggregated" {
 			t.Fatalf("round %d: %v, %d aggregated, %q", r, rd.Phase, rd.NumAggregated, rd.Outcome)
 		}
 		for j := range want {
 			want[j] += divRoundRef(sum[j], total)
 		}
-		var m fl.GlobalModel
+		var m pb.GlobalModel
 		if err := m.Unmarshal(h.query(fmt.Sprintf("/model/1/%d", r))); err != nil {
 			t.Fatal(err)
 		}
@@ -225,11 +225,11 @@ func TestTaskRunsToEnd(t *testing.T) {
 			t.Fatalf("round %d: model hash mismatch", r)
 		}
 	}
-	var task fl.Task
+	var task pb.Task
 	if err := task.Unmarshal(h.query("/task/1")); err != nil {
 		t.Fatal(err)
 	}
-	if task.Status != fl.TASK_STATUS_DONE || task.ModelRound != 3 {
+	if task.Status != pb.TASK_STATUS_DONE || task.ModelRound != 3 {
 		t.Fatalf("task status %v model round %d, want done after round 3", task.Status, task.ModelRound)
 	}
 }
@@ -261,7 +261,7 @@ func TestWindowsCloseRounds(t *testing.T) {
 		h.block()
 	}
 	rd := h.round(1, 1)
-	if rd.Phase != fl.PHASE_CLOSED || !strings.HasPrefix(rd.Outcome, "skipped") {
+	if rd.Phase != pb.PHASE_CLOSED || !strings.HasPrefix(rd.Outcome, "skipped") {
 		t.Fatalf("round 1 after an empty window: %v %q", rd.Phase, rd.Outcome)
 	}
 	up := testUpdate(1, 2, 3, 4)
@@ -271,10 +271,10 @@ func TestWindowsCloseRounds(t *testing.T) {
 		h.block()
 	}
 	rd = h.round(1, 2)
-	if rd.Phase != fl.PHASE_CLOSED || rd.NumAggregated != 1 {
+	if rd.Phase != pb.PHASE_CLOSED || rd.NumAggregated != 1 {
 		t.Fatalf("round 2: %v with %d aggregated, want closed with 1", rd.Phase, rd.NumAggregated)
 	}
-	var m fl.GlobalModel
+	var m pb.GlobalModel
 	if err := m.Unmarshal(h.query("/model/1")); err != nil {
 		t.Fatal(err)
 	}
@@ -291,22 +291,22 @@ func TestCheckTxRejects(t *testing.T) {
 	up := testUpdate(1, 2, 3, 4)
 	h.mustOK(h.block(h.tx("h1", commitMsg(1, 1, up, 5))))
 
-	signed := func(name, chain string, nonce uint64, msg *fl.Msg) []byte {
-		bz, err := fl.SignTx(h.keys[name], chain, nonce, msg)
+	signed := func(name, chain string, nonce uint64, msg *pb.Msg) []byte {
+		bz, err := pb.SignTx(h.keys[name], chain, nonce, msg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return bz
 	}
 	badSig := func() []byte {
-		var tx fl.Tx
+		var tx pb.Tx
 		_ = tx.Unmarshal(signed("h2", testChain, 10, commitMsg(1, 1, up, 5)))
 		tx.Signature[0] ^= 1
 		bz, _ := tx.Marshal()
 		return bz
 	}()
 	stranger := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
-	strangerTx, _ := fl.SignTx(stranger, testChain, 1, commitMsg(1, 1, up, 5))
+	strangerTx, _ := pb.SignTx(stranger, testChain, 1, commitMsg(1, 1, up, 5))
 
 	tests := []struct {
 		name string
@@ -344,7 +344,7 @@ func TestCheckTxRejects(t *testing.T) {
 	for h.height < 6 {
 		h.block()
 	}
-	if rd := h.round(1, 1); rd.Phase != fl.PHASE_REVEAL {
+	if rd := h.round(1, 1); rd.Phase != pb.PHASE_REVEAL {
 		t.Fatalf("phase %v, want reveal", rd.Phase)
 	}
 	reveal := []struct {
@@ -368,7 +368,7 @@ func TestCheckTxRejects(t *testing.T) {
 	}
 	// Reveal window closes; round 1 ends with h1 and h2 (h3's update is refused).
 	h.mustOK(h.block(h.tx("h1", revealMsg(1, 1, up)), h.tx("h2", revealMsg(1, 1, up))))
-	for h.round(1, 1).Phase != fl.PHASE_CLOSED {
+	for h.round(1, 1).Phase != pb.PHASE_CLOSED {
 		h.block()
 	}
 	resp := h.check(signed("h1", testChain, 30, commitMsg(1, 1, up, 5)))
@@ -391,7 +391,7 @@ func TestCheckTxTracksMempool(t *testing.T) {
 	if r := h.check(tx1); r.Code != 0 {
 		t.Fatalf("first: %d %s", r.Code, r.Log)
 	}
-	again, _ := fl.SignTx(h.keys["researcher"], testChain, h.nonces["researcher"], createTask(testSpec(h, "h2")))
+	again, _ := pb.SignTx(h.keys["researcher"], testChain, h.nonces["researcher"], createTask(testSpec(h, "h2")))
 	if r := h.check(again); r.Code != CodeBadNonce {
 		t.Fatalf("same nonce in mempool: code %d, want %d", r.Code, CodeBadNonce)
 	}
@@ -435,7 +435,7 @@ func TestRestartKeepsState(t *testing.T) {
 	h.apps[1] = app2
 	h.mustOK(h.block(pendingTx))
 	h.mustOK(h.block(h.tx("h1", revealMsg(1, 1, up)), h.tx("h2", revealMsg(1, 1, up))))
-	if rd := h.round(1, 1); rd.Phase != fl.PHASE_CLOSED {
+	if rd := h.round(1, 1); rd.Phase != pb.PHASE_CLOSED {
 		t.Fatalf("round 1 phase %v after restart", rd.Phase)
 	}
 }
@@ -474,8 +474,8 @@ func TestQueryErrors(t *testing.T) {
 			t.Errorf("%s: code %d %q, want %d", path, resp.Code, resp.Log, code)
 		}
 	}
-	var p fl.Participant
-	if err := p.Unmarshal(h.query(fmt.Sprintf("/participant/%x", h.pub("h1")))); err != nil || p.Name != "h1" || p.Role != fl.ROLE_HOSPITAL {
+	var p pb.Participant
+	if err := p.Unmarshal(h.query(fmt.Sprintf("/participant/%x", h.pub("h1")))); err != nil || p.Name != "h1" || p.Role != pb.ROLE_HOSPITAL {
 		t.Fatalf("participant query: %+v %v", p, err)
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	fl "github.com/fedledger/fedledger/proto/fedledger/v1"
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
 // Codespace is the codespace of every non-zero result code of the app.
@@ -37,9 +37,9 @@ const (
 
 // Sentinel errors, one per result code. The app wraps them with detail.
 var (
-	ErrDecode          = fl.ErrDecode
+	ErrDecode          = pb.ErrDecode
 	ErrWrongChain      = errors.New("wrong chain-id")
-	ErrBadSignature    = fl.ErrSignature
+	ErrBadSignature    = pb.ErrSignature
 	ErrUnknownSigner   = errors.New("unknown signer")
 	ErrBadNonce        = errors.New("bad nonce")
 	ErrUnauthorized    = errors.New("unauthorized")

@@ -11,7 +11,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/fedledger/fedledger/aggregator"
-	fl "github.com/fedledger/fedledger/proto/fedledger/v1"
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
 // Limits on what a task may ask for.
@@ -42,7 +42,7 @@ func u64s(v uint64) string { return strconv.FormatUint(v, 10) }
 // deliverTx checks a transaction and, if valid, applies it to c.st.
 // On error c.st is unchanged.
 func (c *execCtx) deliverTx(raw []byte) error {
-	tx, msg, err := fl.DecodeTx(raw)
+	tx, msg, err := pb.DecodeTx(raw)
 	if err != nil {
 		return err
 	}
@@ -64,11 +64,11 @@ func (c *execCtx) deliverTx(raw []byte) error {
 	}
 	sub := &execCtx{st: state{newOverlay(c.st.overlay)}, height: c.height, chainID: c.chainID}
 	switch m := msg.Sum.(type) {
-	case *fl.Msg_CreateTask:
+	case *pb.Msg_CreateTask:
 		err = sub.createTask(signer, m.CreateTask)
-	case *fl.Msg_CommitUpdate:
+	case *pb.Msg_CommitUpdate:
 		err = sub.commitUpdate(signer, m.CommitUpdate)
-	case *fl.Msg_RevealUpdate:
+	case *pb.Msg_RevealUpdate:
 		err = sub.revealUpdate(signer, m.RevealUpdate)
 	default:
 		err = fmt.Errorf("%w: unknown message", ErrDecode)
@@ -83,15 +83,15 @@ func (c *execCtx) deliverTx(raw []byte) error {
 	return nil
 }
 
-func requireRole(p *fl.Participant, want fl.Role, action string) error {
+func requireRole(p *pb.Participant, want pb.Role, action string) error {
 	if p.Role != want {
 		return fmt.Errorf("%w: %s is a %s; only a %s may %s", ErrUnauthorized, p.Name, RoleName(p.Role), RoleName(want), action)
 	}
 	return nil
 }
 
-func (c *execCtx) createTask(signer *fl.Participant, m *fl.CreateTask) error {
-	if err := requireRole(signer, fl.ROLE_RESEARCHER, "create a task"); err != nil {
+func (c *execCtx) createTask(signer *pb.Participant, m *pb.CreateTask) error {
+	if err := requireRole(signer, pb.ROLE_RESEARCHER, "create a task"); err != nil {
 		return err
 	}
 	spec := m.Spec
@@ -104,10 +104,10 @@ func (c *execCtx) createTask(signer *fl.Participant, m *fl.CreateTask) error {
 	}
 	id := seq + 1
 	c.st.setUint64(keyTaskSeq, id)
-	model := fl.GlobalModel{TaskId: id, Round: 0, Weights: spec.InitialModel, Hash: spec.InitialModel.Hash()}
+	model := pb.GlobalModel{TaskId: id, Round: 0, Weights: spec.InitialModel, Hash: spec.InitialModel.Hash()}
 	c.st.save(modelKey(id, 0), &model)
-	task := fl.Task{
-		Id: id, Creator: signer.PubKey, Spec: spec, Status: fl.TASK_STATUS_RUNNING,
+	task := pb.Task{
+		Id: id, Creator: signer.PubKey, Spec: spec, Status: pb.TASK_STATUS_RUNNING,
 		CurrentRound: 1, CreatedHeight: c.height, ModelHash: model.Hash, ModelRound: 0,
 	}
 	c.st.save(taskKey(id), &task)
@@ -121,7 +121,7 @@ func (c *execCtx) createTask(signer *fl.Participant, m *fl.CreateTask) error {
 	return nil
 }
 
-func (c *execCtx) validateSpec(s *fl.TaskSpec) error {
+func (c *execCtx) validateSpec(s *pb.TaskSpec) error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: task spec: "+format, append([]any{ErrInvalidMsg}, a...)...)
 	}
@@ -150,15 +150,15 @@ func (c *execCtx) validateSpec(s *fl.TaskSpec) error {
 		if err != nil {
 			return err
 		}
-		if p == nil || p.Role != fl.ROLE_HOSPITAL {
+		if p == nil || p.Role != pb.ROLE_HOSPITAL {
 			return bad("invited key %X is not a hospital of this chain", h)
 		}
 	}
 	if s.MinParticipants == 0 || int(s.MinParticipants) > len(s.Hospitals) {
 		return bad("min_participants is %d, want 1 to the %d invited hospitals", s.MinParticipants, len(s.Hospitals))
 	}
-	if s.FracBits > fl.MaxFracBits {
-		return bad("frac_bits %d > %d", s.FracBits, fl.MaxFracBits)
+	if s.FracBits > pb.MaxFracBits {
+		return bad("frac_bits %d > %d", s.FracBits, pb.MaxFracBits)
 	}
 	im := &s.InitialModel
 	if err := im.Validate(); err != nil {
@@ -174,9 +174,9 @@ func (c *execCtx) validateSpec(s *fl.TaskSpec) error {
 }
 
 // openRound opens task.CurrentRound at the current height.
-func (c *execCtx) openRound(task *fl.Task) {
-	rd := fl.Round{
-		TaskId: task.Id, Round: task.CurrentRound, Phase: fl.PHASE_COMMIT,
+func (c *execCtx) openRound(task *pb.Task) {
+	rd := pb.Round{
+		TaskId: task.Id, Round: task.CurrentRound, Phase: pb.PHASE_COMMIT,
 		OpenedHeight: c.height, CommitDeadline: c.height + int64(task.Spec.CommitWindow),
 		InputModelHash: task.ModelHash,
 	}
@@ -187,7 +187,7 @@ func (c *execCtx) openRound(task *fl.Task) {
 
 // openRoundFor loads the task and round a submission names and checks that
 // the round is the open one.
-func (c *execCtx) openRoundFor(taskID uint64, round uint32) (*fl.Task, *fl.Round, error) {
+func (c *execCtx) openRoundFor(taskID uint64, round uint32) (*pb.Task, *pb.Round, error) {
 	task, err := c.st.task(taskID)
 	if err != nil {
 		return nil, nil, err
@@ -195,7 +195,7 @@ func (c *execCtx) openRoundFor(taskID uint64, round uint32) (*fl.Task, *fl.Round
 	if task == nil {
 		return nil, nil, fmt.Errorf("%w: task %d does not exist", ErrUnknownTask, taskID)
 	}
-	if task.Status != fl.TASK_STATUS_RUNNING {
+	if task.Status != pb.TASK_STATUS_RUNNING {
 		return nil, nil, fmt.Errorf("%w: task %d has finished (round %d was its last)", ErrRoundClosed, taskID, task.CurrentRound)
 	}
 	if round < task.CurrentRound {
@@ -211,13 +211,13 @@ func (c *execCtx) openRoundFor(taskID uint64, round uint32) (*fl.Task, *fl.Round
 	return task, rd, nil
 }
 
-func isInvited(task *fl.Task, pub []byte) bool {
+func isInvited(task *pb.Task, pub []byte) bool {
 	hs := task.Spec.Hospitals
 	i := sort.Search(len(hs), func(i int) bool { return bytes.Compare(hs[i], pub) >= 0 })
 	return i < len(hs) && bytes.Equal(hs[i], pub)
 }
 
-func findSubmission(rd *fl.Round, pub []byte) int {
+func findSubmission(rd *pb.Round, pub []byte) int {
 	s := rd.Submissions
 	i := sort.Search(len(s), func(i int) bool { return bytes.Compare(s[i].Hospital, pub) >= 0 })
 	if i < len(s) && bytes.Equal(s[i].Hospital, pub) {
@@ -226,15 +226,15 @@ func findSubmission(rd *fl.Round, pub []byte) int {
 	return -i - 1
 }
 
-func (c *execCtx) commitUpdate(signer *fl.Participant, m *fl.CommitUpdate) error {
-	if err := requireRole(signer, fl.ROLE_HOSPITAL, "submit updates"); err != nil {
+func (c *execCtx) commitUpdate(signer *pb.Participant, m *pb.CommitUpdate) error {
+	if err := requireRole(signer, pb.ROLE_HOSPITAL, "submit updates"); err != nil {
 		return err
 	}
 	task, rd, err := c.openRoundFor(m.TaskId, m.Round)
 	if err != nil {
 		return err
 	}
-	if rd.Phase != fl.PHASE_COMMIT || c.height > rd.CommitDeadline {
+	if rd.Phase != pb.PHASE_COMMIT || c.height > rd.CommitDeadline {
 		return fmt.Errorf("%w: the commit window of round %d of task %d closed at height %d", ErrRoundClosed, m.Round, m.TaskId, rd.CommitDeadline)
 	}
 	if !isInvited(task, signer.PubKey) {
@@ -254,11 +254,11 @@ func (c *execCtx) commitUpdate(signer *fl.Participant, m *fl.CommitUpdate) error
 		return fmt.Errorf("%w: %s already committed to round %d of task %d", ErrDuplicate, signer.Name, m.Round, m.TaskId)
 	}
 	i = -i - 1
-	sub := fl.Submission{
+	sub := pb.Submission{
 		Hospital: signer.PubKey, UpdateHash: m.UpdateHash, NumSamples: m.NumSamples,
 		Metrics: m.Metrics, CommitHeight: c.height,
 	}
-	rd.Submissions = append(rd.Submissions, fl.Submission{})
+	rd.Submissions = append(rd.Submissions, pb.Submission{})
 	copy(rd.Submissions[i+1:], rd.Submissions[i:])
 	rd.Submissions[i] = sub
 	c.st.save(roundKey(rd.TaskId, rd.Round), rd)
@@ -266,18 +266,18 @@ func (c *execCtx) commitUpdate(signer *fl.Participant, m *fl.CommitUpdate) error
 	return nil
 }
 
-func (c *execCtx) revealUpdate(signer *fl.Participant, m *fl.RevealUpdate) error {
-	if err := requireRole(signer, fl.ROLE_HOSPITAL, "submit updates"); err != nil {
+func (c *execCtx) revealUpdate(signer *pb.Participant, m *pb.RevealUpdate) error {
+	if err := requireRole(signer, pb.ROLE_HOSPITAL, "submit updates"); err != nil {
 		return err
 	}
 	task, rd, err := c.openRoundFor(m.TaskId, m.Round)
 	if err != nil {
 		return err
 	}
-	if rd.Phase == fl.PHASE_COMMIT {
+	if rd.Phase == pb.PHASE_COMMIT {
 		return fmt.Errorf("%w: round %d of task %d is still in its commit phase; reveal once the reveal_opened event is out", ErrWrongPhase, m.Round, m.TaskId)
 	}
-	if rd.Phase != fl.PHASE_REVEAL || c.height > rd.RevealDeadline {
+	if rd.Phase != pb.PHASE_REVEAL || c.height > rd.RevealDeadline {
 		return fmt.Errorf("%w: the reveal window of round %d of task %d closed at height %d", ErrRoundClosed, m.Round, m.TaskId, rd.RevealDeadline)
 	}
 	i := findSubmission(rd, signer.PubKey)
@@ -291,7 +291,7 @@ func (c *execCtx) revealUpdate(signer *fl.Participant, m *fl.RevealUpdate) error
 	if h := sha256.Sum256(m.Update); !bytes.Equal(h[:], sub.UpdateHash) {
 		return fmt.Errorf("%w: SHA-256 of the revealed update is %X, the commitment is %X", ErrHashMismatch, h[:], sub.UpdateHash)
 	}
-	vec, err := fl.DecodeVector(m.Update)
+	vec, err := pb.DecodeVector(m.Update)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBadShape, err)
 	}
@@ -346,7 +346,7 @@ func (c *execCtx) advance(id uint64) (finished bool, err error) {
 		return false, err
 	}
 	switch rd.Phase {
-	case fl.PHASE_COMMIT:
+	case pb.PHASE_COMMIT:
 		allIn := len(rd.Submissions) == len(task.Spec.Hospitals)
 		if !allIn && c.height < rd.CommitDeadline {
 			return false, nil
@@ -354,13 +354,13 @@ func (c *execCtx) advance(id uint64) (finished bool, err error) {
 		if len(rd.Submissions) < int(task.Spec.MinParticipants) {
 			return c.closeRound(task, rd, fmt.Sprintf("skipped: %d of %d hospitals committed, %d needed", len(rd.Submissions), len(task.Spec.Hospitals), task.Spec.MinParticipants))
 		}
-		rd.Phase = fl.PHASE_REVEAL
+		rd.Phase = pb.PHASE_REVEAL
 		rd.RevealDeadline = c.height + int64(task.Spec.RevealWindow)
 		c.st.save(roundKey(id, rd.Round), rd)
 		c.emit("reveal_opened", "task_id", u64s(id), "round", u64s(uint64(rd.Round)),
 			"reveal_deadline", strconv.FormatInt(rd.RevealDeadline, 10))
 		return false, nil
-	case fl.PHASE_REVEAL:
+	case pb.PHASE_REVEAL:
 		revealed := 0
 		for _, s := range rd.Submissions {
 			if s.Revealed {
@@ -379,7 +379,7 @@ func (c *execCtx) advance(id uint64) (finished bool, err error) {
 }
 
 // aggregate runs the task's rule over the revealed updates and closes the round.
-func (c *execCtx) aggregate(task *fl.Task, rd *fl.Round) (bool, error) {
+func (c *execCtx) aggregate(task *pb.Task, rd *pb.Round) (bool, error) {
 	rule, err := aggregator.RuleByName(task.Spec.Rule)
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", ErrInternal, err)
@@ -397,7 +397,7 @@ func (c *execCtx) aggregate(task *fl.Task, rd *fl.Round) (bool, error) {
 		if err != nil || bz == nil {
 			return false, fmt.Errorf("%w: revealed update of %X missing: %v", ErrInternal, s.Hospital, err)
 		}
-		vec, err := fl.DecodeVector(bz)
+		vec, err := pb.DecodeVector(bz)
 		if err != nil {
 			return false, fmt.Errorf("%w: stored update: %v", ErrInternal, err)
 		}
@@ -420,11 +420,11 @@ func (c *execCtx) aggregate(task *fl.Task, rd *fl.Round) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", ErrInternal, err)
 	}
-	vec, err := fl.NewVector(prev.Weights.FracBits, prev.Weights.Width, next)
+	vec, err := pb.NewVector(prev.Weights.FracBits, prev.Weights.Width, next)
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", ErrInternal, err)
 	}
-	model := fl.GlobalModel{TaskId: task.Id, Round: rd.Round, Weights: vec, Hash: vec.Hash()}
+	model := pb.GlobalModel{TaskId: task.Id, Round: rd.Round, Weights: vec, Hash: vec.Hash()}
 	c.st.save(modelKey(task.Id, rd.Round), &model)
 	task.ModelHash = model.Hash
 	task.ModelRound = rd.Round
@@ -434,13 +434,13 @@ func (c *execCtx) aggregate(task *fl.Task, rd *fl.Round) (bool, error) {
 
 // closeRound records the outcome, drops the round's revealed updates (they
 // stay in the blocks), and opens the next round or finishes the task.
-func (c *execCtx) closeRound(task *fl.Task, rd *fl.Round, outcome string) (bool, error) {
+func (c *execCtx) closeRound(task *pb.Task, rd *pb.Round, outcome string) (bool, error) {
 	for _, s := range rd.Submissions {
 		if s.Revealed {
 			c.st.del(updateKey(task.Id, rd.Round, s.Hospital))
 		}
 	}
-	rd.Phase = fl.PHASE_CLOSED
+	rd.Phase = pb.PHASE_CLOSED
 	rd.ClosedHeight = c.height
 	rd.Outcome = outcome
 	rd.OutputModelHash = task.ModelHash
@@ -449,7 +449,7 @@ func (c *execCtx) closeRound(task *fl.Task, rd *fl.Round, outcome string) (bool,
 		"model_hash", hex.EncodeToString(task.ModelHash), "outcome", outcome,
 		"aggregated", u64s(uint64(rd.NumAggregated)))
 	if rd.Round >= task.Spec.Rounds {
-		task.Status = fl.TASK_STATUS_DONE
+		task.Status = pb.TASK_STATUS_DONE
 		task.FinishedHeight = c.height
 		c.st.save(taskKey(task.Id), task)
 		c.emit("task_finished", "task_id", u64s(task.Id), "model_hash", hex.EncodeToString(task.ModelHash))

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	fl "github.com/fedledger/fedledger/proto/fedledger/v1"
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
 // GenesisState is the app_state of a fedledger genesis file:
@@ -26,15 +26,15 @@ type GenesisParticipant struct {
 	Role   string `json:"role"`    // admin, researcher, hospital or reviewer
 }
 
-var roleNames = map[string]fl.Role{
-	"admin":      fl.ROLE_ADMIN,
-	"researcher": fl.ROLE_RESEARCHER,
-	"hospital":   fl.ROLE_HOSPITAL,
-	"reviewer":   fl.ROLE_REVIEWER,
+var roleNames = map[string]pb.Role{
+	"admin":      pb.ROLE_ADMIN,
+	"researcher": pb.ROLE_RESEARCHER,
+	"hospital":   pb.ROLE_HOSPITAL,
+	"reviewer":   pb.ROLE_REVIEWER,
 }
 
 // RoleName returns the lower-case name of a role, as genesis files write it.
-func RoleName(r fl.Role) string {
+func RoleName(r pb.Role) string {
 	for n, v := range roleNames {
 		if v == r {
 			return n
@@ -44,7 +44,7 @@ func RoleName(r fl.Role) string {
 }
 
 // ParseRole reads a role name.
-func ParseRole(s string) (fl.Role, error) {
+func ParseRole(s string) (pb.Role, error) {
 	r, ok := roleNames[strings.ToLower(strings.TrimSpace(s))]
 	if !ok {
 		return 0, fmt.Errorf("unknown role %q (known: admin, researcher, hospital, reviewer)", s)
@@ -88,11 +88,11 @@ func ParseGenesis(appState []byte) (*GenesisState, error) {
 }
 
 // participants returns the genesis participants as state records, sorted by key.
-func (g *GenesisState) participants() []fl.Participant {
-	out := make([]fl.Participant, 0, len(g.Participants))
+func (g *GenesisState) participants() []pb.Participant {
+	out := make([]pb.Participant, 0, len(g.Participants))
 	for _, p := range g.Participants {
 		r, _ := ParseRole(p.Role)
-		out = append(out, fl.Participant{PubKey: p.PubKey, Name: p.Name, Role: r})
+		out = append(out, pb.Participant{PubKey: p.PubKey, Name: p.Name, Role: r})
 	}
 	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].PubKey, out[j].PubKey) < 0 })
 	return out

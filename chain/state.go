@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	fl "github.com/fedledger/fedledger/proto/fedledger/v1"
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
 // state gives typed access to one version of the key/value state.
@@ -42,8 +42,8 @@ func (s state) save(key string, m marshaler) {
 	s.set(key, bz)
 }
 
-func (s state) participant(pub []byte) (*fl.Participant, error) {
-	var p fl.Participant
+func (s state) participant(pub []byte) (*pb.Participant, error) {
+	var p pb.Participant
 	ok, err := s.load(participantKey(pub), &p)
 	if err != nil || !ok {
 		return nil, err
@@ -51,8 +51,8 @@ func (s state) participant(pub []byte) (*fl.Participant, error) {
 	return &p, nil
 }
 
-func (s state) task(id uint64) (*fl.Task, error) {
-	var t fl.Task
+func (s state) task(id uint64) (*pb.Task, error) {
+	var t pb.Task
 	ok, err := s.load(taskKey(id), &t)
 	if err != nil || !ok {
 		return nil, err
@@ -60,8 +60,8 @@ func (s state) task(id uint64) (*fl.Task, error) {
 	return &t, nil
 }
 
-func (s state) round(task uint64, r uint32) (*fl.Round, error) {
-	var rd fl.Round
+func (s state) round(task uint64, r uint32) (*pb.Round, error) {
+	var rd pb.Round
 	ok, err := s.load(roundKey(task, r), &rd)
 	if err != nil {
 		return nil, err
@@ -72,8 +72,8 @@ func (s state) round(task uint64, r uint32) (*fl.Round, error) {
 	return &rd, nil
 }
 
-func (s state) model(task uint64, r uint32) (*fl.GlobalModel, error) {
-	var m fl.GlobalModel
+func (s state) model(task uint64, r uint32) (*pb.GlobalModel, error) {
+	var m pb.GlobalModel
 	ok, err := s.load(modelKey(task, r), &m)
 	if err != nil {
 		return nil, err

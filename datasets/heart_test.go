@@ -1,0 +1,92 @@
+package datasets
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// sharedDir finds ../shared/datasets (or $FEDLEDGER_DATA); the real files
+// are required, so a missing directory fails the test rather than skipping.
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	dir := FindDir("")
+	if dir == "" {
+		t.Fatalf("no data directory: set %s or keep ../shared/datasets beside the checkout", EnvData)
+	}
+	return dir
+}
+
+func TestLoadHeartCounts(t *testing.T) {
+	fed, err := LoadHeart(sharedDir(t), 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		name        string
+		train, test int
+	}{{"cleveland", 199, 104}, {"hungary", 172, 89}, {"switzerland", 30, 16}, {"va", 85, 45}}
+	if len(fed.Hospitals) != 4 {
+		t.Fatalf("%d hospitals", len(fed.Hospitals))
+	}
+	for i, w := range want {
+		h := fed.Hospitals[i]
+		if h.Name != w.name || h.Train.Len() != w.train || h.Test.Len() != w.test {
+			t.Errorf("hospital %d: %s %d/%d, want %s %d/%d", i, h.Name, h.Train.Len(), h.Test.Len(), w.name, w.train, w.test)
+		}
+		if len(h.Train.X[0]) != 13 {
+			t.Errorf("%s: %d features, want 13", h.Name, len(h.Train.X[0]))
+		}
+	}
+	// Stratified split keeps the class balance of Cleveland close in both halves.
+	c := fed.Hospitals[0]
+	ptr, pte := float64(c.Train.Positives())/float64(c.Train.Len()), float64(c.Test.Positives())/float64(c.Test.Len())
+	if d := ptr - pte; d > 0.02 || d < -0.02 {
+		t.Errorf("cleveland positive rate train %.3f test %.3f: split is not stratified", ptr, pte)
+	}
+}
+
+func TestLoadHeartSeeded(t *testing.T) {
+	dir := sharedDir(t)
+	a, err := LoadHeart(dir, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := LoadHeart(dir, 7)
+	c, _ := LoadHeart(dir, 8)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("same seed gave different splits")
+	}
+	if reflect.DeepEqual(a.Hospitals[0].Test, c.Hospitals[0].Test) {
+		t.Fatal("different seeds gave the same split")
+	}
+}
+
+func TestLoadHeartBadFiles(t *testing.T) {
+	src := filepath.Join(heartDir(sharedDir(t)), "processed.cleveland.data")
+	dir := t.TempDir()
+	if _, err := LoadHeart(dir, 1); !errors.Is(err, ErrNoData) || !strings.Contains(err.Error(), "processed.cleveland.data") {
+		t.Fatalf("missing files: %v", err)
+	}
+	raw, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[0] = '9'
+	if err := os.WriteFile(filepath.Join(dir, "processed.cleveland.data"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadHeart(dir, 1); err == nil || !strings.Contains(err.Error(), "MD5") {
+		t.Fatalf("altered file: %v", err)
+	}
+}
+
+func TestSynthetic(t *testing.T) {
+	a, b := Synthetic(3), Synthetic(3)
+	if !reflect.DeepEqual(a, b) || !a.Synthetic || len(a.Hospitals) != 4 || a.Hospitals[2].Test.Len() != 16 {
+		t.Fatalf("synthetic cohort not as documented")
+	}
+}

@@ -462,11 +462,11 @@ func TestQueryErrors(t *testing.T) {
 	h := newHarness(t, 1)
 	h.block()
 	for path, code := range map[string]uint32{
-		"/task/1":          codeQueryNotFound,
+		"/task/1":          CodeNotFound,
 		"/task/x":          codeQueryBadRequest,
 		"/nope":            codeUnknownQuery,
 		"/participant/zz":  codeQueryBadRequest,
-		"/model/3":         codeQueryNotFound,
+		"/model/3":         CodeNotFound,
 		"/round/1/2/extra": codeUnknownQuery,
 	} {
 		resp, _ := h.apps[0].Query(context.Background(), &abci.QueryRequest{Path: path})

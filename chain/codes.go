@@ -31,7 +31,7 @@ const (
 	CodeBadShape        uint32 = 15 // update of the wrong shape or scale
 	CodeInternal        uint32 = 99 // the app failed; a bug, not the sender's fault
 	codeUnknownQuery    uint32 = 100
-	codeQueryNotFound   uint32 = 101
+	CodeNotFound        uint32 = 101 // query: nothing at that path
 	codeQueryBadRequest uint32 = 102
 )
 
@@ -78,7 +78,7 @@ var codeOf = []struct {
 	{ErrHashMismatch, CodeHashMismatch},
 	{ErrBadShape, CodeBadShape},
 	{errUnknownQuery, codeUnknownQuery},
-	{errQueryNotFound, codeQueryNotFound},
+	{errQueryNotFound, CodeNotFound},
 	{errQueryBadRequest, codeQueryBadRequest},
 }
 

@@ -6,6 +6,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+
+	"gonum.org/v1/gonum/stat"
 )
 
 // EnvData is the environment variable that names the data directory.
@@ -61,23 +63,13 @@ func Standardize(train, test Table) {
 	d := len(train.X[0])
 	mean := make([]float64, d)
 	std := make([]float64, d)
-	for _, row := range train.X {
-		for j, v := range row {
-			mean[j] += v
+	col := make([]float64, train.Len())
+	for j := 0; j < d; j++ {
+		for i, row := range train.X {
+			col[i] = row[j]
 		}
-	}
-	n := float64(train.Len())
-	for j := range mean {
-		mean[j] /= n
-	}
-	for _, row := range train.X {
-		for j, v := range row {
-			std[j] += (v - mean[j]) * (v - mean[j])
-		}
-	}
-	for j := range std {
-		std[j] = math.Sqrt(std[j] / n)
-		if std[j] == 0 {
+		mean[j], std[j] = stat.PopMeanStdDev(col, nil)
+		if std[j] == 0 || math.IsNaN(std[j]) {
 			std[j] = 1
 		}
 	}

@@ -1,0 +1,256 @@
+package fl
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	"github.com/cometbft/cometbft/libs/bytes"
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	ctypes "github.com/cometbft/cometbft/rpc/core/types"
+	"github.com/cometbft/cometbft/types"
+
+	"github.com/fedledger/fedledger/chain"
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+)
+
+// RPC is the part of CometBFT's RPC client that fedledger uses; the HTTP
+// client of github.com/cometbft/cometbft/rpc/client/http implements it.
+type RPC interface {
+	Status(ctx context.Context) (*ctypes.ResultStatus, error)
+	ABCIQuery(ctx context.Context, path string, data bytes.HexBytes) (*ctypes.ResultABCIQuery, error)
+	BroadcastTxSync(ctx context.Context, tx types.Tx) (*ctypes.ResultBroadcastTx, error)
+	Tx(ctx context.Context, hash []byte, prove bool) (*ctypes.ResultTx, error)
+}
+
+// ErrNotFound is returned by queries for state that does not exist.
+var ErrNotFound = errors.New("fl: not found on chain")
+
+// Client signs and submits transactions for one key, and reads chain state.
+// Submit is safe for concurrent use; it sends one transaction at a time.
+type Client struct {
+	rpc     RPC
+	key     ed25519.PrivateKey
+	chainID string
+
+	// PollInterval is how often the client polls for inclusion and state.
+	PollInterval time.Duration
+	// ResendAfter is how long a broadcast tx may stay unconfirmed before the
+	// client sends it again (the mempool is not durable).
+	ResendAfter time.Duration
+	// MaxAttempts bounds how many times one tx is broadcast.
+	MaxAttempts int
+
+	mu    sync.Mutex
+	nonce uint64 // last nonce the chain accepted from this key
+}
+
+// Dial connects to a node's RPC address (http://host:port) as key.
+func Dial(ctx context.Context, addr string, key ed25519.PrivateKey) (*Client, error) {
+	rpc, err := rpchttp.New(addr)
+	if err != nil {
+		return nil, fmt.Errorf("fl: node address %q: %w", addr, err)
+	}
+	return NewClient(ctx, rpc, key)
+}
+
+// NewClient reads the chain-id and the key's last nonce through rpc.
+func NewClient(ctx context.Context, rpc RPC, key ed25519.PrivateKey) (*Client, error) {
+	st, err := rpc.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("fl: node unreachable: %w", err)
+	}
+	c := &Client{
+		rpc: rpc, key: key, chainID: st.NodeInfo.Network,
+		PollInterval: 50 * time.Millisecond, ResendAfter: 10 * time.Second, MaxAttempts: 5,
+	}
+	p, err := c.Participant(ctx, c.PubKey())
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if p != nil {
+		c.nonce = p.Nonce
+	}
+	return c, nil
+}
+
+// PubKey is the client's public key.
+func (c *Client) PubKey() ed25519.PublicKey { return c.key.Public().(ed25519.PublicKey) }
+
+// ChainID is the chain-id of the node the client talks to.
+func (c *Client) ChainID() string { return c.chainID }
+
+// Included is a transaction the chain executed successfully.
+type Included struct {
+	Hash   []byte
+	Height int64
+	Events []abci.Event // what the tx emitted
+}
+
+// Attr returns the value of attribute key of the first event of type typ.
+func (inc *Included) Attr(typ, key string) (string, bool) {
+	for _, ev := range inc.Events {
+		if ev.Type != typ {
+			continue
+		}
+		for _, a := range ev.Attributes {
+			if a.Key == key {
+				return a.Value, true
+			}
+		}
+	}
+	return "", false
+}
+
+// Submit signs msg with the next nonce, broadcasts it, and waits until a
+// block includes it. A tx that CheckTx refuses, or that the block executes
+// with an error, returns an error wrapping the chain's sentinel (see
+// chain.ErrorOf). A tx not included within ResendAfter is broadcast again,
+// up to MaxAttempts times.
+func (c *Client) Submit(ctx context.Context, msg *pb.Msg) (*Included, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	nonce := c.nonce + 1
+	bz, err := pb.SignTx(c.key, c.chainID, nonce, msg)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.Sum256(bz)
+	hash := h[:]
+	for attempt := 1; ; attempt++ {
+		if res, err := c.rpc.Tx(ctx, hash, false); err == nil {
+			return c.included(res, nonce)
+		}
+		res, err := c.rpc.BroadcastTxSync(ctx, bz)
+		switch {
+		case err != nil && strings.Contains(err.Error(), "already exists in cache"):
+			// Sent before; wait for it below.
+		case err != nil:
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if attempt >= c.MaxAttempts {
+				return nil, fmt.Errorf("fl: broadcast %s: %w", msg.Kind(), err)
+			}
+			if err := sleep(ctx, c.ResendAfter/4); err != nil {
+				return nil, err
+			}
+			continue
+		case res.Code != chain.CodeOK:
+			return nil, fmt.Errorf("fl: %s refused: %w", msg.Kind(), chain.ErrorOf(res.Code, res.Log))
+		}
+		deadline := time.Now().Add(c.ResendAfter)
+		for time.Now().Before(deadline) {
+			if err := sleep(ctx, c.PollInterval); err != nil {
+				return nil, err
+			}
+			if res, err := c.rpc.Tx(ctx, hash, false); err == nil {
+				return c.included(res, nonce)
+			}
+		}
+		if attempt >= c.MaxAttempts {
+			return nil, fmt.Errorf("fl: %s %X not included after %d broadcasts", msg.Kind(), hash[:6], attempt)
+		}
+	}
+}
+
+func (c *Client) included(res *ctypes.ResultTx, nonce uint64) (*Included, error) {
+	if res.TxResult.Code != chain.CodeOK {
+		return nil, fmt.Errorf("fl: tx %X failed in block %d: %w", res.Hash, res.Height, chain.ErrorOf(res.TxResult.Code, res.TxResult.Log))
+	}
+	c.nonce = nonce
+	return &Included{Hash: res.Hash, Height: res.Height, Events: res.TxResult.Events}, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+type unmarshaler interface{ Unmarshal([]byte) error }
+
+// Query reads path from the app's committed state into out.
+func (c *Client) Query(ctx context.Context, path string, out unmarshaler) (height int64, err error) {
+	res, err := c.rpc.ABCIQuery(ctx, path, nil)
+	if err != nil {
+		return 0, fmt.Errorf("fl: query %s: %w", path, err)
+	}
+	r := res.Response
+	if r.Code == chain.CodeNotFound {
+		return r.Height, fmt.Errorf("%w: %s", ErrNotFound, r.Log)
+	}
+	if r.Code != 0 {
+		return r.Height, fmt.Errorf("fl: query %s: code %d: %s", path, r.Code, r.Log)
+	}
+	if err := out.Unmarshal(r.Value); err != nil {
+		return r.Height, fmt.Errorf("fl: query %s: decode: %w", path, err)
+	}
+	return r.Height, nil
+}
+
+// Task reads a task.
+func (c *Client) Task(ctx context.Context, id uint64) (*pb.Task, error) {
+	var t pb.Task
+	_, err := c.Query(ctx, fmt.Sprintf("%s/%d", chain.PathTask, id), &t)
+	return &t, err
+}
+
+// Round reads a round of a task.
+func (c *Client) Round(ctx context.Context, task uint64, round uint32) (*pb.Round, error) {
+	var r pb.Round
+	_, err := c.Query(ctx, fmt.Sprintf("%s/%d/%d", chain.PathRound, task, round), &r)
+	return &r, err
+}
+
+// Model reads the global model after a round (0: the initial model) and
+// checks that its weights hash to its recorded hash.
+func (c *Client) Model(ctx context.Context, task uint64, round uint32) (*pb.GlobalModel, error) {
+	var m pb.GlobalModel
+	if _, err := c.Query(ctx, fmt.Sprintf("%s/%d/%d", chain.PathModel, task, round), &m); err != nil {
+		return nil, err
+	}
+	if got := m.Weights.Hash(); string(got) != string(m.Hash) {
+		return nil, fmt.Errorf("fl: model of task %d round %d: weights hash to %X, record says %X", task, round, got, m.Hash)
+	}
+	return &m, nil
+}
+
+// Participant reads a participant record.
+func (c *Client) Participant(ctx context.Context, pub []byte) (*pb.Participant, error) {
+	var p pb.Participant
+	_, err := c.Query(ctx, fmt.Sprintf("%s/%s", chain.PathParticipant, hex.EncodeToString(pub)), &p)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// WaitRound polls until round of task reaches at least phase (or the task
+// moved past it), and returns the round.
+func (c *Client) WaitRound(ctx context.Context, task uint64, round uint32, phase pb.Phase) (*pb.Round, error) {
+	for {
+		rd, err := c.Round(ctx, task, round)
+		if err == nil && rd.Phase >= phase {
+			return rd, nil
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		if err := sleep(ctx, c.PollInterval); err != nil {
+			return nil, fmt.Errorf("fl: waiting for round %d of task %d: %w", round, task, err)
+		}
+	}
+}

@@ -1,0 +1,346 @@
+package sim
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cometbft/cometbft/libs/log"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fedledger/fedledger/chain"
+	"github.com/fedledger/fedledger/chain/localnet"
+	"github.com/fedledger/fedledger/datasets"
+	"github.com/fedledger/fedledger/fl"
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+)
+
+// Config describes one simulated federation.
+type Config struct {
+	// Data is the federation's data; required.
+	Data *datasets.Federation
+	// Validators is the number of CometBFT validators.
+	Validators int
+	// Rounds of the task.
+	Rounds int
+	// Seed fixes keys, the initial model and local training.
+	Seed uint64
+	// Home keeps the chain data; empty means a temporary directory that is removed.
+	Home string
+	// Model is the architecture; an empty Arch means logistic regression over the data's features.
+	Model pb.ModelSpec
+	// Train is every hospital's local training recipe.
+	Train fl.TrainConfig
+	// FracBits is the fixed-point scale of models and updates.
+	FracBits uint32
+	// CommitWindow and RevealWindow are the round windows, in blocks.
+	CommitWindow, RevealWindow uint32
+	// BlockInterval is the pause between blocks.
+	BlockInterval time.Duration
+	// Out receives progress lines; nil discards them.
+	Out io.Writer
+	// Logger receives CometBFT's logs; nil discards them.
+	Logger log.Logger
+}
+
+// DefaultConfig is 4 validators, 15 rounds of logistic regression with
+// local SGD, and fast blocks.
+func DefaultConfig() Config {
+	return Config{
+		Validators: 4,
+		Rounds:     15,
+		Seed:       42,
+		Train: fl.TrainConfig{
+			Optimizer: "sgd", LearningRate: 0.05, Momentum: 0.9, Steps: 50, BatchSize: 8,
+		},
+		FracBits:      16,
+		CommitWindow:  100,
+		RevealWindow:  100,
+		BlockInterval: 50 * time.Millisecond,
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.Data == nil || len(c.Data.Hospitals) == 0:
+		return errors.New("sim: no data; load a federation first")
+	case c.Validators < 1 || c.Validators > 64:
+		return fmt.Errorf("sim: %d validators; want 1 to 64", c.Validators)
+	case c.Rounds < 1 || c.Rounds > chain.MaxRounds:
+		return fmt.Errorf("sim: %d rounds; want 1 to %d", c.Rounds, chain.MaxRounds)
+	case c.FracBits < 4 || c.FracBits > 24:
+		return fmt.Errorf("sim: frac bits %d; want 4 to 24", c.FracBits)
+	case c.CommitWindow == 0 || c.RevealWindow == 0:
+		return errors.New("sim: commit and reveal windows must be at least 1 block")
+	}
+	return c.Train.Validate()
+}
+
+// RoundResult is one closed round as the demo reports it.
+type RoundResult struct {
+	Round        uint32             `json:"round"`
+	Revealed     int                `json:"revealed"`
+	Invited      int                `json:"invited"`
+	Outcome      string             `json:"outcome"`
+	ModelHash    string             `json:"model_hash"`
+	Accuracy     map[string]float64 `json:"accuracy"`
+	MeanAccuracy float64            `json:"mean_accuracy"`
+	Height       int64              `json:"height"`
+}
+
+// Final is the end state of the task.
+type Final struct {
+	MeanAccuracy float64            `json:"mean_accuracy"`
+	Accuracy     map[string]float64 `json:"accuracy"`
+	ModelHash    string             `json:"model_hash"`
+	AppHash      string             `json:"app_hash"`
+	Height       int64              `json:"height"`
+	Validators   int                `json:"validators_agreeing"`
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Dataset   string        `json:"dataset"`
+	Synthetic bool          `json:"synthetic"`
+	Seed      uint64        `json:"seed"`
+	ChainID   string        `json:"chain_id"`
+	TaskID    uint64        `json:"task_id"`
+	Hospitals []string      `json:"hospitals"`
+	Rounds    []RoundResult `json:"rounds"`
+	Final     Final         `json:"final"`
+	Seconds   float64       `json:"seconds"`
+}
+
+// WriteJSON writes the report to path.
+func (r *Report) WriteJSON(path string) error {
+	bz, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(bz, '\n'), 0o644); err != nil {
+		return fmt.Errorf("sim: write report: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// Key derives a participant's demo key from the seed and its name.
+func Key(seed uint64, name string) ed25519.PrivateKey {
+	h := sha256.New()
+	h.Write([]byte("fedledger demo key\x00"))
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], seed)
+	h.Write(b[:])
+	h.Write([]byte(name))
+	return ed25519.NewKeyFromSeed(h.Sum(nil))
+}
+
+// Run runs the federation's task to its end and reports every round.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	out := cfg.Out
+	if out == nil {
+		out = io.Discard
+	}
+	start := time.Now()
+	fed := cfg.Data
+	spec := cfg.Model
+	if spec.Arch == "" {
+		spec = pb.ModelSpec{Arch: pb.ArchLogReg, InputDim: uint32(fed.NumFeatures())}
+	}
+	if spec.InitSeed == 0 {
+		spec.InitSeed = cfg.Seed
+	}
+	if int(spec.InputDim) != fed.NumFeatures() {
+		return nil, fmt.Errorf("sim: model takes %d inputs, the data has %d features", spec.InputDim, fed.NumFeatures())
+	}
+
+	// Participants and genesis.
+	names := []string{"admin", "researcher", "reviewer"}
+	roles := []string{"admin", "researcher", "reviewer"}
+	var hospitals []string
+	for _, h := range fed.Hospitals {
+		names = append(names, h.Name)
+		roles = append(roles, "hospital")
+		hospitals = append(hospitals, h.Name)
+	}
+	var gen chain.GenesisState
+	for i, n := range names {
+		gen.Participants = append(gen.Participants, chain.GenesisParticipant{Name: n, PubKey: Key(cfg.Seed, n).Public().(ed25519.PublicKey), Role: roles[i]})
+	}
+	appState, err := json.Marshal(gen)
+	if err != nil {
+		return nil, err
+	}
+
+	dir := cfg.Home
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "fedledger-demo-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	} else if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("sim: home %s is not empty; remove it or choose another directory", dir)
+	}
+	ncfg := localnet.DefaultConfig()
+	ncfg.Validators = cfg.Validators
+	ncfg.Dir = filepath.Join(dir, "chain")
+	ncfg.ChainID = fmt.Sprintf("fedledger-demo-%d", cfg.Seed)
+	ncfg.AppState = appState
+	ncfg.BlockInterval = cfg.BlockInterval
+	ncfg.Logger = cfg.Logger
+	fmt.Fprintf(out, "starting %d CometBFT validators on %s (chain %s, home %s)\n", cfg.Validators, ncfg.Host, ncfg.ChainID, dir)
+	net, err := localnet.Start(ctx, ncfg)
+	if err != nil {
+		return nil, err
+	}
+	defer net.Stop()
+	nodes := net.Nodes()
+
+	// The researcher creates the task.
+	researcher, err := fl.Dial(ctx, nodes[0].RPCAddress(), Key(cfg.Seed, "researcher"))
+	if err != nil {
+		return nil, err
+	}
+	init, err := fl.InitParams(spec)
+	if err != nil {
+		return nil, err
+	}
+	initVec, err := pb.NewVector(cfg.FracBits, pb.WIDTH_INT32, fl.Quantize(init, cfg.FracBits, pb.WIDTH_INT32))
+	if err != nil {
+		return nil, err
+	}
+	task := pb.TaskSpec{
+		Name: fed.Name + "-demo", Model: spec, Training: cfg.Train.Hints(), Rule: "fedavg",
+		Rounds: uint32(cfg.Rounds), MinParticipants: uint32((len(hospitals) + 1) / 2),
+		CommitWindow: cfg.CommitWindow, RevealWindow: cfg.RevealWindow,
+		FracBits: cfg.FracBits, InitialModel: initVec,
+	}
+	for _, n := range hospitals {
+		task.Hospitals = append(task.Hospitals, Key(cfg.Seed, n).Public().(ed25519.PublicKey))
+	}
+	inc, err := researcher.Submit(ctx, &pb.Msg{Sum: &pb.Msg_CreateTask{CreateTask: &pb.CreateTask{Spec: task}}})
+	if err != nil {
+		return nil, fmt.Errorf("sim: create task: %w", err)
+	}
+	idStr, _ := inc.Attr("task_created", "task_id")
+	taskID, err := strconv.ParseUint(idStr, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("sim: create task: no task id in the tx's events")
+	}
+	fmt.Fprintf(out, "task %d created at height %d: %s, %d hospitals, %d rounds, rule fedavg\n", taskID, inc.Height, spec.Arch, len(hospitals), cfg.Rounds)
+
+	// Trainers, one per hospital, each on its own validator's RPC.
+	g, gctx := errgroup.WithContext(ctx)
+	for i, h := range fed.Hospitals {
+		client, err := fl.Dial(ctx, nodes[i%len(nodes)].RPCAddress(), Key(cfg.Seed, h.Name))
+		if err != nil {
+			return nil, err
+		}
+		tr := &fl.Trainer{Name: h.Name, Client: client, Data: h, Train: &cfg.Train, Seed: cfg.Seed}
+		g.Go(func() error { return tr.Run(gctx, taskID) })
+	}
+
+	rep := &Report{Dataset: fed.Name, Synthetic: fed.Synthetic, Seed: cfg.Seed, ChainID: ncfg.ChainID, TaskID: taskID, Hospitals: hospitals}
+	watch := func() error {
+		header := fmt.Sprintf("%5s  %8s  %-10s", "round", "revealed", "model")
+		for _, n := range hospitals {
+			header += fmt.Sprintf("  %11s", n)
+		}
+		fmt.Fprintln(out, header+"         mean")
+		params := init
+		for r := uint32(1); r <= uint32(cfg.Rounds); r++ {
+			rd, err := researcher.WaitRound(gctx, taskID, r, pb.PHASE_CLOSED)
+			if err != nil {
+				return err
+			}
+			if rd.Outcome == "aggregated" {
+				m, err := researcher.Model(gctx, taskID, r)
+				if err != nil {
+					return err
+				}
+				if params, err = fl.ModelParams(m); err != nil {
+					return err
+				}
+			}
+			res := RoundResult{Round: r, Revealed: int(rd.NumAggregated), Invited: len(hospitals), Outcome: rd.Outcome,
+				ModelHash: hex.EncodeToString(rd.OutputModelHash), Accuracy: map[string]float64{}, Height: rd.ClosedHeight}
+			line := fmt.Sprintf("%5d  %8s  %-10s", r, fmt.Sprintf("%d/%d", res.Revealed, res.Invited), res.ModelHash[:10])
+			var sum float64
+			for _, h := range fed.Hospitals {
+				m, err := fl.Evaluate(spec, params, h.Test)
+				if err != nil {
+					return err
+				}
+				res.Accuracy[h.Name] = m.Accuracy
+				sum += m.Accuracy
+				line += fmt.Sprintf("  %11.3f", m.Accuracy)
+			}
+			res.MeanAccuracy = sum / float64(len(fed.Hospitals))
+			line += fmt.Sprintf("  %11.3f", res.MeanAccuracy)
+			if rd.Outcome != "aggregated" {
+				line += "  (" + rd.Outcome + ")"
+			}
+			fmt.Fprintln(out, line)
+			rep.Rounds = append(rep.Rounds, res)
+		}
+		return nil
+	}
+	g.Go(watch)
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	// Final state: every validator must report the same app hash for the
+	// block that finished the task.
+	t, err := researcher.Task(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	last := rep.Rounds[len(rep.Rounds)-1]
+	rep.Final = Final{MeanAccuracy: last.MeanAccuracy, Accuracy: last.Accuracy, ModelHash: hex.EncodeToString(t.ModelHash), Height: t.FinishedHeight}
+	var appHash []byte
+	for i, n := range nodes {
+		if err := n.WaitHeight(ctx, t.FinishedHeight+1); err != nil {
+			return nil, err
+		}
+		c, err := n.Client()
+		if err != nil {
+			return nil, err
+		}
+		h := t.FinishedHeight + 1
+		blk, err := c.Block(ctx, &h)
+		if err != nil {
+			return nil, fmt.Errorf("sim: block %d from node %d: %w", h, i, err)
+		}
+		if appHash == nil {
+			appHash = blk.Block.AppHash
+		} else if !strings.EqualFold(hex.EncodeToString(appHash), hex.EncodeToString(blk.Block.AppHash)) {
+			return nil, fmt.Errorf("sim: validators disagree: node 0 app hash %X, node %d %X at height %d", appHash, i, blk.Block.AppHash, t.FinishedHeight)
+		}
+		rep.Final.Validators++
+	}
+	rep.Final.AppHash = hex.EncodeToString(appHash)
+	rep.Seconds = time.Since(start).Seconds()
+	fmt.Fprintf(out, "task %d finished at height %d: mean test accuracy %.3f\n", taskID, t.FinishedHeight, rep.Final.MeanAccuracy)
+	fmt.Fprintf(out, "global model %s\n", rep.Final.ModelHash)
+	fmt.Fprintf(out, "app hash     %s (same on all %d validators)\n", rep.Final.AppHash, rep.Final.Validators)
+	fmt.Fprintf(out, "done in %.1fs\n", rep.Seconds)
+	return rep, nil
+}

@@ -1,0 +1,83 @@
+package fl
+
+import (
+	"testing"
+
+	"github.com/fedledger/fedledger/datasets"
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+)
+
+func TestTrainLearns(t *testing.T) {
+	fed := datasets.Synthetic(1)
+	h := fed.Hospitals[0]
+	for _, tc := range []struct {
+		name string
+		spec pb.ModelSpec
+		cfg  TrainConfig
+	}{
+		{"logreg-sgd", pb.ModelSpec{Arch: pb.ArchLogReg, InputDim: 13}, TrainConfig{Optimizer: "sgd", LearningRate: 0.1, Epochs: 5, BatchSize: 16}},
+		{"logreg-momentum", pb.ModelSpec{Arch: pb.ArchLogReg, InputDim: 13}, TrainConfig{Optimizer: "sgd", LearningRate: 0.05, Momentum: 0.9, Epochs: 5, BatchSize: 16}},
+		{"logreg-adam", pb.ModelSpec{Arch: pb.ArchLogReg, InputDim: 13}, TrainConfig{Optimizer: "adam", LearningRate: 0.01, Steps: 200, BatchSize: 8}},
+		{"mlp-adam", pb.ModelSpec{Arch: pb.ArchMLP, InputDim: 13, HiddenDim: 8, InitSeed: 3}, TrainConfig{Optimizer: "adam", LearningRate: 0.01, Epochs: 10, BatchSize: 16}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p0, err := InitParams(tc.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before, _ := Evaluate(tc.spec, p0, h.Train)
+			p1, err := Train(tc.spec, p0, h.Train, tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			after, _ := Evaluate(tc.spec, p1, h.Train)
+			test, _ := Evaluate(tc.spec, p1, h.Test)
+			t.Logf("train loss %.3f → %.3f, test accuracy %.3f", before.Loss, after.Loss, test.Accuracy)
+			if after.Loss >= before.Loss*0.8 {
+				t.Fatalf("loss %.4f → %.4f: training did not learn", before.Loss, after.Loss)
+			}
+			if test.Accuracy < 0.7 {
+				t.Fatalf("test accuracy %.3f on a separable synthetic task", test.Accuracy)
+			}
+			again, _ := Train(tc.spec, p0, h.Train, tc.cfg)
+			for i := range again {
+				if again[i] != p1[i] {
+					t.Fatalf("same seed, different result at %d", i)
+				}
+			}
+		})
+	}
+}
+
+func TestTrainRejects(t *testing.T) {
+	spec := pb.ModelSpec{Arch: pb.ArchLogReg, InputDim: 13}
+	p, _ := InitParams(spec)
+	tab := datasets.Synthetic(1).Hospitals[0].Train
+	for name, cfg := range map[string]TrainConfig{
+		"optimizer": {Optimizer: "rmsprop", LearningRate: 0.1, Epochs: 1, BatchSize: 4},
+		"lr":        {Optimizer: "sgd", LearningRate: 0, Epochs: 1, BatchSize: 4},
+		"epochs":    {Optimizer: "sgd", LearningRate: 0.1, BatchSize: 4},
+		"batch":     {Optimizer: "sgd", LearningRate: 0.1, Epochs: 1},
+	} {
+		if _, err := Train(spec, p, tab, cfg); err == nil {
+			t.Errorf("%s: bad config accepted", name)
+		}
+	}
+	if _, err := Train(spec, p[:3], tab, DefaultTrainConfig()); err == nil {
+		t.Error("wrong parameter count accepted")
+	}
+}
+
+func TestQuantizeRoundTrip(t *testing.T) {
+	q := Quantize([]float64{0.5, -0.5, 1e12, -1e12, 1.0 / 3}, 16, pb.WIDTH_INT32)
+	want := []int64{32768, -32768, 2147483647, -2147483648, 21845}
+	for i := range want {
+		if q[i] != want[i] {
+			t.Fatalf("Quantize = %v, want %v", q, want)
+		}
+	}
+	f := Dequantize(q[:2], 16)
+	if f[0] != 0.5 || f[1] != -0.5 {
+		t.Fatalf("Dequantize = %v", f)
+	}
+}

@@ -59,7 +59,11 @@ type App struct {
 	pendingHash []byte
 	pendingH    int64
 	checkState  *overlay // CheckTx's view: last commit plus accepted mempool txs
+	closed      bool
 }
+
+// ErrClosed is returned by every call after Close.
+var ErrClosed = errors.New("chain: app is closed")
 
 // NewApp opens (or creates) the app's state in cfg.Dir.
 func NewApp(cfg Config) (*App, error) {
@@ -82,12 +86,17 @@ func NewApp(cfg Config) (*App, error) {
 func (a *App) Close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.closed {
+		return nil
+	}
+	a.closed = true
 	return a.store.close()
 }
 
 // LastCommit returns the height and app hash of the last commit.
 func (a *App) LastCommit() (int64, []byte) {
 	a.mu.Lock()
+	// (valid after Close too: the last values stay in memory)
 	defer a.mu.Unlock()
 	return a.store.height, append([]byte(nil), a.store.appHash...)
 }
@@ -97,6 +106,9 @@ func (a *App) LastCommit() (int64, []byte) {
 func (a *App) Info(_ context.Context, _ *abci.InfoRequest) (*abci.InfoResponse, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.closed {
+		return nil, ErrClosed
+	}
 	resp := &abci.InfoResponse{
 		Data:       "fedledger",
 		Version:    Version,
@@ -113,6 +125,9 @@ func (a *App) Info(_ context.Context, _ *abci.InfoRequest) (*abci.InfoResponse, 
 func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.InitChainResponse, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.closed {
+		return nil, ErrClosed
+	}
 	g, err := ParseGenesis(req.AppStateBytes)
 	if err != nil {
 		return nil, err
@@ -144,6 +159,9 @@ func (a *App) chainID(o *overlay) (string, error) {
 func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.closed {
+		return nil, ErrClosed
+	}
 	id, err := a.chainID(a.checkState)
 	if err != nil {
 		return nil, err
@@ -164,6 +182,9 @@ func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckT
 func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (*abci.FinalizeBlockResponse, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.closed {
+		return nil, ErrClosed
+	}
 	if want := a.store.height + 1; req.Height != want {
 		return nil, fmt.Errorf("chain: FinalizeBlock at height %d, but the last commit is %d", req.Height, a.store.height)
 	}
@@ -208,6 +229,9 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 func (a *App) Commit(_ context.Context, _ *abci.CommitRequest) (*abci.CommitResponse, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.closed {
+		return nil, ErrClosed
+	}
 	if a.pending == nil || a.pendingH != a.store.height+1 {
 		return nil, fmt.Errorf("chain: Commit without a finalized block (last commit %d)", a.store.height)
 	}

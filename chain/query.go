@@ -31,6 +31,9 @@ const (
 func (a *App) Query(_ context.Context, req *abci.QueryRequest) (*abci.QueryResponse, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.closed {
+		return nil, ErrClosed
+	}
 	resp := &abci.QueryResponse{Height: a.store.height, Codespace: Codespace}
 	if req.Height != 0 && req.Height != a.store.height {
 		return fail(resp, fmt.Errorf("%w: only the latest height %d can be queried, not %d", errQueryBadRequest, a.store.height, req.Height)), nil

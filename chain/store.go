@@ -41,7 +41,7 @@ type store struct {
 }
 
 func openStore(dir string) (*store, error) {
-	db, err := pebble.Open(dir, &pebble.Options{})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
 	if err != nil {
 		return nil, fmt.Errorf("open state store at %s: %w", dir, err)
 	}
@@ -234,4 +234,14 @@ func (o *overlay) flushInto(parent *overlay) {
 	for k, v := range o.writes {
 		parent.writes[k] = v
 	}
+}
+
+// quietLogger drops Pebble's informational messages (WAL replay on every
+// restart); errors still reach the caller as returned errors.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("pebble: "+format, args...))
 }

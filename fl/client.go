@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -30,8 +31,13 @@ type RPC interface {
 	Tx(ctx context.Context, hash []byte, prove bool) (*ctypes.ResultTx, error)
 }
 
-// ErrNotFound is returned by queries for state that does not exist.
-var ErrNotFound = errors.New("fl: not found on chain")
+// Errors of the client.
+var (
+	// ErrNotFound is returned by queries for state that does not exist.
+	ErrNotFound = errors.New("fl: not found on chain")
+	// ErrUnavailable wraps failures to reach the node; retrying may help.
+	ErrUnavailable = errors.New("fl: node unavailable")
+)
 
 // Client signs and submits transactions for one key, and reads chain state.
 // Submit is safe for concurrent use; it sends one transaction at a time.
@@ -48,24 +54,41 @@ type Client struct {
 	// MaxAttempts bounds how many times one tx is broadcast.
 	MaxAttempts int
 
-	mu    sync.Mutex
-	nonce uint64 // last nonce the chain accepted from this key
+	mu        sync.Mutex
+	nonce     uint64 // last nonce the chain accepted from this key
+	onFailure func()
+}
+
+// unavailable wraps an RPC failure.
+func (c *Client) unavailable(format string, args ...any) error {
+	if c.onFailure != nil {
+		c.onFailure()
+	}
+	return fmt.Errorf("%w: "+format, append([]any{ErrUnavailable}, args...)...)
 }
 
 // Dial connects to a node's RPC address (http://host:port) as key.
 func Dial(ctx context.Context, addr string, key ed25519.PrivateKey) (*Client, error) {
-	rpc, err := rpchttp.New(addr)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	rpc, err := rpchttp.NewWithClient(addr, &http.Client{Transport: tr, Timeout: 30 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("fl: node address %q: %w", addr, err)
 	}
-	return NewClient(ctx, rpc, key)
+	c, err := NewClient(ctx, rpc, key)
+	if err != nil {
+		return nil, err
+	}
+	// After a failure, drop kept-alive connections: a node restarted in the
+	// same process leaves its old connections open, served by the old node.
+	c.onFailure = tr.CloseIdleConnections
+	return c, nil
 }
 
 // NewClient reads the chain-id and the key's last nonce through rpc.
 func NewClient(ctx context.Context, rpc RPC, key ed25519.PrivateKey) (*Client, error) {
 	st, err := rpc.Status(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("fl: node unreachable: %w", err)
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	c := &Client{
 		rpc: rpc, key: key, chainID: st.NodeInfo.Network,
@@ -89,8 +112,11 @@ func (c *Client) ChainID() string { return c.chainID }
 
 // Included is a transaction the chain executed successfully.
 type Included struct {
-	Hash   []byte
+	Hash []byte
+	// Height is the block that included the tx, or, when the node had not
+	// indexed it, the height at which the chain showed it executed.
 	Height int64
+	// Events are empty when the node had not indexed the tx.
 	Events []abci.Event // what the tx emitted
 }
 
@@ -125,19 +151,27 @@ func (c *Client) Submit(ctx context.Context, msg *pb.Msg) (*Included, error) {
 	h := sha256.Sum256(bz)
 	hash := h[:]
 	for attempt := 1; ; attempt++ {
-		if res, err := c.rpc.Tx(ctx, hash, false); err == nil {
-			return c.included(res, nonce)
+		if inc, err := c.findIncluded(ctx, hash, nonce, attempt > 1); inc != nil || err != nil {
+			return inc, err
+		}
+		// A node that is catching up checks txs against old state: it would
+		// accept what the chain refuses, and never get it included.
+		if err := c.waitSynced(ctx); err != nil {
+			return nil, err
 		}
 		res, err := c.rpc.BroadcastTxSync(ctx, bz)
 		switch {
 		case err != nil && strings.Contains(err.Error(), "already exists in cache"):
 			// Sent before; wait for it below.
 		case err != nil:
+			if c.onFailure != nil {
+				c.onFailure()
+			}
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			if attempt >= c.MaxAttempts {
-				return nil, fmt.Errorf("fl: broadcast %s: %w", msg.Kind(), err)
+				return nil, c.unavailable("broadcast %s: %v", msg.Kind(), err)
 			}
 			if err := sleep(ctx, c.ResendAfter/4); err != nil {
 				return nil, err
@@ -146,19 +180,61 @@ func (c *Client) Submit(ctx context.Context, msg *pb.Msg) (*Included, error) {
 		case res.Code != chain.CodeOK:
 			return nil, fmt.Errorf("fl: %s refused: %w", msg.Kind(), chain.ErrorOf(res.Code, res.Log))
 		}
-		deadline := time.Now().Add(c.ResendAfter)
-		for time.Now().Before(deadline) {
+		sent := time.Now()
+		for time.Since(sent) < c.ResendAfter {
 			if err := sleep(ctx, c.PollInterval); err != nil {
 				return nil, err
 			}
-			if res, err := c.rpc.Tx(ctx, hash, false); err == nil {
-				return c.included(res, nonce)
+			// The tx index lags the block a little: trust the nonce only
+			// when the index still has nothing after a grace period.
+			if inc, err := c.findIncluded(ctx, hash, nonce, time.Since(sent) > indexGrace); inc != nil || err != nil {
+				return inc, err
 			}
 		}
 		if attempt >= c.MaxAttempts {
 			return nil, fmt.Errorf("fl: %s %X not included after %d broadcasts", msg.Kind(), hash[:6], attempt)
 		}
 	}
+}
+
+// waitSynced waits until the node is not catching up.
+func (c *Client) waitSynced(ctx context.Context) error {
+	for {
+		st, err := c.rpc.Status(ctx)
+		if err == nil && !st.SyncInfo.CatchingUp {
+			return nil
+		}
+		if err != nil && c.onFailure != nil {
+			c.onFailure()
+		}
+		if err := sleep(ctx, c.PollInterval); err != nil {
+			return err
+		}
+	}
+}
+
+// indexGrace is how long the client waits for the tx index before it
+// trusts the signer's nonce as proof of inclusion.
+const indexGrace = 2 * time.Second
+
+// findIncluded reports whether the tx with this hash and nonce was executed:
+// from the node's tx index, or, since a node that stopped abruptly may not
+// have indexed its last blocks, from the signer's nonce on chain (only a
+// successful tx advances it). It returns nil, nil when the tx is not in.
+func (c *Client) findIncluded(ctx context.Context, hash []byte, nonce uint64, byNonce bool) (*Included, error) {
+	if res, err := c.rpc.Tx(ctx, hash, false); err == nil {
+		return c.included(res, nonce)
+	}
+	if !byNonce {
+		return nil, nil
+	}
+	var p pb.Participant
+	h, err := c.Query(ctx, fmt.Sprintf("%s/%s", chain.PathParticipant, hex.EncodeToString(c.PubKey())), &p)
+	if err == nil && p.Nonce >= nonce {
+		c.nonce = p.Nonce
+		return &Included{Hash: hash, Height: h}, nil
+	}
+	return nil, nil
 }
 
 func (c *Client) included(res *ctypes.ResultTx, nonce uint64) (*Included, error) {
@@ -186,7 +262,7 @@ type unmarshaler interface{ Unmarshal([]byte) error }
 func (c *Client) Query(ctx context.Context, path string, out unmarshaler) (height int64, err error) {
 	res, err := c.rpc.ABCIQuery(ctx, path, nil)
 	if err != nil {
-		return 0, fmt.Errorf("fl: query %s: %w", path, err)
+		return 0, c.unavailable("query %s: %v", path, err)
 	}
 	r := res.Response
 	if r.Code == chain.CodeNotFound {

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/fedledger/fedledger/chain"
 	"github.com/fedledger/fedledger/datasets"
@@ -35,7 +36,7 @@ type Event struct {
 	Hospital string
 	Task     uint64
 	Round    uint32
-	Stage    string // "committed", "revealed", "missed"
+	Stage    string // "committed", "revealed", "missed", "retrying"
 	Height   int64
 	Metrics  Metrics // of the round's global model on local test data
 	Err      error   // for "missed": why
@@ -54,50 +55,70 @@ func (t *Trainer) Run(ctx context.Context, id uint64) error {
 	me := c.PubKey()
 	pendingReveal := map[uint32][]byte{}
 	for {
-		task, err := c.Task(ctx, id)
-		if err != nil {
-			return err
-		}
-		if !invited(task, me) {
-			return fmt.Errorf("fl: %s is not invited to task %d", t.Name, id)
-		}
-		if task.Status == pb.TASK_STATUS_DONE {
+		err := t.step(ctx, id, me, pendingReveal)
+		if errors.Is(err, errTaskDone) {
 			return nil
 		}
-		r := task.CurrentRound
-		rd, err := c.Round(ctx, id, r)
-		if err != nil {
-			return err
-		}
-		var mine *pb.Submission
-		for i := range rd.Submissions {
-			if bytes.Equal(rd.Submissions[i].Hospital, me) {
-				mine = &rd.Submissions[i]
-			}
-		}
-		switch {
-		case rd.Phase == pb.PHASE_COMMIT && mine == nil:
-			if err := t.commit(ctx, task, rd, pendingReveal); err != nil {
+		if errors.Is(err, ErrUnavailable) && ctx.Err() == nil {
+			// The node is down or restarting: keep the pending reveal and retry.
+			t.emit(Event{Task: id, Stage: "retrying", Err: err})
+			if err := sleep(ctx, RetryInterval); err != nil {
 				return err
 			}
 			continue
-		case rd.Phase == pb.PHASE_REVEAL && mine != nil && !mine.Revealed && pendingReveal[r] != nil:
-			inc, err := c.Submit(ctx, &pb.Msg{Sum: &pb.Msg_RevealUpdate{RevealUpdate: &pb.RevealUpdate{TaskId: id, Round: r, Update: pendingReveal[r]}}})
-			if err != nil {
-				if !errors.Is(err, chain.ErrRoundClosed) {
-					return err
-				}
-				t.emit(Event{Task: id, Round: r, Stage: "missed", Err: err})
-			} else {
-				t.emit(Event{Task: id, Round: r, Stage: "revealed", Height: inc.Height})
-			}
-			delete(pendingReveal, r)
-			continue
 		}
-		if err := sleep(ctx, c.PollInterval); err != nil {
+		if err != nil {
 			return err
 		}
 	}
+}
+
+// RetryInterval is how long a trainer waits before retrying an unreachable node.
+var RetryInterval = 500 * time.Millisecond
+
+var errTaskDone = errors.New("task done")
+
+// step does the next thing the chain's state calls for, or waits a poll interval.
+func (t *Trainer) step(ctx context.Context, id uint64, me []byte, pendingReveal map[uint32][]byte) error {
+	c := t.Client
+	task, err := c.Task(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !invited(task, me) {
+		return fmt.Errorf("fl: %s is not invited to task %d", t.Name, id)
+	}
+	if task.Status == pb.TASK_STATUS_DONE {
+		return errTaskDone
+	}
+	r := task.CurrentRound
+	rd, err := c.Round(ctx, id, r)
+	if err != nil {
+		return err
+	}
+	var mine *pb.Submission
+	for i := range rd.Submissions {
+		if bytes.Equal(rd.Submissions[i].Hospital, me) {
+			mine = &rd.Submissions[i]
+		}
+	}
+	switch {
+	case rd.Phase == pb.PHASE_COMMIT && mine == nil:
+		return t.commit(ctx, task, rd, pendingReveal)
+	case rd.Phase == pb.PHASE_REVEAL && mine != nil && !mine.Revealed && pendingReveal[r] != nil:
+		inc, err := c.Submit(ctx, &pb.Msg{Sum: &pb.Msg_RevealUpdate{RevealUpdate: &pb.RevealUpdate{TaskId: id, Round: r, Update: pendingReveal[r]}}})
+		if err != nil {
+			if !errors.Is(err, chain.ErrRoundClosed) && !errors.Is(err, chain.ErrDuplicate) {
+				return err
+			}
+			t.emit(Event{Task: id, Round: r, Stage: "missed", Err: err})
+		} else {
+			t.emit(Event{Task: id, Round: r, Stage: "revealed", Height: inc.Height})
+		}
+		delete(pendingReveal, r)
+		return nil
+	}
+	return sleep(ctx, c.PollInterval)
 }
 
 func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round, pending map[uint32][]byte) error {

@@ -1,16 +1,19 @@
 package localnet
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	dbm "github.com/cometbft/cometbft-db"
 	cmtcfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/crypto/ed25519"
 	"github.com/cometbft/cometbft/libs/log"
@@ -93,6 +96,47 @@ type Node struct {
 	mu   sync.Mutex
 	node *nm.Node
 	app  *chain.App
+	dbs  []*onceDB // every CometBFT database the node opened
+}
+
+// onceDB guards a CometBFT database against use after Close. CometBFT
+// v1.0's node.Stop closes the block and state stores but not the indexers',
+// and goroutines of a stopped node (the consensus reactor's per-peer
+// routines) may still read the block store for a moment; Pebble panics on
+// both. After Close, reads find nothing and Close is a no-op.
+type onceDB struct {
+	dbm.DB
+	mu     sync.RWMutex
+	closed bool
+	err    error
+}
+
+func (d *onceDB) Get(key []byte) ([]byte, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return nil, nil
+	}
+	return d.DB.Get(key)
+}
+
+func (d *onceDB) Has(key []byte) (bool, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return false, nil
+	}
+	return d.DB.Has(key)
+}
+
+func (d *onceDB) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.closed {
+		d.closed = true
+		d.err = d.DB.Close()
+	}
+	return d.err
 }
 
 // Start writes the node homes (unless they exist already), starts every
@@ -105,15 +149,17 @@ func Start(ctx context.Context, cfg Config) (*Network, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = log.NewNopLogger()
 	}
-	nw := &Network{cfg: cfg}
-	if err := nw.prepareHomes(); err != nil {
-		return nil, err
-	}
-	for _, n := range nw.nodes {
-		if err := n.Start(); err != nil {
-			nw.Stop()
-			return nil, err
+	nw, err := startNodes(cfg)
+	for tries := 1; err != nil && errors.Is(err, errPortTaken) && tries < 3; tries++ {
+		// Another process took a port between picking and listening: the
+		// homes were fresh, so write them again with other ports.
+		if rerr := os.RemoveAll(cfg.Dir); rerr != nil {
+			return nil, rerr
 		}
+		nw, err = startNodes(cfg)
+	}
+	if err != nil {
+		return nil, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer cancel()
@@ -124,7 +170,29 @@ func Start(ctx context.Context, cfg Config) (*Network, error) {
 	return nw, nil
 }
 
-func (nw *Network) prepareHomes() error {
+var errPortTaken = errors.New("localnet: port taken")
+
+func startNodes(cfg Config) (*Network, error) {
+	nw := &Network{cfg: cfg}
+	fresh, err := nw.prepareHomes()
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nw.nodes {
+		if err := n.Start(); err != nil {
+			nw.Stop()
+			if fresh && strings.Contains(err.Error(), "address already in use") {
+				return nil, fmt.Errorf("%w: %v", errPortTaken, err)
+			}
+			return nil, err
+		}
+	}
+	return nw, nil
+}
+
+// prepareHomes writes the node homes unless they exist, and reports whether
+// it wrote them.
+func (nw *Network) prepareHomes() (bool, error) {
 	cfg := nw.cfg
 	homes := make([]string, cfg.Validators)
 	existing := 0
@@ -135,7 +203,7 @@ func (nw *Network) prepareHomes() error {
 		}
 	}
 	if existing != 0 && existing != len(homes) {
-		return fmt.Errorf("localnet: %s holds %d of %d node homes; remove it or point Dir elsewhere", cfg.Dir, existing, len(homes))
+		return false, fmt.Errorf("localnet: %s holds %d of %d node homes; remove it or point Dir elsewhere", cfg.Dir, existing, len(homes))
 	}
 	fresh := existing == 0
 	var genVals []types.GenesisValidator
@@ -146,18 +214,18 @@ func (nw *Network) prepareHomes() error {
 		cfgFile := filepath.Join(home, "config", "config.toml")
 		if fresh {
 			if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
-				return err
+				return false, err
 			}
 			if err := os.MkdirAll(filepath.Join(home, "data"), 0o700); err != nil {
-				return err
+				return false, err
 			}
 			p2pPort, err := freePort(cfg.Host)
 			if err != nil {
-				return err
+				return false, err
 			}
 			rpcPort, err := freePort(cfg.Host)
 			if err != nil {
-				return err
+				return false, err
 			}
 			c.Moniker = fmt.Sprintf("node%d", i)
 			c.P2P.ListenAddress = fmt.Sprintf("tcp://%s:%d", cfg.Host, p2pPort)
@@ -165,29 +233,29 @@ func (nw *Network) prepareHomes() error {
 			tune(c, cfg.BlockInterval)
 		} else {
 			if err := readConfig(cfgFile, c); err != nil {
-				return err
+				return false, err
 			}
 		}
 		pv, err := privval.LoadOrGenFilePV(c.PrivValidatorKeyFile(), c.PrivValidatorStateFile(), func() (cmtcryptoPrivKey, error) {
 			return ed25519.GenPrivKey(), nil
 		})
 		if err != nil {
-			return fmt.Errorf("localnet: validator key of node %d: %w", i, err)
+			return false, fmt.Errorf("localnet: validator key of node %d: %w", i, err)
 		}
 		nodeKey, err := p2p.LoadOrGenNodeKey(c.NodeKeyFile())
 		if err != nil {
-			return fmt.Errorf("localnet: node key of node %d: %w", i, err)
+			return false, fmt.Errorf("localnet: node key of node %d: %w", i, err)
 		}
 		pub, err := pv.GetPubKey()
 		if err != nil {
-			return err
+			return false, err
 		}
 		genVals = append(genVals, types.GenesisValidator{Address: pub.Address(), PubKey: pub, Power: 10, Name: c.Moniker})
 		peers = append(peers, fmt.Sprintf("%s@%s", nodeKey.ID(), strings.TrimPrefix(c.P2P.ListenAddress, "tcp://")))
 		nw.nodes = append(nw.nodes, &Node{Index: i, Home: home, cfg: c, logger: cfg.Logger.With("node", i)})
 	}
 	if !fresh {
-		return nil
+		return false, nil
 	}
 	gen := types.GenesisDoc{
 		ChainID:         cfg.ChainID,
@@ -197,22 +265,19 @@ func (nw *Network) prepareHomes() error {
 		AppState:        cfg.AppState,
 	}
 	if err := gen.ValidateAndComplete(); err != nil {
-		return fmt.Errorf("localnet: genesis: %w", err)
+		return false, fmt.Errorf("localnet: genesis: %w", err)
 	}
 	for i, n := range nw.nodes {
-		var others []string
-		for j, p := range peers {
-			if j != i {
-				others = append(others, p)
-			}
-		}
-		n.cfg.P2P.PersistentPeers = strings.Join(others, ",")
+		// Node i dials only the nodes before it: every pair is connected
+		// once, and a restarted node is not refused as a "duplicate ID"
+		// because a peer dialled it at the same moment it dialled the peer.
+		n.cfg.P2P.PersistentPeers = strings.Join(peers[:i], ",")
 		if err := gen.SaveAs(n.cfg.GenesisFile()); err != nil {
-			return err
+			return false, err
 		}
 		cmtcfg.WriteConfigFile(filepath.Join(n.Home, "config", "config.toml"), n.cfg)
 	}
-	return nil
+	return true, nil
 }
 
 // tune sets what a fast local network needs.
@@ -222,6 +287,7 @@ func tune(c *cmtcfg.Config, blockInterval time.Duration) {
 	c.P2P.PexReactor = false
 	c.P2P.HandshakeTimeout = 5 * time.Second
 	c.P2P.DialTimeout = 3 * time.Second
+	c.P2P.PersistentPeersMaxDialPeriod = 2 * time.Second
 	c.Instrumentation.Prometheus = false
 	c.Consensus.TimeoutPropose = 1000 * time.Millisecond
 	c.Consensus.TimeoutProposeDelta = 200 * time.Millisecond
@@ -235,13 +301,36 @@ func tune(c *cmtcfg.Config, blockInterval time.Duration) {
 	c.LogLevel = "error"
 }
 
+// Ports are picked below Linux's ephemeral range (32768 and up), so that
+// the outgoing connections of this or another process cannot take a port
+// between the moment it is picked and the moment the node listens on it.
+const (
+	portLow  = 20000
+	portHigh = 32000
+)
+
+var (
+	portMu   sync.Mutex
+	nextPort = portLow + (os.Getpid()*97)%(portHigh-portLow)
+)
+
 func freePort(host string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, fmt.Errorf("localnet: find a free port on %s: %w", host, err)
+	portMu.Lock()
+	defer portMu.Unlock()
+	for tries := 0; tries < portHigh-portLow; tries++ {
+		p := nextPort
+		nextPort++
+		if nextPort >= portHigh {
+			nextPort = portLow
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return p, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("localnet: no free port on %s between %d and %d", host, portLow, portHigh)
 }
 
 // Nodes returns the network's nodes.
@@ -319,7 +408,15 @@ func (n *Node) Start() error {
 	node, err := nm.NewNode(context.Background(), n.cfg, pv, nodeKey,
 		proxy.NewLocalClientCreator(app),
 		nm.DefaultGenesisDocProviderFunc(n.cfg),
-		cmtcfg.DefaultDBProvider,
+		func(ctx *cmtcfg.DBContext) (dbm.DB, error) {
+			db, err := cmtcfg.DefaultDBProvider(ctx)
+			if err != nil {
+				return nil, err
+			}
+			od := &onceDB{DB: db}
+			n.dbs = append(n.dbs, od)
+			return od, nil
+		},
 		nm.DefaultMetricsProvider(n.cfg.Instrumentation),
 		n.logger)
 	if err != nil {
@@ -341,13 +438,14 @@ func (n *Node) Stop() error {
 	if n.node == nil {
 		return nil
 	}
-	err := n.node.Stop()
+	errs := []error{n.node.Stop()}
 	n.node.Wait()
-	if cerr := n.app.Close(); err == nil {
-		err = cerr
+	for _, db := range n.dbs {
+		errs = append(errs, db.Close())
 	}
-	n.node, n.app = nil, nil
-	return err
+	errs = append(errs, n.app.Close())
+	n.node, n.app, n.dbs = nil, nil, nil
+	return errors.Join(errs...)
 }
 
 // Client returns an RPC client of the node.
@@ -397,4 +495,43 @@ func (n *Node) WaitHeight(ctx context.Context, h int64) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// Agree checks that every running node holds the same block header (and so
+// the same app hash) at every height from 1 to h, and returns the app hash
+// the header at h+1 carries: the state after block h.
+func (nw *Network) Agree(ctx context.Context, h int64) ([]byte, error) {
+	var ref [][]byte
+	var appHash []byte
+	for _, n := range nw.nodes {
+		if !n.Running() {
+			continue
+		}
+		if err := n.WaitHeight(ctx, h+1); err != nil {
+			return nil, err
+		}
+		c, err := n.Client()
+		if err != nil {
+			return nil, err
+		}
+		for height := int64(1); height <= h+1; height++ {
+			hh := height
+			blk, err := c.Block(ctx, &hh)
+			if err != nil {
+				return nil, fmt.Errorf("localnet: node %d block %d: %w", n.Index, height, err)
+			}
+			hash := blk.Block.Hash()
+			if len(ref) < int(height) {
+				ref = append(ref, hash)
+				if height == h+1 {
+					appHash = blk.Block.AppHash
+				}
+				continue
+			}
+			if !bytes.Equal(ref[height-1], hash) {
+				return nil, fmt.Errorf("localnet: node %d disagrees at height %d: block %X, node 0 has %X", n.Index, height, hash, ref[height-1])
+			}
+		}
+	}
+	return appHash, nil
 }

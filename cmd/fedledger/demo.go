@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fedledger/fedledger/datasets"
+	"github.com/fedledger/fedledger/fl"
 	"github.com/fedledger/fedledger/fl/sim"
 )
 
@@ -88,7 +89,18 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	cfg.Home = *home
 	cfg.BlockInterval = *blockInterval
 	cfg.Out = stdout
-	_ = verbose
+	if *verbose {
+		cfg.OnEvent = func(e fl.Event) {
+			switch {
+			case e.Err != nil:
+				fmt.Fprintf(stdout, "  %-12s round %d %s: %v\n", e.Hospital, e.Round, e.Stage, e.Err)
+			case e.Stage == "committed":
+				fmt.Fprintf(stdout, "  %-12s round %d committed at height %d (global model: test accuracy %.3f, loss %.3f)\n", e.Hospital, e.Round, e.Height, e.Metrics.Accuracy, e.Metrics.Loss)
+			default:
+				fmt.Fprintf(stdout, "  %-12s round %d %s at height %d\n", e.Hospital, e.Round, e.Stage, e.Height)
+			}
+		}
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -1,0 +1,87 @@
+package localnet
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/fedledger/fedledger/chain"
+)
+
+func testNetwork(t *testing.T) *Network {
+	t.Helper()
+	pub := ed25519.NewKeyFromSeed(make([]byte, 32)).Public().(ed25519.PublicKey)
+	st, _ := json.Marshal(chain.GenesisState{Participants: []chain.GenesisParticipant{{Name: "admin", PubKey: pub, Role: "admin"}}})
+	cfg := DefaultConfig()
+	cfg.Dir = t.TempDir()
+	cfg.AppState = st
+	nw, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nw.Stop() })
+	return nw
+}
+
+// TestRestartNode stops a validator (the last one, then the first one, whose
+// peers must dial it back), lets the others go on without it, starts it
+// again, and checks it catches up to the same blocks and app hash.
+func TestRestartNode(t *testing.T) {
+	nw := testNetwork(t)
+	for _, i := range []int{3, 0} {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		n, other := nw.Nodes()[i], nw.Nodes()[(i+1)%4]
+		h0, _ := n.App().LastCommit()
+		if err := n.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if err := other.WaitHeight(ctx, h0+10); err != nil {
+			t.Fatalf("network stalled without node %d: %v", i, err)
+		}
+		if err := n.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		if err := n.WaitReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.WaitHeight(ctx, h0+12); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("node %d caught up %v after its restart", i, time.Since(t0))
+		h, appHash := n.App().LastCommit()
+		want, err := nw.Agree(ctx, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(appHash, want) {
+			t.Fatalf("node %d app hash at %d is %X, the chain's %X", i, h, appHash, want)
+		}
+		cancel()
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	good := DefaultConfig()
+	good.Dir = "x"
+	good.AppState = []byte(`{"participants":[{"name":"a","pub_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","role":"admin"}]}`)
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, mod := range map[string]func(*Config){
+		"validators": func(c *Config) { c.Validators = 0 },
+		"dir":        func(c *Config) { c.Dir = "" },
+		"chain id":   func(c *Config) { c.ChainID = "" },
+		"app state":  func(c *Config) { c.AppState = []byte(`{"participants":[]}`) },
+		"host":       func(c *Config) { c.Host = "10.0.0.1" },
+	} {
+		c := good
+		mod(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: bad config accepted", name)
+		}
+	}
+}

@@ -1,0 +1,177 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/fedledger/fedledger/chain/localnet"
+	"github.com/fedledger/fedledger/datasets"
+	"github.com/fedledger/fedledger/fl"
+)
+
+func heart(t *testing.T, seed uint64) *datasets.Federation {
+	t.Helper()
+	dir := datasets.FindDir("")
+	if dir == "" {
+		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
+	}
+	fed, err := datasets.LoadHeart(dir, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fed
+}
+
+func testConfig(t *testing.T, seed uint64, rounds int) Config {
+	cfg := DefaultConfig()
+	cfg.Data = heart(t, seed)
+	cfg.Seed = seed
+	cfg.Rounds = rounds
+	return cfg
+}
+
+// TestNetworkRunsRounds: four validators run three rounds with the four
+// hospitals, every round aggregates all four updates, the model learns, and
+// every validator holds the same blocks and app hash.
+func TestNetworkRunsRounds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, testConfig(t, 42, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rounds) != 3 {
+		t.Fatalf("%d rounds reported, want 3", len(rep.Rounds))
+	}
+	for _, r := range rep.Rounds {
+		if r.Outcome != "aggregated" || r.Revealed != 4 {
+			t.Fatalf("round %d: %q with %d revealed, want 4 aggregated", r.Round, r.Outcome, r.Revealed)
+		}
+	}
+	if rep.Final.Validators != 4 || len(rep.Final.AppHash) != 64 {
+		t.Fatalf("final: %d validators agreeing, app hash %q", rep.Final.Validators, rep.Final.AppHash)
+	}
+	if rep.Final.MeanAccuracy < 0.6 {
+		t.Fatalf("mean test accuracy %.3f after 3 rounds; the model did not learn", rep.Final.MeanAccuracy)
+	}
+	if rep.Rounds[2].ModelHash != rep.Final.ModelHash {
+		t.Fatalf("last round's model %s is not the task's final model %s", rep.Rounds[2].ModelHash, rep.Final.ModelHash)
+	}
+}
+
+// TestSameSeedSameModel: the global model depends only on the seed, not on
+// block timing; another seed gives another model.
+func TestSameSeedSameModel(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var hashes []string
+	for _, seed := range []uint64{7, 7, 8} {
+		cfg := testConfig(t, seed, 2)
+		cfg.Validators = 1
+		rep, err := Run(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes = append(hashes, rep.Final.ModelHash)
+	}
+	if hashes[0] != hashes[1] {
+		t.Fatalf("seed 7 gave models %s and %s", hashes[0], hashes[1])
+	}
+	if hashes[0] == hashes[2] {
+		t.Fatalf("seeds 7 and 8 gave the same model %s", hashes[0])
+	}
+}
+
+// TestNodeRestartCatchesUp stops a validator after round 1 and starts it
+// again after round 2 (which closes without the hospital whose node was
+// down, when its commit window ends). The hospital takes part again by the
+// last round, the task completes, and all four validators agree.
+func TestNodeRestartCatchesUp(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cfg := testConfig(t, 42, 5)
+	cfg.CommitWindow = 40
+	cfg.RevealWindow = 40
+	cfg.OnEvent = func(e fl.Event) {
+		if e.Hospital == "va" {
+			t.Logf("%s %s round %d height %d err %v", time.Now().Format("15:04:05.000"), e.Stage, e.Round, e.Height, e.Err)
+		}
+	}
+	var stoppedAt int64
+	cfg.AfterRound = func(ctx context.Context, r RoundResult, net *localnet.Network) error {
+		n := net.Nodes()[3]
+		t.Logf("%s round %d closed at %d (%d revealed)", time.Now().Format("15:04:05.000"), r.Round, r.Height, r.Revealed)
+		switch r.Round {
+		case 1:
+			stoppedAt = r.Height
+			return n.Stop()
+		case 2:
+			if r.Height <= stoppedAt {
+				t.Errorf("round 2 closed at %d, not after the stop at %d", r.Height, stoppedAt)
+			}
+			if err := n.Start(); err != nil {
+				return err
+			}
+			return n.WaitReady(ctx)
+		}
+		return nil
+	}
+	rep, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Final.Validators != 4 {
+		t.Fatalf("%d validators agree, want 4", rep.Final.Validators)
+	}
+	if got := rep.Rounds[1].Revealed; got != 3 {
+		t.Errorf("round 2 aggregated %d updates, want 3 (va's node was down)", got)
+	}
+	if got := rep.Rounds[4].Revealed; got != 4 {
+		t.Errorf("round 5 aggregated %d updates, want 4 (va is back)", got)
+	}
+}
+
+// TestAgreeSeesRestartedAppState checks the restarted node's own app state,
+// not only its blocks.
+func TestAgreeSeesRestartedAppState(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := testConfig(t, 3, 2)
+	var checked bool
+	cfg.AfterRound = func(ctx context.Context, r RoundResult, net *localnet.Network) error {
+		if r.Round != 1 {
+			return nil
+		}
+		n := net.Nodes()[2]
+		if err := n.Stop(); err != nil {
+			return err
+		}
+		if err := net.Nodes()[0].WaitHeight(ctx, r.Height+5); err != nil {
+			return err
+		}
+		if err := n.Start(); err != nil {
+			return err
+		}
+		if err := n.WaitReady(ctx); err != nil {
+			return err
+		}
+		h, appHash := n.App().LastCommit()
+		want, err := net.Agree(ctx, h)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(appHash, want) {
+			t.Errorf("restarted node's app hash at %d is %X, the chain's is %X", h, appHash, want)
+		}
+		checked = true
+		return nil
+	}
+	if _, err := Run(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if !checked {
+		t.Fatal("restart check did not run")
+	}
+}

@@ -479,3 +479,39 @@ func TestQueryErrors(t *testing.T) {
 		t.Fatalf("participant query: %+v %v", p, err)
 	}
 }
+
+// FuzzParseGenesis: genesis app_state is outside input; the parser must
+// return an error or a valid state, never panic.
+func FuzzParseGenesis(f *testing.F) {
+	f.Add(testGenesis())
+	f.Add([]byte(`{"participants":[]}`))
+	f.Add([]byte(`{`))
+	f.Fuzz(func(t *testing.T, bz []byte) {
+		g, err := ParseGenesis(bz)
+		if err == nil && g.Validate() != nil {
+			t.Fatal("ParseGenesis returned an invalid state")
+		}
+	})
+}
+
+// FuzzCheckTx: any bytes sent to the mempool get a result code, never a
+// panic or an internal error.
+func FuzzCheckTx(f *testing.F) {
+	h := newHarness(&testing.T{}, 0)
+	f.Add(h.tx("researcher", createTask(testSpec(h, "h1"))))
+	f.Add([]byte{0x0a, 0x00})
+	f.Fuzz(func(t *testing.T, bz []byte) {
+		app, err := NewApp(DefaultConfig(t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer app.Close()
+		if _, err := app.InitChain(context.Background(), &abci.InitChainRequest{ChainId: testChain, AppStateBytes: testGenesis()}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := app.CheckTx(context.Background(), &abci.CheckTxRequest{Tx: bz})
+		if err != nil || res.Code == CodeInternal {
+			t.Fatalf("CheckTx(%x): %v code %d %s", bz, err, res.Code, res.Log)
+		}
+	})
+}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -163,6 +165,9 @@ func (c *Client) Submit(ctx context.Context, msg *pb.Msg) (*Included, error) {
 		switch {
 		case err != nil && strings.Contains(err.Error(), "already exists in cache"):
 			// Sent before; wait for it below.
+		case err != nil && checkTxRefusal(err) != nil:
+			// CometBFT v1.0 reports a CheckTx refusal as an RPC error.
+			return c.refused(ctx, msg, hash, nonce, checkTxRefusal(err))
 		case err != nil:
 			if c.onFailure != nil {
 				c.onFailure()
@@ -178,7 +183,7 @@ func (c *Client) Submit(ctx context.Context, msg *pb.Msg) (*Included, error) {
 			}
 			continue
 		case res.Code != chain.CodeOK:
-			return nil, fmt.Errorf("fl: %s refused: %w", msg.Kind(), chain.ErrorOf(res.Code, res.Log))
+			return c.refused(ctx, msg, hash, nonce, chain.ErrorOf(res.Code, res.Log))
 		}
 		sent := time.Now()
 		for time.Since(sent) < c.ResendAfter {
@@ -195,6 +200,35 @@ func (c *Client) Submit(ctx context.Context, msg *pb.Msg) (*Included, error) {
 			return nil, fmt.Errorf("fl: %s %X not included after %d broadcasts", msg.Kind(), hash[:6], attempt)
 		}
 	}
+}
+
+// refused handles a CheckTx refusal. A stale nonce may mean this very tx
+// was executed while the node could not tell (it was down or catching up):
+// then the tx counts as included. Otherwise the client takes the chain's
+// nonce, so that the next Submit signs with a fresh one.
+func (c *Client) refused(ctx context.Context, msg *pb.Msg, hash []byte, nonce uint64, err error) (*Included, error) {
+	if errors.Is(err, chain.ErrBadNonce) {
+		if inc, ferr := c.findIncluded(ctx, hash, nonce, true); inc != nil || ferr != nil {
+			return inc, ferr
+		}
+	}
+	return nil, fmt.Errorf("fl: %s refused: %w", msg.Kind(), err)
+}
+
+var refusalRE = regexp.MustCompile(`is invalid: code=(\d+), data=[0-9A-Fa-f]*, log='(.*)', codespace='` + chain.Codespace + `'`)
+
+// checkTxRefusal extracts the app's code and log from the RPC error
+// CometBFT returns when CheckTx refuses a tx, or returns nil.
+func checkTxRefusal(err error) error {
+	m := refusalRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return nil
+	}
+	code, perr := strconv.ParseUint(m[1], 10, 32)
+	if perr != nil {
+		return nil
+	}
+	return chain.ErrorOf(uint32(code), m[2])
 }
 
 // waitSynced waits until the node is not catching up.

@@ -82,6 +82,10 @@ var errTaskDone = errors.New("task done")
 func (t *Trainer) step(ctx context.Context, id uint64, me []byte, pendingReveal map[uint32][]byte) error {
 	c := t.Client
 	task, err := c.Task(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		// The task may be in a block this node has not committed yet.
+		return sleep(ctx, c.PollInterval)
+	}
 	if err != nil {
 		return err
 	}

@@ -93,11 +93,18 @@ type Node struct {
 	cfg    *cmtcfg.Config
 	logger log.Logger
 
-	mu   sync.Mutex
-	node *nm.Node
-	app  *chain.App
-	dbs  []*onceDB // every CometBFT database the node opened
+	mu      sync.Mutex
+	node    *nm.Node
+	app     *chain.App
+	dbs     []*onceDB // every CometBFT database the node opened
+	started time.Time
 }
+
+// dialSettle is how long a node must have run before Stop: CometBFT dials
+// persistent peers after a random delay of up to 3 s, and a dial that lands
+// after Stop leaves a connection its peer keeps, refusing the restarted node
+// as a "duplicate ID" until the connection times out.
+const dialSettle = 3500 * time.Millisecond
 
 // onceDB guards a CometBFT database against use after Close. CometBFT
 // v1.0's node.Stop closes the block and state stores but not the indexers',
@@ -350,13 +357,23 @@ func (nw *Network) Stop() error {
 	return errors.Join(errs...)
 }
 
-// WaitReady waits until every running node has a block and is not catching up.
+// WaitReady waits until every running node has a block, is not catching
+// up, and is connected to every other running node.
 func (nw *Network) WaitReady(ctx context.Context) error {
+	running := 0
+	for _, n := range nw.nodes {
+		if n.Running() {
+			running++
+		}
+	}
 	for _, n := range nw.nodes {
 		if !n.Running() {
 			continue
 		}
 		if err := n.WaitReady(ctx); err != nil {
+			return err
+		}
+		if err := n.WaitPeers(ctx, running-1); err != nil {
 			return err
 		}
 	}
@@ -428,6 +445,7 @@ func (n *Node) Start() error {
 		return fmt.Errorf("localnet: start node %d: %w", n.Index, err)
 	}
 	n.node, n.app = node, app
+	n.started = time.Now()
 	return nil
 }
 
@@ -437,6 +455,9 @@ func (n *Node) Stop() error {
 	defer n.mu.Unlock()
 	if n.node == nil {
 		return nil
+	}
+	if wait := dialSettle - time.Since(n.started); wait > 0 {
+		time.Sleep(wait)
 	}
 	errs := []error{n.node.Stop()}
 	n.node.Wait()
@@ -534,4 +555,27 @@ func (nw *Network) Agree(ctx context.Context, h int64) ([]byte, error) {
 		}
 	}
 	return appHash, nil
+}
+
+// WaitPeers waits until the node is connected to at least n peers.
+func (n *Node) WaitPeers(ctx context.Context, peers int) error {
+	c, err := n.Client()
+	if err != nil {
+		return err
+	}
+	for {
+		ni, err := c.NetInfo(ctx)
+		if err == nil && ni.NPeers >= peers {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			got := -1
+			if ni != nil {
+				got = ni.NPeers
+			}
+			return fmt.Errorf("localnet: node %d has %d peers, want %d: %w", n.Index, got, peers, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

@@ -51,7 +51,10 @@ func TestRestartNode(t *testing.T) {
 		if err := n.WaitHeight(ctx, h0+12); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("node %d caught up %v after its restart", i, time.Since(t0))
+		if err := n.WaitPeers(ctx, 3); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("node %d caught up and peered %v after its restart", i, time.Since(t0))
 		h, appHash := n.App().LastCommit()
 		want, err := nw.Agree(ctx, h)
 		if err != nil {

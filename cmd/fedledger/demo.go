@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -33,7 +34,7 @@ Examples:
 
 func runDemo(args []string, stdout, stderr io.Writer) error {
 	def := sim.DefaultConfig()
-	fs := newFlagSet("demo", demoHelp, stderr)
+	fs := newFlagSet("demo", demoHelp, stdout)
 	data := fs.String("data", "", "data directory holding heart-disease/ (default $"+datasets.EnvData+")")
 	rounds := fs.Int("rounds", def.Rounds, "training rounds")
 	validators := fs.Int("validators", def.Validators, "CometBFT validators")
@@ -55,12 +56,10 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: --block-interval must not be negative", errUsage)
 	}
 	if *report != "" {
-		// Fail now, not after the run, if the report cannot be written.
-		f, err := os.OpenFile(*report, os.O_WRONLY|os.O_CREATE, 0o644)
-		if err != nil {
-			return fmt.Errorf("--report: %w", err)
+		// Fail now, not after the run, if the report's folder is missing.
+		if st, err := os.Stat(filepath.Dir(*report)); err != nil || !st.IsDir() {
+			return fmt.Errorf("%w: --report %s: folder %s does not exist", errUsage, *report, filepath.Dir(*report))
 		}
-		f.Close()
 	}
 
 	dir := *data

@@ -76,10 +76,11 @@ Commands:`)
 Run 'fedledger <command> --help' for a command's flags and examples.`)
 }
 
-// newFlagSet returns a flag set whose errors are returned, not printed twice.
-func newFlagSet(name, help string, stderr io.Writer) *flag.FlagSet {
+// newFlagSet returns a flag set whose errors are returned, not printed, and
+// whose --help goes to stdout.
+func newFlagSet(name, help string, stdout io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(stdout)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), help)
 		fmt.Fprintln(fs.Output(), "\nFlags:")
@@ -90,9 +91,10 @@ func newFlagSet(name, help string, stderr io.Writer) *flag.FlagSet {
 
 // parse parses flags; a bad flag is a usage error, -h is flag.ErrHelp.
 func parse(fs *flag.FlagSet, args []string) error {
+	out := fs.Output()
 	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
-	fs.SetOutput(os.Stderr)
+	fs.SetOutput(out)
 	if errors.Is(err, flag.ErrHelp) {
 		fs.Usage()
 		return err

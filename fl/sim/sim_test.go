@@ -85,9 +85,10 @@ func TestSameSeedSameModel(t *testing.T) {
 }
 
 // TestNodeRestartCatchesUp stops a validator after round 1 and starts it
-// again after round 2 (which closes without the hospital whose node was
-// down, when its commit window ends). The hospital takes part again by the
-// last round, the task completes, and all four validators agree.
+// again after round 2 closed (without it, or with its hospital's update if
+// that got in before the stop). The hospital whose trainer talks to that
+// node takes part again by the last round, the task completes, and all four
+// validators hold the same blocks and app hash.
 func TestNodeRestartCatchesUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -108,8 +109,8 @@ func TestNodeRestartCatchesUp(t *testing.T) {
 			stoppedAt = r.Height
 			return n.Stop()
 		case 2:
-			if r.Height <= stoppedAt {
-				t.Errorf("round 2 closed at %d, not after the stop at %d", r.Height, stoppedAt)
+			if h, _ := net.Nodes()[0].App().LastCommit(); h <= stoppedAt {
+				t.Errorf("chain at %d, not past the stop at %d", h, stoppedAt)
 			}
 			if err := n.Start(); err != nil {
 				return err
@@ -124,9 +125,6 @@ func TestNodeRestartCatchesUp(t *testing.T) {
 	}
 	if rep.Final.Validators != 4 {
 		t.Fatalf("%d validators agree, want 4", rep.Final.Validators)
-	}
-	if got := rep.Rounds[1].Revealed; got != 3 {
-		t.Errorf("round 2 aggregated %d updates, want 3 (va's node was down)", got)
 	}
 	if got := rep.Rounds[4].Revealed; got != 4 {
 		t.Errorf("round 5 aggregated %d updates, want 4 (va is back)", got)

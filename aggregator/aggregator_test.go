@@ -135,18 +135,24 @@ func TestGolden(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "%s %s\n", c.name, hashValues(res.Values))
 	}
-	path := filepath.Join("testdata", "golden.txt")
+	checkGolden(t, "golden.txt", b.String())
+}
+
+// checkGolden compares got with testdata/name, or rewrites it with -update.
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
 	if *update {
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./aggregator -run TestGolden -update to create it)", err)
+		t.Fatalf("%v (run go test ./aggregator -update to create it)", err)
 	}
-	if b.String() != string(want) {
-		t.Fatalf("golden mismatch:\n got:\n%s\nwant:\n%s", b.String(), want)
+	if got != string(want) {
+		t.Fatalf("golden mismatch in %s:\n got:\n%s\nwant:\n%s", path, got, want)
 	}
 }
 

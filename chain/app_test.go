@@ -7,11 +7,13 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 
+	"github.com/fedledger/fedledger/aggregator"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
@@ -514,4 +516,44 @@ func FuzzCheckTx(f *testing.F) {
 			t.Fatalf("CheckTx(%x): %v code %d %s", bz, err, res.Code, res.Log)
 		}
 	})
+}
+
+// TestServerOptimizerOnChain: a FedAdam task's models are exactly FedAvg
+// followed by aggregator.ServerStep, with the optimizer state kept between
+// rounds.
+func TestServerOptimizerOnChain(t *testing.T) {
+	h := newHarness(t, 2)
+	spec := testSpec(h, "h1", "h2")
+	spec.ServerOpt = pb.ServerOpt{Name: "fedadam", LrMicro: 100_000, Beta1Micro: 900_000, Beta2Micro: 990_000, TauMicro: 1_000}
+	h.mustOK(h.block(h.tx("researcher", createTask(spec))))
+	p := serverOptParams(&spec)
+	var st aggregator.ServerOptState
+	model := make([]int64, testDim)
+	for r := uint32(1); r <= 3; r++ {
+		u1 := []int64{int64(r) * 1000, -500, 70, 3}
+		u2 := []int64{-300, int64(r) * 2000, 10, -9}
+		b1, b2 := testUpdate(u1...), testUpdate(u2...)
+		h.mustOK(h.block(h.tx("h1", commitMsg(1, r, b1, 10)), h.tx("h2", commitMsg(1, r, b2, 30))))
+		h.mustOK(h.block(h.tx("h1", revealMsg(1, r, b1)), h.tx("h2", revealMsg(1, r, b2))))
+		avg, _ := aggregator.FedAvg([]aggregator.Update{{Values: u1, Weight: 10}, {Values: u2, Weight: 30}})
+		step, next, err := aggregator.ServerStep(p, st, avg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st = next
+		model, _ = aggregator.AddSaturating(model, step, math.MinInt32, math.MaxInt32)
+		var m pb.GlobalModel
+		if err := m.Unmarshal(h.query(fmt.Sprintf("/model/1/%d", r))); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := m.Weights.Values()
+		if fmt.Sprint(got) != fmt.Sprint(model) {
+			t.Fatalf("round %d: chain model %v, want %v", r, got, model)
+		}
+	}
+	bad := testSpec(h, "h1")
+	bad.ServerOpt = pb.ServerOpt{Name: "fedadam", LrMicro: 100_000}
+	if r := h.check(h.tx("researcher", createTask(bad))); r.Code != CodeInvalidMsg || !strings.Contains(r.Log, "tau") {
+		t.Fatalf("fedadam without tau: code %d %q", r.Code, r.Log)
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
+	"math/bits"
 	"sort"
 	"strconv"
 
@@ -19,6 +21,8 @@ const (
 	MaxRounds  = 100000
 	MaxWindow  = 1000000
 	MaxInvited = 10000
+	// MaxTaskFracBits bounds a task's fixed-point scale.
+	MaxTaskFracBits = 30
 )
 
 // execCtx is one execution of transactions against a version of the state.
@@ -132,6 +136,9 @@ func (c *execCtx) validateSpec(s *pb.TaskSpec) error {
 	if _, err := aggregator.RuleByName(s.Rule); err != nil {
 		return bad("%v", err)
 	}
+	if err := serverOptParams(s).Validate(); err != nil {
+		return bad("server_opt: %v", err)
+	}
 	if s.Rounds == 0 || s.Rounds > MaxRounds {
 		return bad("rounds is %d, want 1 to %d", s.Rounds, MaxRounds)
 	}
@@ -157,8 +164,8 @@ func (c *execCtx) validateSpec(s *pb.TaskSpec) error {
 	if s.MinParticipants == 0 || int(s.MinParticipants) > len(s.Hospitals) {
 		return bad("min_participants is %d, want 1 to the %d invited hospitals", s.MinParticipants, len(s.Hospitals))
 	}
-	if s.FracBits > pb.MaxFracBits {
-		return bad("frac_bits %d > %d", s.FracBits, pb.MaxFracBits)
+	if s.FracBits > MaxTaskFracBits {
+		return bad("frac_bits %d > %d", s.FracBits, MaxTaskFracBits)
 	}
 	im := &s.InitialModel
 	if err := im.Validate(); err != nil {
@@ -415,8 +422,12 @@ func (c *execCtx) aggregate(task *pb.Task, rd *pb.Round) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("%w: stored model: %v", ErrInternal, err)
 	}
+	step, err := c.serverStep(task, res.Values)
+	if err != nil {
+		return false, err
+	}
 	lo, hi := prev.Weights.Width.Bounds()
-	next, err := aggregator.AddSaturating(w, res.Values, lo, hi)
+	next, err := aggregator.AddSaturating(w, step, lo, hi)
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", ErrInternal, err)
 	}
@@ -459,4 +470,67 @@ func (c *execCtx) closeRound(task *pb.Task, rd *pb.Round, outcome string) (bool,
 	c.st.save(taskKey(task.Id), task)
 	c.openRound(task)
 	return false, nil
+}
+
+// serverOptParams converts a spec's server optimizer to fixed point:
+// x_micro·2^fracBits/10^6, rounded half up, in integers.
+func serverOptParams(s *pb.TaskSpec) aggregator.ServerOptParams {
+	fix := func(micro uint64) int64 {
+		hi, lo := bits.Mul64(micro, uint64(1)<<s.FracBits)
+		lo, c := bits.Add64(lo, 500_000, 0)
+		hi += c
+		if hi >= 1_000_000 {
+			return math.MaxInt64
+		}
+		q, _ := bits.Div64(hi, lo, 1_000_000)
+		if q > math.MaxInt64 {
+			return math.MaxInt64
+		}
+		return int64(q)
+	}
+	o := s.ServerOpt
+	return aggregator.ServerOptParams{
+		Name: o.Name, FracBits: s.FracBits,
+		LR: fix(o.LrMicro), Beta1: fix(o.Beta1Micro), Beta2: fix(o.Beta2Micro), Tau: fix(o.TauMicro),
+	}
+}
+
+// serverStep runs the task's server optimizer on the round's aggregate and
+// keeps its state.
+func (c *execCtx) serverStep(task *pb.Task, delta []int64) ([]int64, error) {
+	p := serverOptParams(&task.Spec)
+	if p.Name == "" || p.Name == "fedavg" {
+		return delta, nil
+	}
+	var stored pb.ServerOptState
+	var st aggregator.ServerOptState
+	ok, err := c.st.load(serverOptKey(task.Id), &stored)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		if st.M, err = stored.M.Values(); err != nil {
+			return nil, fmt.Errorf("%w: server optimizer state: %v", ErrInternal, err)
+		}
+		if st.V, err = stored.V.Values(); err != nil {
+			return nil, fmt.Errorf("%w: server optimizer state: %v", ErrInternal, err)
+		}
+	}
+	step, next, err := aggregator.ServerStep(p, st, delta)
+	if err != nil {
+		return nil, fmt.Errorf("%w: task %d: %v", ErrInternal, task.Id, err)
+	}
+	m, err := pb.NewVector(task.Spec.FracBits, pb.WIDTH_INT64, next.M)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInternal, err)
+	}
+	v, err := pb.NewVector(2*task.Spec.FracBits, pb.WIDTH_INT64, next.V)
+	if err != nil && next.V != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInternal, err)
+	}
+	if next.V == nil {
+		v = pb.Vector{Width: pb.WIDTH_INT64}
+	}
+	c.st.save(serverOptKey(task.Id), &pb.ServerOptState{M: m, V: v})
+	return step, nil
 }

@@ -13,6 +13,7 @@ import (
 //	r/<task u64><round u32>         Round
 //	m/<task u64><round u32>         GlobalModel after that round (0: initial)
 //	u/<task u64><round u32><pubkey> revealed update, kept until the round closes
+//	o/<task u64>                    ServerOptState of the task's server optimizer
 //	s/task_seq                      last task id (u64)
 //	s/active                        ids of running tasks (u64 each, ascending)
 const (
@@ -24,6 +25,10 @@ func participantKey(pub []byte) string { return "p/" + hex.EncodeToString(pub) }
 
 func taskKey(id uint64) string {
 	return "t/" + string(binary.BigEndian.AppendUint64(nil, id))
+}
+
+func serverOptKey(task uint64) string {
+	return "o/" + string(binary.BigEndian.AppendUint64(nil, task))
 }
 
 func roundKey(task uint64, round uint32) string { return "r/" + taskRound(task, round) }

@@ -55,6 +55,36 @@ func heartDir(dir string) string {
 // (stratified by label where both classes have more than 2 rows), drawn from
 // seed, and z-scored with the hospital's own training mean and std.
 func LoadHeart(dir string, seed uint64) (*Federation, error) {
+	fed, err := loadHeartRaw(dir, seed)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range fed.Hospitals {
+		Standardize(h.Train, h.Test)
+	}
+	return fed, nil
+}
+
+// LoadHeartPooled returns the same split as LoadHeart with the same seed,
+// for pooled training: the union of the hospitals' training rows, and each
+// hospital's test rows, all z-scored with the pooled training statistics.
+func LoadHeartPooled(dir string, seed uint64) (train Table, tests []Hospital, err error) {
+	fed, err := loadHeartRaw(dir, seed)
+	if err != nil {
+		return Table{}, nil, err
+	}
+	var allTest Table
+	for _, h := range fed.Hospitals {
+		train.X = append(train.X, h.Train.X...)
+		train.Y = append(train.Y, h.Train.Y...)
+		allTest.X = append(allTest.X, h.Test.X...)
+		allTest.Y = append(allTest.Y, h.Test.Y...)
+	}
+	Standardize(train, allTest) // rows are shared, so each hospital's test rows are scaled too
+	return train, fed.Hospitals, nil
+}
+
+func loadHeartRaw(dir string, seed uint64) (*Federation, error) {
 	hd := heartDir(dir)
 	fed := &Federation{Name: "heart-disease", Features: HeartFeatures}
 	for _, hf := range HeartFiles {
@@ -74,7 +104,6 @@ func LoadHeart(dir string, seed uint64) (*Federation, error) {
 			return nil, fmt.Errorf("datasets: %s gave %d rows after preprocessing, want %d", path, all.Len(), hf.Rows)
 		}
 		train, test := trainTestSplit(all, NewRand(seed, "heart-split/"+hf.Hospital))
-		Standardize(train, test)
 		fed.Hospitals = append(fed.Hospitals, Hospital{Name: hf.Hospital, Train: train, Test: test})
 	}
 	return fed, nil

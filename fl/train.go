@@ -23,6 +23,9 @@ type TrainConfig struct {
 	Epochs    int
 	Steps     int
 	BatchSize int
+	// ProxMu, when positive, adds FedProx's proximal term μ/2·‖w − w_global‖²
+	// to the local loss (Li et al., 2020).
+	ProxMu float64
 	// Seed drives the order of the mini-batches.
 	Seed uint64
 }
@@ -45,6 +48,8 @@ func (c TrainConfig) Validate() error {
 		return errors.New("fl: set Epochs or Steps to at least 1")
 	case c.BatchSize <= 0:
 		return fmt.Errorf("fl: batch size %d, want at least 1", c.BatchSize)
+	case c.ProxMu < 0 || c.ProxMu > 1000:
+		return fmt.Errorf("fl: FedProx mu %v, want in [0, 1000]", c.ProxMu)
 	}
 	return nil
 }
@@ -66,6 +71,7 @@ func FromHints(h pb.TrainingHints) TrainConfig {
 	if h.BatchSize > 0 {
 		c.BatchSize = int(h.BatchSize)
 	}
+	c.ProxMu = float64(h.ProxMuMicro) / 1e6
 	return c
 }
 
@@ -75,12 +81,14 @@ func (c TrainConfig) Hints() pb.TrainingHints {
 		Optimizer: c.Optimizer, LocalEpochs: uint32(c.Epochs), LocalSteps: uint32(c.Steps),
 		BatchSize: uint32(c.BatchSize), LearningRateMicro: uint64(math.Round(c.LearningRate * 1e6)),
 		MomentumMicro: uint64(math.Round(c.Momentum * 1e6)),
+		ProxMuMicro:   uint64(math.Round(c.ProxMu * 1e6)),
 	}
 }
 
 // Train runs local training with Gorgonia, starting from params, and returns
 // the trained parameters (params is not modified). The loss is the mean
-// binary cross-entropy of the logits, log(1+e^z) − y·z.
+// binary cross-entropy of the logits, log(1+e^z) − y·z, plus FedProx's
+// proximal term when cfg.ProxMu > 0.
 func Train(spec pb.ModelSpec, params []float64, data datasets.Table, cfg TrainConfig) ([]float64, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -140,6 +148,18 @@ func Train(spec pb.ModelSpec, params []float64, data datasets.Table, cfg TrainCo
 		learn = G.Nodes{w, b}
 	}
 	loss := G.Must(G.Mean(G.Must(G.Sub(G.Must(G.Softplus(logits)), G.Must(G.HadamardProd(y, logits))))))
+	if cfg.ProxMu > 0 {
+		// μ/2·Σ‖w − w_global‖² over every learnable, with w_global constant.
+		off := 0
+		for _, node := range learn {
+			size := node.Shape().TotalSize()
+			anchor := G.NewConstant(tensor.New(tensor.WithShape(node.Shape()...), tensor.WithBacking(append([]float64(nil), params[off:off+size]...))))
+			off += size
+			diff := G.Must(G.Sub(node, anchor))
+			sq := G.Must(G.Sum(G.Must(G.HadamardProd(diff, diff))))
+			loss = G.Must(G.Add(loss, G.Must(G.Mul(sq, G.NewConstant(cfg.ProxMu/2)))))
+		}
+	}
 	if _, err := G.Grad(loss, learn...); err != nil {
 		return nil, fmt.Errorf("fl: gradient: %w", err)
 	}

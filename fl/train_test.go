@@ -81,3 +81,27 @@ func TestQuantizeRoundTrip(t *testing.T) {
 		t.Fatalf("Dequantize = %v", f)
 	}
 }
+
+// TestProxTermPullsTowardStart: with a large μ the trained model stays
+// closer to where it started.
+func TestProxTermPullsTowardStart(t *testing.T) {
+	spec := pb.ModelSpec{Arch: pb.ArchMLP, InputDim: 13, HiddenDim: 4, InitSeed: 1}
+	p0, _ := InitParams(spec)
+	tab := datasets.Synthetic(2).Hospitals[1].Train
+	dist := func(mu float64) float64 {
+		cfg := TrainConfig{Optimizer: "sgd", LearningRate: 0.05, Epochs: 5, BatchSize: 8, ProxMu: mu}
+		p, err := Train(spec, p0, tab, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := 0.0
+		for i := range p {
+			d += (p[i] - p0[i]) * (p[i] - p0[i])
+		}
+		return d
+	}
+	free, prox := dist(0), dist(5)
+	if !(prox < free*0.5) {
+		t.Fatalf("squared distance from start: %.4f with mu=5, %.4f without", prox, free)
+	}
+}

@@ -41,6 +41,10 @@ type Config struct {
 	Model pb.ModelSpec
 	// Train is every hospital's local training recipe.
 	Train fl.TrainConfig
+	// Rule is the aggregation rule (default fedavg).
+	Rule string
+	// ServerOpt is the optimizer the chain applies to each aggregate.
+	ServerOpt pb.ServerOpt
 	// FracBits is the fixed-point scale of models and updates.
 	FracBits uint32
 	// CommitWindow and RevealWindow are the round windows, in blocks.
@@ -231,7 +235,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	task := pb.TaskSpec{
-		Name: fed.Name + "-demo", Model: spec, Training: cfg.Train.Hints(), Rule: "fedavg",
+		Name: fed.Name + "-demo", Model: spec, Training: cfg.Train.Hints(), Rule: cfg.Rule, ServerOpt: cfg.ServerOpt,
 		Rounds: uint32(cfg.Rounds), MinParticipants: uint32((len(hospitals) + 1) / 2),
 		CommitWindow: cfg.CommitWindow, RevealWindow: cfg.RevealWindow,
 		FracBits: cfg.FracBits, InitialModel: initVec,
@@ -248,7 +252,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sim: create task: no task id in the tx's events")
 	}
-	fmt.Fprintf(out, "task %d created at height %d: %s, %d hospitals, %d rounds, rule fedavg\n", taskID, inc.Height, spec.Arch, len(hospitals), cfg.Rounds)
+	rule := cfg.Rule
+	if rule == "" {
+		rule = "fedavg"
+	}
+	if cfg.ServerOpt.Name != "" && cfg.ServerOpt.Name != "fedavg" {
+		rule += " + server " + cfg.ServerOpt.Name
+	}
+	fmt.Fprintf(out, "task %d created at height %d: %s, %d hospitals, %d rounds, %s\n", taskID, inc.Height, spec.Arch, len(hospitals), cfg.Rounds, rule)
 
 	// Trainers, one per hospital, each on its own validator's RPC.
 	g, gctx := errgroup.WithContext(ctx)

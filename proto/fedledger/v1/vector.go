@@ -8,8 +8,9 @@ import (
 	"math"
 )
 
-// MaxFracBits is the largest fixed-point scale a vector may declare.
-const MaxFracBits = 30
+// MaxFracBits is the largest fixed-point scale a vector may declare (a task's
+// models and updates use at most 30; squared quantities twice that).
+const MaxFracBits = 62
 
 // ErrVector marks a malformed fixed-point vector.
 var ErrVector = errors.New("malformed vector")

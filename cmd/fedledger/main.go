@@ -4,6 +4,7 @@
 // Usage:
 //
 //	fedledger demo [flags]    run a whole federation in one process
+//	fedledger bench heart     FLamby's Fed-Heart-Disease table, through the chain
 //	fedledger help [command]  show help
 package main
 
@@ -23,6 +24,7 @@ type command struct {
 
 var commands = []command{
 	{"demo", "run a federated task end to end on an in-process 4-validator network", runDemo},
+	{"bench", "benchmarks: 'bench heart' compares methods on the UCI heart data (FLamby's table)", runBench},
 }
 
 // errUsage marks a bad command line; main prints it with a hint and exits 2.

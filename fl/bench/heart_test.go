@@ -1,0 +1,64 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedledger/fedledger/datasets"
+)
+
+// TestHeartShort is the short variant of `fedledger bench heart`: one seed,
+// three rounds, one plain and one adaptive federated method through a real
+// 4-validator network, plus local and pooled training.
+func TestHeartShort(t *testing.T) {
+	dir := datasets.FindDir("")
+	if dir == "" {
+		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
+	}
+	cfg := DefaultHeartConfig()
+	cfg.DataDir = dir
+	cfg.Seeds = []uint64{42}
+	cfg.Rounds = 3
+	cfg.Methods = []string{"local", "pooled", "fedavg", "fedadagrad"}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rows, err := Heart(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 4 local models × 4 test sets, pooled × 4, 2 federated × 4.
+	if len(rows) != 16+4+8 {
+		t.Fatalf("%d rows, want 28", len(rows))
+	}
+	sums, hospitals := Summarize(rows)
+	for _, s := range sums {
+		if s.Mean < 0.5 || s.Mean > 1 {
+			t.Errorf("%s: mean accuracy %.3f out of range", s.Method, s.Mean)
+		}
+	}
+	table := FormatTable(sums, hospitals, 1)
+	for _, want := range []string{"pooled", "local-cleveland", "fedavg", "fedadagrad", "0.685"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	var csv bytes.Buffer
+	if err := WriteCSV(&csv, rows); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(csv.String()), "\n")
+	if lines[0] != "method,seed,hospital,accuracy" || len(lines) != 29 || !strings.HasPrefix(lines[1], "local-cleveland,42,cleveland,") {
+		t.Fatalf("CSV starts %q, %d lines", lines[:2], len(lines))
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	rows := []Row{{"fedavg", 1, "a", 0.5}, {"fedavg", 2, "a", 0.7}, {"fedavg", 1, "b", 1}, {"fedavg", 2, "b", 0.8}}
+	sums, hs := Summarize(rows)
+	if len(sums) != 1 || len(hs) != 2 || sums[0].ByHospital["a"] != 0.6 || sums[0].Mean != 0.75 {
+		t.Fatalf("Summarize = %+v %v", sums, hs)
+	}
+}

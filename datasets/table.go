@@ -57,13 +57,19 @@ func (f *Federation) NumFeatures() int { return len(f.Features) }
 // Standardize z-scores train and test with the training mean and population
 // standard deviation of each column (a constant column is only centred).
 func Standardize(train, test Table) {
-	if train.Len() == 0 {
+	standardizeWith(train, Table{X: append(append([][]float64(nil), train.X...), test.X...)})
+}
+
+// standardizeWith computes the statistics on stats and applies them to
+// every row of apply (rows are shared slices, so this scales them in place).
+func standardizeWith(train, apply Table) {
+	if len(train.X) == 0 {
 		return
 	}
 	d := len(train.X[0])
 	mean := make([]float64, d)
 	std := make([]float64, d)
-	col := make([]float64, train.Len())
+	col := make([]float64, len(train.X))
 	for j := 0; j < d; j++ {
 		for i, row := range train.X {
 			col[i] = row[j]
@@ -73,11 +79,9 @@ func Standardize(train, test Table) {
 			std[j] = 1
 		}
 	}
-	for _, t := range []Table{train, test} {
-		for _, row := range t.X {
-			for j := range row {
-				row[j] = (row[j] - mean[j]) / std[j]
-			}
+	for _, row := range apply.X {
+		for j := range row {
+			row[j] = (row[j] - mean[j]) / std[j]
 		}
 	}
 }

@@ -7,11 +7,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/fedledger/fedledger/datasets"
 	"github.com/fedledger/fedledger/fl"
+	"github.com/fedledger/fedledger/fl/bench"
 	"github.com/fedledger/fedledger/fl/sim"
 )
 
@@ -23,13 +25,21 @@ data that never leaves the hospital), and a researcher who launches one task.
 Prints one line per round (hospitals revealed, global model hash, each
 hospital's test accuracy, their mean) and a summary.
 
-Data: the UCI heart disease files of four hospitals, from --data or
-$FEDLEDGER_DATA (the folder that holds heart-disease/). Without them the demo
-says so and uses a seeded synthetic cohort of the same shape.
+Data (--dataset):
+  heart      the UCI heart disease files of four hospitals (the default), from
+             --data or $FEDLEDGER_DATA (the folder that holds heart-disease/);
+             without them the demo says so and uses a seeded synthetic cohort
+  wdbc       Wisconsin breast cancer, split over --hospitals (default
+             --partition dirichlet:1.0)
+  csv:PATH   your own table: a header row, a binary --label column, an optional
+             --site column (natural split), numeric features
 
 Examples:
   fedledger demo --data ../shared/datasets
   fedledger demo --data ../shared/datasets --rounds 5 --seed 7 --report run.json
+  fedledger demo --data ../shared/datasets --dataset wdbc --hospitals 10 --partition dirichlet:0.5
+  fedledger demo --dataset csv:patients.csv --label outcome --site hospital
+  fedledger demo --server-opt fedadagrad --data ../shared/datasets
   fedledger demo --home /tmp/fl-chain     # keep the chain data for inspection`
 
 func runDemo(args []string, stdout, stderr io.Writer) error {
@@ -43,6 +53,14 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	report := fs.String("report", "", "write a JSON report of every round to this file")
 	blockInterval := fs.Duration("block-interval", def.BlockInterval, "pause between blocks")
 	verbose := fs.Bool("v", false, "print every trainer step")
+	dataset := fs.String("dataset", "heart", "heart, wdbc or csv:PATH")
+	label := fs.String("label", "", "csv: the binary label column")
+	site := fs.String("site", "", "csv: the column naming each row's hospital (natural split)")
+	missing := fs.String("missing", "drop", "csv: rows with a missing feature: drop, or impute the column mean")
+	positive := fs.String("positive", "", "csv: the label value that means 1 (default: 1, or the second value in sorted order)")
+	hospitals := fs.Int("hospitals", 4, "wdbc and csv: number of hospitals to split the rows over")
+	partition := fs.String("partition", "", "wdbc and csv: natural, iid or dirichlet:ALPHA (default dirichlet:1.0 for wdbc; natural with --site, else iid)")
+	serverOpt := fs.String("server-opt", "fedavg", "optimizer the chain applies to each aggregate: fedavg, fedavgm, fedadagrad, fedadam, fedyogi")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -66,18 +84,23 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if dir == "" {
 		dir = os.Getenv(datasets.EnvData)
 	}
-	var fed *datasets.Federation
-	if dir == "" {
-		fmt.Fprintf(stdout, "no data directory given (--data or $%s): using the synthetic cohort (seed %d)\n", datasets.EnvData, *seed)
-		fed = datasets.Synthetic(*seed)
-	} else {
-		var err error
-		fed, err = datasets.LoadHeart(dir, *seed)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "data: UCI heart disease from %s\n", dir)
+	if *dataset != "heart" && *dataset != "wdbc" && !strings.HasPrefix(*dataset, "csv:") {
+		return fmt.Errorf("%w: --dataset %q: want heart, wdbc or csv:PATH", errUsage, *dataset)
 	}
+	if strings.HasPrefix(*dataset, "csv:") && *label == "" {
+		return fmt.Errorf("%w: --dataset csv:PATH needs --label COLUMN", errUsage)
+	}
+	so, ok := bench.ServerOpts()[*serverOpt]
+	if !ok {
+		return fmt.Errorf("%w: --server-opt %q: want one of fedavg, fedavgm, fedadagrad, fedadam, fedyogi", errUsage, *serverOpt)
+	}
+	src := datasets.Source{Dataset: *dataset, Dir: dir, Label: *label, Site: *site, Missing: *missing,
+		Positive: *positive, Hospitals: *hospitals, Partition: *partition}
+	fed, note, err := src.Open(*seed)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, note)
 	fmt.Fprint(stdout, fed.Summary())
 
 	cfg := def
@@ -88,6 +111,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	cfg.Home = *home
 	cfg.BlockInterval = *blockInterval
 	cfg.Out = stdout
+	cfg.ServerOpt = so
 	if *verbose {
 		cfg.OnEvent = func(e fl.Event) {
 			switch {

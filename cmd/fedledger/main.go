@@ -24,6 +24,7 @@ type command struct {
 
 var commands = []command{
 	{"demo", "run a federated task end to end on an in-process 4-validator network", runDemo},
+	{"datasets", "'datasets fetch heart-disease|wdbc' downloads UCI data and checks its MD5 sums", runDatasets},
 	{"bench", "benchmarks: 'bench heart' compares methods on the UCI heart data (FLamby's table)", runBench},
 }
 

@@ -24,6 +24,17 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"demo", "stray"}, 2, `unexpected argument "stray"`},
 		{[]string{"demo", "--report", "/no/such/dir/r.json"}, 2, "folder /no/such/dir does not exist"},
 		{[]string{"demo", "--data", "/no/such/data"}, 1, "data not found"},
+		{[]string{"demo", "--dataset", "mnist"}, 2, `--dataset "mnist": want heart, wdbc or csv:PATH`},
+		{[]string{"demo", "--dataset", "csv:x.csv"}, 2, "needs --label"},
+		{[]string{"demo", "--server-opt", "sgd"}, 2, `--server-opt "sgd"`},
+		{[]string{"bench"}, 2, "name a benchmark"},
+		{[]string{"bench", "mnist"}, 2, `unknown benchmark "mnist"`},
+		{[]string{"bench", "heart", "--seeds", "a"}, 2, `--seeds: "a" is not a number`},
+		{[]string{"bench", "heart", "--methods", "sgd"}, 2, `unknown method "sgd"`},
+		{[]string{"datasets", "fetch"}, 2, "name the data set"},
+		{[]string{"datasets", "fetch", "mnist"}, 2, `unknown data set "mnist"`},
+		{[]string{"datasets", "pull"}, 2, `unknown subcommand "pull"`},
+		{[]string{"datasets", "fetch", "--help"}, 0, "MD5"},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer

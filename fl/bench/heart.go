@@ -31,21 +31,35 @@ type Method struct {
 	ServerOpt pb.ServerOpt
 }
 
-// FederatedMethods are the recipes the heart benchmark runs through the chain.
-func FederatedMethods() []Method {
-	client := fl.TrainConfig{Optimizer: "sgd", LearningRate: 0.05, Momentum: 0.9, Steps: 50, BatchSize: 8}
+// ServerOpts are the server optimizers with the hyperparameters fedledger
+// uses by default: server learning rate 1 and momentum 0.5 for FedAvgM;
+// η = 0.1, β₁ = 0.9, β₂ = 0.99, τ = 10⁻³ for the adaptive ones (Reddi et al.).
+func ServerOpts() map[string]pb.ServerOpt {
 	adaptive := func(name string) pb.ServerOpt {
 		return pb.ServerOpt{Name: name, LrMicro: 100_000, Beta1Micro: 900_000, Beta2Micro: 990_000, TauMicro: 1_000}
 	}
+	return map[string]pb.ServerOpt{
+		"fedavg":     {},
+		"fedavgm":    {Name: "fedavgm", LrMicro: 1_000_000, Beta1Micro: 500_000},
+		"fedadagrad": adaptive("fedadagrad"),
+		"fedadam":    adaptive("fedadam"),
+		"fedyogi":    adaptive("fedyogi"),
+	}
+}
+
+// FederatedMethods are the recipes the heart benchmark runs through the chain.
+func FederatedMethods() []Method {
+	client := sim.DefaultConfig().Train
 	prox := client
 	prox.ProxMu = 0.1
+	so := ServerOpts()
 	return []Method{
 		{Name: "fedavg", Train: client},
 		{Name: "fedprox", Train: prox},
-		{Name: "fedavgm", Train: client, ServerOpt: pb.ServerOpt{Name: "fedavgm", LrMicro: 1_000_000, Beta1Micro: 500_000}},
-		{Name: "fedadagrad", Train: client, ServerOpt: adaptive("fedadagrad")},
-		{Name: "fedadam", Train: client, ServerOpt: adaptive("fedadam")},
-		{Name: "fedyogi", Train: client, ServerOpt: adaptive("fedyogi")},
+		{Name: "fedavgm", Train: client, ServerOpt: so["fedavgm"]},
+		{Name: "fedadagrad", Train: client, ServerOpt: so["fedadagrad"]},
+		{Name: "fedadam", Train: client, ServerOpt: so["fedadam"]},
+		{Name: "fedyogi", Train: client, ServerOpt: so["fedyogi"]},
 	}
 }
 

@@ -480,6 +480,20 @@ func TestQueryErrors(t *testing.T) {
 	if err := p.Unmarshal(h.query(fmt.Sprintf("/participant/%x", h.pub("h1")))); err != nil || p.Name != "h1" || p.Role != pb.ROLE_HOSPITAL {
 		t.Fatalf("participant query: %+v %v", p, err)
 	}
+	h.mustOK(h.block(h.tx("researcher", createTask(testSpec(h, "h1"))), h.tx("researcher", createTask(testSpec(h, "h2")))))
+	resp, _ := h.apps[0].Query(context.Background(), &abci.QueryRequest{Path: "/tasks"})
+	var tl pb.TaskList
+	if err := tl.Unmarshal(resp.Value); err != nil || len(tl.Tasks) != 2 || tl.Tasks[1].Id != 2 {
+		t.Fatalf("/tasks: %v %+v", err, tl)
+	}
+	resp, _ = h.apps[0].Query(context.Background(), &abci.QueryRequest{Path: "/participants"})
+	var pl pb.ParticipantList
+	if err := pl.Unmarshal(resp.Value); err != nil || len(pl.Participants) != len(testParticipants) {
+		t.Fatalf("/participants: %v %d", err, len(pl.Participants))
+	}
+	if resp, _ := h.apps[0].Query(context.Background(), &abci.QueryRequest{Path: "/tasks", Prove: true}); resp.Code != codeQueryBadRequest {
+		t.Fatalf("/tasks with prove: code %d", resp.Code)
+	}
 }
 
 // FuzzParseGenesis: genesis app_state is outside input; the parser must

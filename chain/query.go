@@ -9,6 +9,8 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/cometbft/cometbft/crypto/merkle"
+
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
 // Query paths. Answers are protobuf-encoded state records of the last
@@ -20,6 +22,8 @@ import (
 //	/model/{task}              GlobalModel, the task's current one
 //	/model/{task}/{round}      GlobalModel after that round (0: initial)
 //	/participant/{hex pubkey}  Participant
+//	/tasks                     TaskList, every task (no proof: query each task for one)
+//	/participants              ParticipantList, every participant (no proof)
 const (
 	PathTask        = "/task"
 	PathRound       = "/round"
@@ -37,6 +41,9 @@ func (a *App) Query(_ context.Context, req *abci.QueryRequest) (*abci.QueryRespo
 	resp := &abci.QueryResponse{Height: a.store.height, Codespace: Codespace}
 	if req.Height != 0 && req.Height != a.store.height {
 		return fail(resp, fmt.Errorf("%w: only the latest height %d can be queried, not %d", errQueryBadRequest, a.store.height, req.Height)), nil
+	}
+	if req.Path == "/tasks" || req.Path == "/participants" {
+		return a.queryList(req, resp), nil
 	}
 	key, err := a.queryKey(req.Path)
 	if err != nil {
@@ -114,7 +121,7 @@ func (a *App) queryKey(path string) (string, error) {
 		}
 		return participantKey(pub), nil
 	}
-	return "", fmt.Errorf("%w: %q (known: /task/{id}, /round/{task}/{round}, /model/{task}[/{round}], /participant/{hex key})", errUnknownQuery, path)
+	return "", fmt.Errorf("%w: %q (known: /task/{id}, /tasks, /round/{task}/{round}, /model/{task}[/{round}], /participant/{hex key}, /participants)", errUnknownQuery, path)
 }
 
 // VerifyProof checks a query answer's proof against an app hash. Clients
@@ -126,4 +133,54 @@ func VerifyProof(resp *abci.QueryResponse, appHash []byte) error {
 	rt := merkle.DefaultProofRuntime()
 	kp := merkle.KeyPath{}.AppendKey(resp.Key, merkle.KeyEncodingHex)
 	return rt.VerifyValue(resp.ProofOps, appHash, kp.String(), resp.Value)
+}
+
+// queryList answers /tasks and /participants from committed state.
+func (a *App) queryList(req *abci.QueryRequest, resp *abci.QueryResponse) *abci.QueryResponse {
+	if req.Prove {
+		return fail(resp, fmt.Errorf("%w: %s is a list and has no proof; query each item with prove", errQueryBadRequest, req.Path))
+	}
+	var out interface{ Marshal() ([]byte, error) }
+	var err error
+	if req.Path == "/tasks" {
+		var l pb.TaskList
+		for _, k := range a.store.keysWithPrefix("t/") {
+			var t pb.Task
+			if err = a.loadCommitted(k, &t); err != nil {
+				break
+			}
+			l.Tasks = append(l.Tasks, t)
+		}
+		out = &l
+	} else {
+		var l pb.ParticipantList
+		for _, k := range a.store.keysWithPrefix("p/") {
+			var p pb.Participant
+			if err = a.loadCommitted(k, &p); err != nil {
+				break
+			}
+			l.Participants = append(l.Participants, p)
+		}
+		out = &l
+	}
+	if err != nil {
+		return fail(resp, err)
+	}
+	bz, err := out.Marshal()
+	if err != nil {
+		return fail(resp, fmt.Errorf("%w: %v", ErrInternal, err))
+	}
+	resp.Value, resp.Codespace = bz, ""
+	return resp
+}
+
+func (a *App) loadCommitted(key string, into interface{ Unmarshal([]byte) error }) error {
+	bz, err := a.store.get(key)
+	if err != nil || bz == nil {
+		return fmt.Errorf("%w: read %q: %v", ErrInternal, key, err)
+	}
+	if err := into.Unmarshal(bz); err != nil {
+		return fmt.Errorf("%w: decode %q: %v", ErrInternal, key, err)
+	}
+	return nil
 }

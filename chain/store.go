@@ -100,6 +100,18 @@ func (s *store) get(key string) ([]byte, error) {
 	return bytes.Clone(v), nil
 }
 
+// keysWithPrefix returns the committed Merkle keys that start with prefix, sorted.
+func (s *store) keysWithPrefix(prefix string) []string {
+	var out []string
+	for k := range s.leaves {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // leafBytes is the leaf cometbft's merkle.ValueOp expects for key and the
 // hash of its value, so that query proofs verify with merkle.DefaultProofRuntime.
 func leafBytes(key string, vhash [32]byte) []byte {

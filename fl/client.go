@@ -86,15 +86,28 @@ func Dial(ctx context.Context, addr string, key ed25519.PrivateKey) (*Client, er
 	return c, nil
 }
 
-// NewClient reads the chain-id and the key's last nonce through rpc.
+// NewClient reads the chain-id and the key's last nonce through rpc. A nil
+// key gives a read-only client.
 func NewClient(ctx context.Context, rpc RPC, key ed25519.PrivateKey) (*Client, error) {
 	st, err := rpc.Status(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
+	// Before its first block a node has not committed the genesis state.
+	for st.SyncInfo.LatestBlockHeight < 1 {
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return nil, fmt.Errorf("%w: the node has not produced its first block", ErrUnavailable)
+		}
+		if st, err = rpc.Status(ctx); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+	}
 	c := &Client{
 		rpc: rpc, key: key, chainID: st.NodeInfo.Network,
 		PollInterval: 50 * time.Millisecond, ResendAfter: 10 * time.Second, MaxAttempts: 5,
+	}
+	if key == nil {
+		return c, nil // read-only: queries work, Submit does not
 	}
 	p, err := c.Participant(ctx, c.PubKey())
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -106,8 +119,13 @@ func NewClient(ctx context.Context, rpc RPC, key ed25519.PrivateKey) (*Client, e
 	return c, nil
 }
 
-// PubKey is the client's public key.
-func (c *Client) PubKey() ed25519.PublicKey { return c.key.Public().(ed25519.PublicKey) }
+// PubKey is the client's public key (nil for a read-only client).
+func (c *Client) PubKey() ed25519.PublicKey {
+	if c.key == nil {
+		return nil
+	}
+	return c.key.Public().(ed25519.PublicKey)
+}
 
 // ChainID is the chain-id of the node the client talks to.
 func (c *Client) ChainID() string { return c.chainID }
@@ -143,6 +161,9 @@ func (inc *Included) Attr(typ, key string) (string, bool) {
 // chain.ErrorOf). A tx not included within ResendAfter is broadcast again,
 // up to MaxAttempts times.
 func (c *Client) Submit(ctx context.Context, msg *pb.Msg) (*Included, error) {
+	if c.key == nil {
+		return nil, errors.New("fl: a read-only client cannot submit; give it a key")
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	nonce := c.nonce + 1
@@ -363,4 +384,18 @@ func (c *Client) WaitRound(ctx context.Context, task uint64, round uint32, phase
 			return nil, fmt.Errorf("fl: waiting for round %d of task %d: %w", round, task, err)
 		}
 	}
+}
+
+// Tasks lists every task on chain.
+func (c *Client) Tasks(ctx context.Context) ([]pb.Task, error) {
+	var l pb.TaskList
+	_, err := c.Query(ctx, "/tasks", &l)
+	return l.Tasks, err
+}
+
+// Participants lists every participant on chain.
+func (c *Client) Participants(ctx context.Context) ([]pb.Participant, error) {
+	var l pb.ParticipantList
+	_, err := c.Query(ctx, "/participants", &l)
+	return l.Participants, err
 }

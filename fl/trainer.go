@@ -29,6 +29,11 @@ type Trainer struct {
 	Seed uint64
 	// OnEvent, when set, is told of every step (for progress output).
 	OnEvent func(Event)
+	// Pending keeps each committed update until it is revealed; a
+	// DirPending survives a restart of the trainer. Nil keeps them in memory.
+	Pending PendingStore
+
+	lost map[uint32]bool // rounds whose update was lost (cannot reveal)
 }
 
 // Event is one step of a trainer.
@@ -53,9 +58,12 @@ func (t *Trainer) emit(e Event) {
 func (t *Trainer) Run(ctx context.Context, id uint64) error {
 	c := t.Client
 	me := c.PubKey()
-	pendingReveal := map[uint32][]byte{}
+	if t.Pending == nil {
+		t.Pending = NewMemPending()
+	}
+	t.lost = map[uint32]bool{}
 	for {
-		err := t.step(ctx, id, me, pendingReveal)
+		err := t.step(ctx, id, me)
 		if errors.Is(err, errTaskDone) {
 			return nil
 		}
@@ -79,7 +87,7 @@ var RetryInterval = 500 * time.Millisecond
 var errTaskDone = errors.New("task done")
 
 // step does the next thing the chain's state calls for, or waits a poll interval.
-func (t *Trainer) step(ctx context.Context, id uint64, me []byte, pendingReveal map[uint32][]byte) error {
+func (t *Trainer) step(ctx context.Context, id uint64, me []byte) error {
 	c := t.Client
 	task, err := c.Task(ctx, id)
 	if errors.Is(err, ErrNotFound) {
@@ -108,9 +116,20 @@ func (t *Trainer) step(ctx context.Context, id uint64, me []byte, pendingReveal 
 	}
 	switch {
 	case rd.Phase == pb.PHASE_COMMIT && mine == nil:
-		return t.commit(ctx, task, rd, pendingReveal)
-	case rd.Phase == pb.PHASE_REVEAL && mine != nil && !mine.Revealed && pendingReveal[r] != nil:
-		inc, err := c.Submit(ctx, &pb.Msg{Sum: &pb.Msg_RevealUpdate{RevealUpdate: &pb.RevealUpdate{TaskId: id, Round: r, Update: pendingReveal[r]}}})
+		return t.commit(ctx, task, rd)
+	case rd.Phase == pb.PHASE_REVEAL && mine != nil && !mine.Revealed && !t.lost[r]:
+		update, err := t.Pending.Get(id, r)
+		if err != nil {
+			return err
+		}
+		if update == nil {
+			// Committed, but the update is gone (a restart without a
+			// DirPending): nothing to reveal this round.
+			t.lost[r] = true
+			t.emit(Event{Task: id, Round: r, Stage: "missed", Err: errors.New("the committed update was lost; keep it in a --home to survive restarts")})
+			return nil
+		}
+		inc, err := c.Submit(ctx, &pb.Msg{Sum: &pb.Msg_RevealUpdate{RevealUpdate: &pb.RevealUpdate{TaskId: id, Round: r, Update: update}}})
 		if err != nil {
 			if !errors.Is(err, chain.ErrRoundClosed) && !errors.Is(err, chain.ErrDuplicate) {
 				return err
@@ -119,13 +138,12 @@ func (t *Trainer) step(ctx context.Context, id uint64, me []byte, pendingReveal 
 		} else {
 			t.emit(Event{Task: id, Round: r, Stage: "revealed", Height: inc.Height})
 		}
-		delete(pendingReveal, r)
-		return nil
+		return t.Pending.Delete(id, r)
 	}
 	return sleep(ctx, c.PollInterval)
 }
 
-func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round, pending map[uint32][]byte) error {
+func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round) error {
 	c := t.Client
 	spec := task.Spec
 	model, err := c.Model(ctx, task.Id, task.ModelRound)
@@ -139,22 +157,35 @@ func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round, pendi
 	if err != nil {
 		return err
 	}
+	if n := t.Data.Train.Len(); n == 0 || len(t.Data.Train.X[0]) != int(spec.Model.InputDim) {
+		return fmt.Errorf("fl: task %d's model takes %d inputs; %s's data has %d features", task.Id, spec.Model.InputDim, t.Name, len(t.Data.Train.X[0]))
+	}
 	metrics, err := Evaluate(spec.Model, global, t.Data.Test)
 	if err != nil {
 		return err
 	}
-	cfg := FromHints(spec.Training)
-	if t.Train != nil {
-		cfg = *t.Train
-	}
-	cfg.Seed = roundSeed(t.Seed, t.Name, task.Id, rd.Round)
-	local, err := Train(spec.Model, global, t.Data.Train, cfg)
-	if err != nil {
-		return fmt.Errorf("fl: %s round %d: %w", t.Name, rd.Round, err)
-	}
-	update, err := EncodeUpdate(local, global, spec.FracBits, pb.WIDTH_INT32)
+	// An update kept from before a restart is committed as it is: its hash
+	// may already be on chain.
+	update, err := t.Pending.Get(task.Id, rd.Round)
 	if err != nil {
 		return err
+	}
+	if update == nil {
+		cfg := FromHints(spec.Training)
+		if t.Train != nil {
+			cfg = *t.Train
+		}
+		cfg.Seed = roundSeed(t.Seed, t.Name, task.Id, rd.Round)
+		local, err := Train(spec.Model, global, t.Data.Train, cfg)
+		if err != nil {
+			return fmt.Errorf("fl: %s round %d: %w", t.Name, rd.Round, err)
+		}
+		if update, err = EncodeUpdate(local, global, spec.FracBits, pb.WIDTH_INT32); err != nil {
+			return err
+		}
+		if err := t.Pending.Put(task.Id, rd.Round, update); err != nil {
+			return err
+		}
 	}
 	h := sha256.Sum256(update)
 	inc, err := c.Submit(ctx, &pb.Msg{Sum: &pb.Msg_CommitUpdate{CommitUpdate: &pb.CommitUpdate{
@@ -168,7 +199,6 @@ func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round, pendi
 		}
 		return err
 	}
-	pending[rd.Round] = update
 	t.emit(Event{Task: task.Id, Round: rd.Round, Stage: "committed", Height: inc.Height, Metrics: metrics})
 	return nil
 }

@@ -45,6 +45,12 @@ type Config struct {
 	Logger log.Logger
 	// StartTimeout bounds how long Start waits for the first block.
 	StartTimeout time.Duration
+	// Hosts, when set, gives each validator its own address (WriteHomes
+	// only: for a network spread over machines); else every node uses Host.
+	Hosts []string
+	// BasePort, when non-zero, fixes the ports: node i listens for peers on
+	// BasePort+10·i and for RPC on BasePort+10·i+1. Zero picks free ports.
+	BasePort int
 }
 
 // DefaultConfig returns a 4-validator network with fast blocks.
@@ -73,6 +79,15 @@ func (c Config) Validate() error {
 		return errors.New("localnet: negative BlockInterval")
 	case net.ParseIP(c.Host) == nil || !net.ParseIP(c.Host).IsLoopback():
 		return fmt.Errorf("localnet: Host %q is not a loopback address", c.Host)
+	case len(c.Hosts) != 0 && len(c.Hosts) != c.Validators:
+		return fmt.Errorf("localnet: %d hosts for %d validators; give one per validator", len(c.Hosts), c.Validators)
+	case c.BasePort < 0 || c.BasePort+10*c.Validators > 65535:
+		return fmt.Errorf("localnet: base port %d leaves no room for %d validators", c.BasePort, c.Validators)
+	}
+	for _, h := range c.Hosts {
+		if net.ParseIP(h) == nil {
+			return fmt.Errorf("localnet: host %q is not an IP address", h)
+		}
 	}
 	if _, err := chain.ParseGenesis(c.AppState); err != nil {
 		return fmt.Errorf("localnet: %w", err)
@@ -226,17 +241,23 @@ func (nw *Network) prepareHomes() (bool, error) {
 			if err := os.MkdirAll(filepath.Join(home, "data"), 0o700); err != nil {
 				return false, err
 			}
-			p2pPort, err := freePort(cfg.Host)
-			if err != nil {
-				return false, err
+			host := cfg.Host
+			if len(cfg.Hosts) > 0 {
+				host = cfg.Hosts[i]
 			}
-			rpcPort, err := freePort(cfg.Host)
-			if err != nil {
-				return false, err
+			p2pPort, rpcPort := cfg.BasePort+10*i, cfg.BasePort+10*i+1
+			if cfg.BasePort == 0 {
+				var err error
+				if p2pPort, err = freePort(host); err != nil {
+					return false, err
+				}
+				if rpcPort, err = freePort(host); err != nil {
+					return false, err
+				}
 			}
 			c.Moniker = fmt.Sprintf("node%d", i)
-			c.P2P.ListenAddress = fmt.Sprintf("tcp://%s:%d", cfg.Host, p2pPort)
-			c.RPC.ListenAddress = fmt.Sprintf("tcp://%s:%d", cfg.Host, rpcPort)
+			c.P2P.ListenAddress = fmt.Sprintf("tcp://%s:%d", host, p2pPort)
+			c.RPC.ListenAddress = fmt.Sprintf("tcp://%s:%d", host, rpcPort)
 			tune(c, cfg.BlockInterval)
 		} else {
 			if err := readConfig(cfgFile, c); err != nil {
@@ -285,6 +306,54 @@ func (nw *Network) prepareHomes() (bool, error) {
 		cmtcfg.WriteConfigFile(filepath.Join(n.Home, "config", "config.toml"), n.cfg)
 	}
 	return true, nil
+}
+
+// WriteHomes writes the node homes of cfg (standard CometBFT homes: config,
+// genesis, keys) without starting anything, for `fedledger testnet`. It
+// refuses a Dir that already holds homes.
+func WriteHomes(cfg Config) ([]string, error) {
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if len(cfg.Hosts) > 0 {
+		cfg.Host = "127.0.0.1" // Validate's loopback rule is for in-process networks
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = log.NewNopLogger()
+	}
+	nw := &Network{cfg: cfg}
+	fresh, err := nw.prepareHomes()
+	if err != nil {
+		return nil, err
+	}
+	if !fresh {
+		return nil, fmt.Errorf("localnet: %s already holds node homes; remove it or choose another folder", cfg.Dir)
+	}
+	var homes []string
+	for _, n := range nw.nodes {
+		homes = append(homes, n.Home)
+	}
+	return homes, nil
+}
+
+// OpenNode prepares the node whose CometBFT home is home (as WriteHomes
+// wrote it, or any standard home with a fedledger genesis), for Start.
+func OpenNode(home string, logger log.Logger) (*Node, error) {
+	c := cmtcfg.DefaultConfig()
+	c.SetRoot(home)
+	if err := readConfig(filepath.Join(home, "config", "config.toml"), c); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(c.GenesisFile()); err != nil {
+		return nil, fmt.Errorf("localnet: %s has no genesis file (%v); is it a node home written by fedledger testnet?", home, err)
+	}
+	if logger == nil {
+		logger = log.NewNopLogger()
+	}
+	return &Node{Home: home, cfg: c, logger: logger}, nil
 }
 
 // tune sets what a fast local network needs.

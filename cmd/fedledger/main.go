@@ -5,6 +5,7 @@
 //
 //	fedledger demo [flags]    run a whole federation in one process
 //	fedledger bench heart     FLamby's Fed-Heart-Disease table, through the chain
+//	fedledger testnet|node|train|task|rounds|audit   the multi-process deployment
 //	fedledger help [command]  show help
 package main
 
@@ -25,6 +26,12 @@ type command struct {
 var commands = []command{
 	{"demo", "run a federated task end to end on an in-process 4-validator network", runDemo},
 	{"datasets", "'datasets fetch heart-disease|wdbc' downloads UCI data and checks its MD5 sums", runDatasets},
+	{"testnet", "write node homes and participant keys for a multi-machine network", runTestnet},
+	{"node", "run a validator (or full node) with the fedledger app", runNode},
+	{"train", "run a hospital's trainer against a node", runTrain},
+	{"task", "create, list and show training tasks (researchers)", runTask},
+	{"rounds", "list and show the rounds of a task (reviewers)", runRounds},
+	{"audit", "verify a task's every round against the blocks, independently of the node", runAudit},
 	{"bench", "benchmarks: 'bench heart' compares methods on the UCI heart data (FLamby's table)", runBench},
 }
 

@@ -35,6 +35,31 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"datasets", "fetch", "mnist"}, 2, `unknown data set "mnist"`},
 		{[]string{"datasets", "pull"}, 2, `unknown subcommand "pull"`},
 		{[]string{"datasets", "fetch", "--help"}, 0, "MD5"},
+		{[]string{"testnet"}, 2, "--out DIR is required"},
+		{[]string{"testnet", "--out", "/tmp/x", "--validators", "0"}, 2, "at least 1"},
+		{[]string{"node"}, 2, "--home DIR is required"},
+		{[]string{"node", "--home", "/no/such/home"}, 1, "/no/such/home"},
+		{[]string{"node", "--home", "/tmp", "--log-format", "xml"}, 2, `--log-format "xml"`},
+		{[]string{"train"}, 2, "--home DIR is required"},
+		{[]string{"train", "--home", "/no/such"}, 1, "key file"},
+		{[]string{"task"}, 2, "create|list|show"},
+		{[]string{"task", "frob"}, 2, `unknown subcommand "frob"`},
+		{[]string{"task", "list", "--node", "http://127.0.0.1:1"}, 1, "node http://127.0.0.1:1: fl: node unavailable"},
+		{[]string{"task", "show", "--node", "http://127.0.0.1:1"}, 1, "unavailable"},
+		{[]string{"task", "list", "--output", "yaml", "--node", "http://127.0.0.1:1"}, 2, `--output "yaml"`},
+		{[]string{"task", "create"}, 2, "--home DIR (the researcher's key home) is required"},
+		{[]string{"task", "create", "--home", "x", "--file", "/no/such.toml"}, 1, "--file"},
+		{[]string{"rounds", "list"}, 2, "--task ID is required"},
+		{[]string{"rounds", "show", "--task", "1"}, 2, "--round R is required"},
+		{[]string{"rounds", "list", "--task", "1", "--node", "http://127.0.0.1:1"}, 1, "unavailable"},
+		{[]string{"audit"}, 2, "--task ID is required"},
+		{[]string{"audit", "--task", "1", "--node", "http://127.0.0.1:1"}, 1, "node http://127.0.0.1:1 unreachable"},
+	}
+	for _, c := range commands {
+		var out, errb bytes.Buffer
+		if code := run([]string{"help", c.name}, &out, &errb); code != 0 || !strings.Contains(out.String(), "Example") {
+			t.Errorf("fedledger help %s: exit %d, no example in %q", c.name, code, out.String())
+		}
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/fedledger/fedledger/fl"
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+)
+
+const roundsHelp = `Usage: fedledger rounds list|show --task ID [flags]
+
+For reviewers: what happened in each round of a task, as the chain recorded
+it. list prints one line per round; show prints one round in full: every
+hospital's commitment (update hash, sample count, its metrics of the round's
+global model), whether and when it revealed, the rule's outcome, and the
+input and output model hashes.
+
+Examples:
+  fedledger rounds list --node http://127.0.0.1:26657 --task 1
+  fedledger rounds show --node http://127.0.0.1:26657 --task 1 --round 3 --output json`
+
+type submissionView struct {
+	Hospital     string  `json:"hospital"`
+	UpdateHash   string  `json:"update_hash"`
+	Samples      uint64  `json:"samples"`
+	Accuracy     float64 `json:"accuracy"`
+	Loss         float64 `json:"loss"`
+	CommitHeight int64   `json:"commit_height"`
+	Revealed     bool    `json:"revealed"`
+	RevealHeight int64   `json:"reveal_height,omitempty"`
+}
+
+type roundView struct {
+	Task           uint64           `json:"task"`
+	Round          uint32           `json:"round"`
+	Phase          string           `json:"phase"`
+	Opened         int64            `json:"opened_height"`
+	CommitDeadline int64            `json:"commit_deadline"`
+	RevealDeadline int64            `json:"reveal_deadline,omitempty"`
+	Closed         int64            `json:"closed_height,omitempty"`
+	Outcome        string           `json:"outcome,omitempty"`
+	Aggregated     uint32           `json:"aggregated"`
+	InputModel     string           `json:"input_model_hash"`
+	OutputModel    string           `json:"output_model_hash,omitempty"`
+	Submissions    []submissionView `json:"submissions"`
+}
+
+func viewRound(r *pb.Round, names map[string]string) roundView {
+	v := roundView{Task: r.TaskId, Round: r.Round, Opened: r.OpenedHeight, CommitDeadline: r.CommitDeadline,
+		RevealDeadline: r.RevealDeadline, Closed: r.ClosedHeight, Outcome: r.Outcome, Aggregated: r.NumAggregated,
+		InputModel: hex.EncodeToString(r.InputModelHash), OutputModel: hex.EncodeToString(r.OutputModelHash),
+		Phase: strings.ToLower(strings.TrimPrefix(r.Phase.String(), "PHASE_"))}
+	v.Submissions = []submissionView{}
+	for _, s := range r.Submissions {
+		v.Submissions = append(v.Submissions, submissionView{Hospital: names[string(s.Hospital)], UpdateHash: hex.EncodeToString(s.UpdateHash),
+			Samples: s.NumSamples, Accuracy: float64(s.Metrics.AccuracyPpm) / 1e6, Loss: float64(s.Metrics.LossPpm) / 1e6,
+			CommitHeight: s.CommitHeight, Revealed: s.Revealed, RevealHeight: s.RevealHeight})
+	}
+	return v
+}
+
+func runRounds(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		if len(args) == 0 {
+			return fmt.Errorf("%w: want: fedledger rounds list|show --task ID", errUsage)
+		}
+		fmt.Fprintln(stdout, roundsHelp)
+		return nil
+	}
+	sub, args := args[0], args[1:]
+	if sub != "list" && sub != "show" {
+		return fmt.Errorf("%w: unknown subcommand %q (known: list, show)", errUsage, sub)
+	}
+	fs := newFlagSet("rounds "+sub, roundsHelp, stdout)
+	node := fs.String("node", "http://127.0.0.1:26657", "a node's RPC address")
+	output := fs.String("output", "text", "text or json")
+	task := fs.Uint64("task", 0, "task id")
+	round := fs.Uint("round", 0, "round (show)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *task == 0 {
+		return fmt.Errorf("%w: --task ID is required", errUsage)
+	}
+	if sub == "show" && *round == 0 {
+		return fmt.Errorf("%w: --round R is required", errUsage)
+	}
+	if *output != "text" && *output != "json" {
+		return fmt.Errorf("%w: --output %q: want text or json", errUsage, *output)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := fl.Dial(ctx, *node, nil)
+	if err != nil {
+		return fmt.Errorf("node %s: %w", *node, err)
+	}
+	names, err := participantNames(ctx, c)
+	if err != nil {
+		return err
+	}
+	t, err := c.Task(ctx, *task)
+	if err != nil {
+		return err
+	}
+	first, last := uint32(1), t.CurrentRound
+	if sub == "show" {
+		if uint32(*round) > t.CurrentRound {
+			return fmt.Errorf("task %d has no round %d yet (it is at round %d)", *task, *round, t.CurrentRound)
+		}
+		first, last = uint32(*round), uint32(*round)
+	}
+	var views []roundView
+	for r := first; r <= last; r++ {
+		rd, err := c.Round(ctx, *task, r)
+		if err != nil {
+			return err
+		}
+		views = append(views, viewRound(rd, names))
+	}
+	if *output == "json" {
+		if sub == "show" {
+			return writeJSON(stdout, views[0])
+		}
+		return writeJSON(stdout, views)
+	}
+	if sub == "list" {
+		fmt.Fprintf(stdout, "%5s  %-7s  %8s  %10s  %-10s  %s\n", "round", "phase", "revealed", "closed at", "model", "outcome")
+		for _, v := range views {
+			revealed := 0
+			for _, s := range v.Submissions {
+				if s.Revealed {
+					revealed++
+				}
+			}
+			model := v.OutputModel
+			if len(model) > 10 {
+				model = model[:10]
+			}
+			fmt.Fprintf(stdout, "%5d  %-7s  %8s  %10d  %-10s  %s\n", v.Round, v.Phase, fmt.Sprintf("%d/%d", revealed, len(v.Submissions)), v.Closed, model, v.Outcome)
+		}
+		return nil
+	}
+	v := views[0]
+	fmt.Fprintf(stdout, "task %d round %d: %s; opened at %d, commit deadline %d, reveal deadline %d, closed at %d\n",
+		v.Task, v.Round, v.Phase, v.Opened, v.CommitDeadline, v.RevealDeadline, v.Closed)
+	fmt.Fprintf(stdout, "outcome: %s (%d updates aggregated)\ninput model:  %s\noutput model: %s\n", v.Outcome, v.Aggregated, v.InputModel, v.OutputModel)
+	for _, s := range v.Submissions {
+		rev := "not revealed"
+		if s.Revealed {
+			rev = fmt.Sprintf("revealed at %d", s.RevealHeight)
+		}
+		fmt.Fprintf(stdout, "  %-12s committed at %d, %d samples, accuracy %.3f, update %s..., %s\n", s.Hospital, s.CommitHeight, s.Samples, s.Accuracy, s.UpdateHash[:16], rev)
+	}
+	return nil
+}

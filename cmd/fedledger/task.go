@@ -1,0 +1,376 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/fedledger/fedledger/aggregator"
+	"github.com/fedledger/fedledger/chain"
+	"github.com/fedledger/fedledger/fl"
+	"github.com/fedledger/fedledger/fl/bench"
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+)
+
+const taskHelp = `Usage: fedledger task create|list|show [flags]
+
+  create  launch a training task (researchers); flags or --file task.toml
+  list    every task on chain
+  show    one task (--task ID)
+
+Every flag of create can be a key of the TOML file (same name, without --);
+flags given on the command line win. The spec is checked before anything is
+sent: unknown hospitals, impossible windows or a bad rule are refused here.
+
+Examples:
+  fedledger task create --home ./net/keys/researcher --node http://127.0.0.1:26657 --rounds 10
+  fedledger task create --home ./net/keys/researcher --file task.toml
+  fedledger task list --node http://127.0.0.1:26657 --output json
+  fedledger task show --node http://127.0.0.1:26657 --task 1
+
+task.toml:
+  name = "heart-logreg"
+  hospitals = "cleveland,hungary,switzerland,va"
+  rounds = 15
+  model = "logreg"
+  inputs = 13
+  server-opt = "fedadagrad"`
+
+// taskSpecFlags are the create flags; the TOML file uses the same names.
+type taskSpecFlags struct {
+	Name            string  `toml:"name"`
+	Hospitals       string  `toml:"hospitals"`
+	Rounds          int     `toml:"rounds"`
+	Model           string  `toml:"model"`
+	Inputs          int     `toml:"inputs"`
+	Hidden          int     `toml:"hidden"`
+	Rule            string  `toml:"rule"`
+	ServerOpt       string  `toml:"server-opt"`
+	CommitWindow    int     `toml:"commit-window"`
+	RevealWindow    int     `toml:"reveal-window"`
+	MinParticipants int     `toml:"min-participants"`
+	Optimizer       string  `toml:"optimizer"`
+	LR              float64 `toml:"lr"`
+	Momentum        float64 `toml:"momentum"`
+	Steps           int     `toml:"steps"`
+	Epochs          int     `toml:"epochs"`
+	Batch           int     `toml:"batch"`
+	ProxMu          float64 `toml:"prox-mu"`
+	FracBits        int     `toml:"frac-bits"`
+	Seed            uint64  `toml:"seed"`
+}
+
+func defaultTaskFlags() taskSpecFlags {
+	return taskSpecFlags{Name: "task", Hospitals: "all", Rounds: 10, Model: "logreg", Inputs: 13, Hidden: 8,
+		Rule: "fedavg", ServerOpt: "fedavg", CommitWindow: 100, RevealWindow: 100, Optimizer: "sgd",
+		LR: 0.05, Momentum: 0.9, Steps: 50, Batch: 8, FracBits: 16, Seed: 1}
+}
+
+func (f *taskSpecFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.Name, "name", f.Name, "task name")
+	fs.StringVar(&f.Hospitals, "hospitals", f.Hospitals, "comma-separated hospital names to invite, or all")
+	fs.IntVar(&f.Rounds, "rounds", f.Rounds, "rounds")
+	fs.StringVar(&f.Model, "model", f.Model, "logreg or mlp")
+	fs.IntVar(&f.Inputs, "inputs", f.Inputs, "model inputs (the data's feature count)")
+	fs.IntVar(&f.Hidden, "hidden", f.Hidden, "mlp hidden units")
+	fs.StringVar(&f.Rule, "rule", f.Rule, "aggregation rule")
+	fs.StringVar(&f.ServerOpt, "server-opt", f.ServerOpt, "fedavg, fedavgm, fedadagrad, fedadam or fedyogi")
+	fs.IntVar(&f.CommitWindow, "commit-window", f.CommitWindow, "commit window in blocks")
+	fs.IntVar(&f.RevealWindow, "reveal-window", f.RevealWindow, "reveal window in blocks")
+	fs.IntVar(&f.MinParticipants, "min-participants", f.MinParticipants, "reveals a round needs (default: half the invited, rounded up)")
+	fs.StringVar(&f.Optimizer, "optimizer", f.Optimizer, "hospitals' local optimizer: sgd or adam")
+	fs.Float64Var(&f.LR, "lr", f.LR, "local learning rate")
+	fs.Float64Var(&f.Momentum, "momentum", f.Momentum, "local SGD momentum")
+	fs.IntVar(&f.Steps, "steps", f.Steps, "local mini-batch steps per round (0: use --epochs)")
+	fs.IntVar(&f.Epochs, "epochs", f.Epochs, "local epochs per round when --steps is 0")
+	fs.IntVar(&f.Batch, "batch", f.Batch, "local batch size")
+	fs.Float64Var(&f.ProxMu, "prox-mu", f.ProxMu, "FedProx proximal coefficient (0: off)")
+	fs.IntVar(&f.FracBits, "frac-bits", f.FracBits, "fixed-point fractional bits of models and updates")
+	fs.Uint64Var(&f.Seed, "seed", f.Seed, "seed of the initial weights")
+}
+
+// spec turns the flags into a task spec, checking everything that can be
+// checked without the chain, and the hospitals against the chain's list.
+func (f taskSpecFlags) spec(participants []pb.Participant) (pb.TaskSpec, error) {
+	bad := func(format string, a ...any) (pb.TaskSpec, error) {
+		return pb.TaskSpec{}, fmt.Errorf("%w: "+format, append([]any{errUsage}, a...)...)
+	}
+	if f.Rounds < 1 || f.Rounds > chain.MaxRounds {
+		return bad("--rounds %d: want 1 to %d", f.Rounds, chain.MaxRounds)
+	}
+	if f.CommitWindow < 1 || f.RevealWindow < 1 || f.CommitWindow > chain.MaxWindow || f.RevealWindow > chain.MaxWindow {
+		return bad("--commit-window and --reveal-window must be 1 to %d blocks", chain.MaxWindow)
+	}
+	if _, err := aggregator.RuleByName(f.Rule); err != nil {
+		return bad("--rule: %v", err)
+	}
+	so, ok := bench.ServerOpts()[f.ServerOpt]
+	if !ok {
+		return bad("--server-opt %q: want fedavg, fedavgm, fedadagrad, fedadam or fedyogi", f.ServerOpt)
+	}
+	if f.FracBits < 4 || f.FracBits > 24 {
+		return bad("--frac-bits %d: want 4 to 24", f.FracBits)
+	}
+	if f.Inputs < 1 {
+		return bad("--inputs %d: want at least 1", f.Inputs)
+	}
+	model := pb.ModelSpec{Arch: f.Model, InputDim: uint32(f.Inputs), InitSeed: f.Seed}
+	if f.Model == pb.ArchMLP {
+		model.HiddenDim = uint32(f.Hidden)
+	}
+	if _, err := model.NumParams(); err != nil {
+		return bad("--model: %v", err)
+	}
+	tc := fl.TrainConfig{Optimizer: f.Optimizer, LearningRate: f.LR, Momentum: f.Momentum, Steps: f.Steps, Epochs: f.Epochs, BatchSize: f.Batch, ProxMu: f.ProxMu}
+	if err := tc.Validate(); err != nil {
+		return bad("local training: %v", err)
+	}
+	byName := map[string][]byte{}
+	var all []string
+	for _, p := range participants {
+		if p.Role == pb.ROLE_HOSPITAL {
+			byName[p.Name] = p.PubKey
+			all = append(all, p.Name)
+		}
+	}
+	names := all
+	if f.Hospitals != "all" {
+		names = strings.Split(f.Hospitals, ",")
+	}
+	var keys [][]byte
+	for _, n := range names {
+		k, ok := byName[strings.TrimSpace(n)]
+		if !ok {
+			return bad("--hospitals: %q is not a hospital of this chain (hospitals: %s)", n, strings.Join(all, ", "))
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return bad("--hospitals: no hospital to invite")
+	}
+	minP := f.MinParticipants
+	if minP == 0 {
+		minP = (len(keys) + 1) / 2
+	}
+	if minP < 1 || minP > len(keys) {
+		return bad("--min-participants %d: want 1 to the %d invited hospitals", minP, len(keys))
+	}
+	init, err := fl.InitParams(model)
+	if err != nil {
+		return bad("%v", err)
+	}
+	fb := uint32(f.FracBits)
+	iv, err := pb.NewVector(fb, pb.WIDTH_INT32, fl.Quantize(init, fb, pb.WIDTH_INT32))
+	if err != nil {
+		return bad("%v", err)
+	}
+	return pb.TaskSpec{Name: f.Name, Model: model, Training: tc.Hints(), Rule: f.Rule, Rounds: uint32(f.Rounds),
+		MinParticipants: uint32(minP), CommitWindow: uint32(f.CommitWindow), RevealWindow: uint32(f.RevealWindow),
+		Hospitals: keys, FracBits: fb, InitialModel: iv, ServerOpt: so}, nil
+}
+
+func runTask(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		if len(args) == 0 {
+			return fmt.Errorf("%w: want: fedledger task create|list|show", errUsage)
+		}
+		fmt.Fprintln(stdout, taskHelp)
+		return nil
+	}
+	sub, args := args[0], args[1:]
+	fs := newFlagSet("task "+sub, taskHelp, stdout)
+	node := fs.String("node", "http://127.0.0.1:26657", "a node's RPC address")
+	output := fs.String("output", "text", "text or json")
+	switch sub {
+	case "create":
+		f := defaultTaskFlags()
+		home := fs.String("home", "", "the researcher's key home (holds key.json)")
+		file := fs.String("file", "", "TOML file with the task's settings")
+		f.register(fs)
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		if *file != "" {
+			if err := loadTaskFile(*file, &f, fs); err != nil {
+				return err
+			}
+		}
+		if *home == "" {
+			return fmt.Errorf("%w: --home DIR (the researcher's key home) is required", errUsage)
+		}
+		_, key, err := fl.ReadKeyFile(*home + "/key.json")
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		c, err := fl.Dial(ctx, *node, key)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", *node, err)
+		}
+		parts, err := c.Participants(ctx)
+		if err != nil {
+			return err
+		}
+		spec, err := f.spec(parts)
+		if err != nil {
+			return err
+		}
+		inc, err := c.Submit(ctx, &pb.Msg{Sum: &pb.Msg_CreateTask{CreateTask: &pb.CreateTask{Spec: spec}}})
+		if err != nil {
+			return err
+		}
+		id, _ := inc.Attr("task_created", "task_id")
+		if *output == "json" {
+			return json.NewEncoder(stdout).Encode(map[string]any{"task_id": id, "height": inc.Height, "tx": hex.EncodeToString(inc.Hash)})
+		}
+		fmt.Fprintf(stdout, "task %s created at height %d (%d hospitals, %d rounds)\n", id, inc.Height, len(spec.Hospitals), spec.Rounds)
+		return nil
+	case "list", "show":
+		id := fs.Uint64("task", 0, "task id (show)")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		if *output != "text" && *output != "json" {
+			return fmt.Errorf("%w: --output %q: want text or json", errUsage, *output)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		c, err := fl.Dial(ctx, *node, nil)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", *node, err)
+		}
+		names, err := participantNames(ctx, c)
+		if err != nil {
+			return err
+		}
+		var tasks []pb.Task
+		if sub == "list" {
+			if tasks, err = c.Tasks(ctx); err != nil {
+				return err
+			}
+		} else {
+			if *id == 0 {
+				return fmt.Errorf("%w: --task ID is required", errUsage)
+			}
+			t, err := c.Task(ctx, *id)
+			if err != nil {
+				return err
+			}
+			tasks = []pb.Task{*t}
+		}
+		views := make([]taskView, len(tasks))
+		for i := range tasks {
+			views[i] = viewTask(&tasks[i], names)
+		}
+		if *output == "json" {
+			if sub == "show" {
+				return writeJSON(stdout, views[0])
+			}
+			return writeJSON(stdout, views)
+		}
+		if len(views) == 0 {
+			fmt.Fprintln(stdout, "no tasks")
+		}
+		for _, v := range views {
+			fmt.Fprintf(stdout, "task %d %q: %s, round %d of %d, %s + %s, %s, hospitals %s, model %s\n", v.ID, v.Name, v.Status,
+				v.CurrentRound, v.Rounds, v.Rule, v.ServerOpt, v.Model, strings.Join(v.Hospitals, ","), v.ModelHash[:16])
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: unknown subcommand %q (known: create, list, show)", errUsage, sub)
+}
+
+// loadTaskFile reads TOML into f; flags set on the command line win.
+func loadTaskFile(path string, f *taskSpecFlags, fs *flag.FlagSet) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--file: %w", err)
+	}
+	fromFile := defaultTaskFlags()
+	dec := toml.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&fromFile); err != nil {
+		var sm *toml.StrictMissingError
+		if errors.As(err, &sm) {
+			return fmt.Errorf("%w: --file %s: unknown setting: %s", errUsage, path, sm.String())
+		}
+		return fmt.Errorf("%w: --file %s: %v", errUsage, path, err)
+	}
+	// Flags given on the command line win over the file.
+	apply := flag.NewFlagSet("", flag.ContinueOnError)
+	fromFile.register(apply)
+	fs.Visit(func(fl *flag.Flag) {
+		if apply.Lookup(fl.Name) != nil {
+			_ = apply.Set(fl.Name, fl.Value.String())
+		}
+	})
+	*f = fromFile
+	return nil
+}
+
+type taskView struct {
+	ID           uint64   `json:"id"`
+	Name         string   `json:"name"`
+	Status       string   `json:"status"`
+	CurrentRound uint32   `json:"current_round"`
+	Rounds       uint32   `json:"rounds"`
+	Rule         string   `json:"rule"`
+	ServerOpt    string   `json:"server_opt"`
+	Model        string   `json:"model"`
+	Hospitals    []string `json:"hospitals"`
+	ModelHash    string   `json:"model_hash"`
+	ModelRound   uint32   `json:"model_round"`
+	Created      int64    `json:"created_height"`
+	Finished     int64    `json:"finished_height,omitempty"`
+}
+
+func viewTask(t *pb.Task, names map[string]string) taskView {
+	v := taskView{ID: t.Id, Name: t.Spec.Name, CurrentRound: t.CurrentRound, Rounds: t.Spec.Rounds, Rule: t.Spec.Rule,
+		ServerOpt: t.Spec.ServerOpt.Name, Model: fmt.Sprintf("%s(%d", t.Spec.Model.Arch, t.Spec.Model.InputDim),
+		ModelHash: hex.EncodeToString(t.ModelHash), ModelRound: t.ModelRound, Created: t.CreatedHeight, Finished: t.FinishedHeight}
+	if t.Spec.Model.Arch == pb.ArchMLP {
+		v.Model += "," + strconv.Itoa(int(t.Spec.Model.HiddenDim))
+	}
+	v.Model += ")"
+	if v.Rule == "" {
+		v.Rule = "fedavg"
+	}
+	if v.ServerOpt == "" {
+		v.ServerOpt = "fedavg"
+	}
+	v.Status = map[pb.TaskStatus]string{pb.TASK_STATUS_RUNNING: "running", pb.TASK_STATUS_DONE: "done"}[t.Status]
+	for _, h := range t.Spec.Hospitals {
+		v.Hospitals = append(v.Hospitals, names[string(h)])
+	}
+	return v
+}
+
+func participantNames(ctx context.Context, c *fl.Client) (map[string]string, error) {
+	parts, err := c.Participants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	for _, p := range parts {
+		names[string(p.PubKey)] = p.Name
+	}
+	return names, nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fedledger/fedledger/datasets"
+	"github.com/fedledger/fedledger/fl"
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+)
+
+const trainHelp = `Usage: fedledger train --home DIR --node URL [flags]
+
+Runs a hospital's trainer: it joins every running task it is invited to (or
+only --task), and each round reads the global model from the chain, trains on
+local data that never leaves this machine, commits to its update and reveals
+it. Survives a restart: it picks up the current round from the chain and keeps
+each committed update in DIR/pending until it is revealed, so it never
+submits twice for a round.
+
+DIR holds key.json (written by 'fedledger testnet'). Data: the UCI heart
+disease split of the hospital named by --site (default: the key's name), or
+the hospital's own table with --dataset csv:PATH --label COLUMN.
+
+Examples:
+  fedledger train --home ./net/keys/cleveland --node http://127.0.0.1:26657 --data ../shared/datasets
+  fedledger train --home ./h1 --node http://10.0.0.1:26657 --dataset csv:/data/patients.csv --label outcome --task 3`
+
+func runTrain(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("train", trainHelp, stdout)
+	home := fs.String("home", "", "the hospital's key home (holds key.json)")
+	node := fs.String("node", "http://127.0.0.1:26657", "a node's RPC address")
+	data := fs.String("data", "", "data directory holding heart-disease/ (default $"+datasets.EnvData+")")
+	dataset := fs.String("dataset", "heart", "heart or csv:PATH")
+	site := fs.String("site", "", "heart: which hospital's split to train on (default: the key's name)")
+	label := fs.String("label", "", "csv: the binary label column")
+	missing := fs.String("missing", "drop", "csv: drop rows with a missing feature, or impute")
+	seed := fs.Uint64("seed", 42, "seed of the train/test split and of local training")
+	taskID := fs.Uint64("task", 0, "join only this task and exit when it ends (default: every task, until stopped)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *home == "" {
+		return fmt.Errorf("%w: --home DIR is required", errUsage)
+	}
+	kf, key, err := fl.ReadKeyFile(filepath.Join(*home, "key.json"))
+	if err != nil {
+		return err
+	}
+	if kf.Role != "hospital" {
+		return fmt.Errorf("%s is a %s key; a trainer needs a hospital's", kf.Name, kf.Role)
+	}
+	hosp, err := loadHospital(*dataset, *data, *site, kf.Name, *label, *missing, *seed)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	client, err := fl.Dial(ctx, *node, key)
+	if err != nil {
+		return fmt.Errorf("node %s: %w", *node, err)
+	}
+	fmt.Fprintf(stdout, "%s: %d training rows, %d test rows; chain %s via %s\n", kf.Name, hosp.Train.Len(), hosp.Test.Len(), client.ChainID(), *node)
+	var mu sync.Mutex
+	logf := func(format string, a ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(stdout, time.Now().Format("15:04:05 ")+format+"\n", a...)
+	}
+	tr := func() *fl.Trainer {
+		return &fl.Trainer{
+			Name: kf.Name, Client: client, Data: *hosp, Seed: *seed,
+			Pending: fl.DirPending(filepath.Join(*home, "pending")),
+			OnEvent: func(e fl.Event) {
+				switch {
+				case e.Stage == "retrying":
+					logf("task %d: node unreachable, retrying: %v", e.Task, e.Err)
+				case e.Err != nil:
+					logf("task %d round %d: %s: %v", e.Task, e.Round, e.Stage, e.Err)
+				case e.Stage == "committed":
+					logf("task %d round %d: committed at height %d (global model: local test accuracy %.3f)", e.Task, e.Round, e.Height, e.Metrics.Accuracy)
+				default:
+					logf("task %d round %d: %s at height %d", e.Task, e.Round, e.Stage, e.Height)
+				}
+			},
+		}
+	}
+	if *taskID != 0 {
+		logf("joining task %d", *taskID)
+		if err := tr().Run(ctx, *taskID); err != nil {
+			return err
+		}
+		logf("task %d finished", *taskID)
+		return nil
+	}
+	// Watch for tasks this hospital is invited to.
+	joined := map[uint64]bool{}
+	errc := make(chan error, 1)
+	logf("waiting for tasks (Ctrl-C to stop)")
+	for {
+		tasks, err := client.Tasks(ctx)
+		if err != nil && !errors.Is(err, fl.ErrUnavailable) {
+			return err
+		}
+		for _, t := range tasks {
+			if joined[t.Id] || t.Status != pb.TASK_STATUS_RUNNING || !isInvited(&t, client.PubKey()) {
+				continue
+			}
+			joined[t.Id] = true
+			logf("joining task %d (%s, %d rounds)", t.Id, t.Spec.Name, t.Spec.Rounds)
+			go func(id uint64) {
+				if err := tr().Run(ctx, id); err != nil && ctx.Err() == nil {
+					errc <- fmt.Errorf("task %d: %w", id, err)
+					return
+				}
+				if ctx.Err() == nil {
+					logf("task %d finished", id)
+				}
+			}(t.Id)
+		}
+		select {
+		case <-ctx.Done():
+			logf("stopping")
+			return nil
+		case err := <-errc:
+			return err
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func isInvited(t *pb.Task, pub []byte) bool {
+	for _, h := range t.Spec.Hospitals {
+		if string(h) == string(pub) {
+			return true
+		}
+	}
+	return false
+}
+
+// loadHospital loads this hospital's data.
+func loadHospital(dataset, dir, site, name, label, missing string, seed uint64) (*datasets.Hospital, error) {
+	if dir == "" {
+		dir = os.Getenv(datasets.EnvData)
+	}
+	switch {
+	case dataset == "heart":
+		if dir == "" {
+			return nil, fmt.Errorf("%w: give --data DIR (the folder holding heart-disease/) or set $%s", errUsage, datasets.EnvData)
+		}
+		fed, err := datasets.LoadHeart(dir, seed)
+		if err != nil {
+			return nil, err
+		}
+		if site == "" {
+			site = name
+		}
+		var known []string
+		for _, h := range fed.Hospitals {
+			if h.Name == site {
+				return &h, nil
+			}
+			known = append(known, h.Name)
+		}
+		return nil, fmt.Errorf("%w: no heart disease site %q (known: %s); name it with --site", errUsage, site, strings.Join(known, ", "))
+	case strings.HasPrefix(dataset, "csv:"):
+		if label == "" {
+			return nil, fmt.Errorf("%w: --dataset csv:PATH needs --label COLUMN", errUsage)
+		}
+		d, err := datasets.LoadCSV(strings.TrimPrefix(dataset, "csv:"), datasets.CSVOptions{Label: label, Missing: missing})
+		if err != nil {
+			return nil, err
+		}
+		fed, err := d.Federate(datasets.Partition{Kind: "iid", Hospitals: 1}, seed)
+		if err != nil {
+			return nil, err
+		}
+		return &fed.Hospitals[0], nil
+	}
+	return nil, fmt.Errorf("%w: --dataset %q: want heart or csv:PATH", errUsage, dataset)
+}

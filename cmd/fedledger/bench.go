@@ -61,6 +61,7 @@ func runBenchHeart(args []string, stdout io.Writer) error {
 	cfg.Rounds = *rounds
 	cfg.Validators = *validators
 	cfg.Out = stdout
+	cfg.Seeds = nil
 	for _, s := range strings.Split(*seeds, ",") {
 		v, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 )
 
 // Sentinel errors. Callers test them with errors.Is; the returned errors wrap
@@ -41,13 +42,105 @@ type Rule interface {
 	Aggregate(updates []Update) (Result, error)
 }
 
-// RuleByName returns the rule a task spec names.
-func RuleByName(name string) (Rule, error) {
+// RuleParams tune the robust rules; zero values mean the rule's default.
+type RuleParams struct {
+	F, M      int    // Multi-Krum: tolerated Byzantine updates, updates averaged
+	BetaMicro uint64 // trimmed mean: share trimmed at each end (default 0.2)
+	Clip      int64  // normclip bound / centeredclip radius (default: the median norm)
+	Iters     int    // centeredclip iterations (default 3)
+}
+
+// Rules lists the rule names RuleByName knows.
+var Rules = []string{"fedavg", "median", "trimmed_mean", "multikrum", "normclip", "centeredclip"}
+
+// RuleByName returns the rule a task spec names, with default parameters.
+func RuleByName(name string) (Rule, error) { return NewRule(name, RuleParams{}) }
+
+// NewRule returns the named rule with parameters p.
+func NewRule(name string, p RuleParams) (Rule, error) {
 	switch name {
 	case "fedavg", "":
 		return FedAvgRule{}, nil
+	case "median", "trimmed_mean", "multikrum", "normclip", "centeredclip":
+		if p.BetaMicro >= 500_000 {
+			return nil, fmt.Errorf("%w: trimmed mean beta must be below 0.5", ErrUnknownRule)
+		}
+		if p.F < 0 || p.M < 0 || p.Clip < 0 || p.Iters < 0 || p.Iters > 100 {
+			return nil, fmt.Errorf("%w: negative or excessive rule parameters", ErrUnknownRule)
+		}
+		return robustRule{name: name, p: p}, nil
 	}
-	return nil, fmt.Errorf("%w %q (known: fedavg)", ErrUnknownRule, name)
+	return nil, fmt.Errorf("%w %q (known: %v)", ErrUnknownRule, name, Rules)
+}
+
+type robustRule struct {
+	name string
+	p    RuleParams
+}
+
+func (r robustRule) Name() string { return r.name }
+
+func (r robustRule) Aggregate(updates []Update) (Result, error) {
+	n := len(updates)
+	all := func(v []int64, err error) (Result, error) {
+		if err != nil {
+			return Result{}, err
+		}
+		w := make([]uint64, n)
+		for i, u := range updates {
+			w[i] = u.Weight
+		}
+		return Result{Values: v, Weights: w}, nil
+	}
+	clip := r.p.Clip
+	if clip == 0 && n > 0 {
+		_, norms := Distances(updates, make([]int64, len(updates[0].Values)))
+		clip = int64(medianU(norms))
+		if clip == 0 {
+			clip = 1
+		}
+	}
+	switch r.name {
+	case "median":
+		return all(Median(updates))
+	case "trimmed_mean":
+		beta := r.p.BetaMicro
+		if beta == 0 {
+			beta = 200_000
+		}
+		return all(TrimmedMean(updates, beta))
+	case "multikrum":
+		f := r.p.F
+		if f == 0 || n <= 2*f+2 {
+			f = (n - 3) / 2
+		}
+		if f < 0 {
+			return all(FedAvg(updates)) // too few updates to exclude any
+		}
+		m := r.p.M
+		if m == 0 || m > n-f {
+			m = n - f
+		}
+		return MultiKrum(updates, f, m)
+	case "normclip":
+		return all(NormClip(updates, clip))
+	case "centeredclip":
+		it := r.p.Iters
+		if it == 0 {
+			it = 3
+		}
+		return all(CenteredClip(updates, clip, it))
+	}
+	return Result{}, fmt.Errorf("%w %q", ErrUnknownRule, r.name)
+}
+
+func medianU(v []uint64) uint64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]uint64(nil), v...)
+	sort.Slice(s, func(a, b int) bool { return s[a] < s[b] })
+	return s[len(s)/2]
 }
 
 // FedAvgRule is weighted federated averaging (McMahan et al., 2017).

@@ -9,6 +9,7 @@ import (
 	"math/bits"
 	"sort"
 	"strconv"
+	"strings"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 
@@ -74,6 +75,8 @@ func (c *execCtx) deliverTx(raw []byte) error {
 		err = sub.commitUpdate(signer, m.CommitUpdate)
 	case *pb.Msg_RevealUpdate:
 		err = sub.revealUpdate(signer, m.RevealUpdate)
+	case *pb.Msg_Reinstate:
+		err = sub.reinstate(signer, m.Reinstate)
 	default:
 		err = fmt.Errorf("%w: unknown message", ErrDecode)
 	}
@@ -115,6 +118,13 @@ func (c *execCtx) createTask(signer *pb.Participant, m *pb.CreateTask) error {
 		CurrentRound: 1, CreatedHeight: c.height, ModelHash: model.Hash, ModelRound: 0,
 	}
 	c.st.save(taskKey(id), &task)
+	if spec.Reputation {
+		rep := pb.Reputation{TaskId: id}
+		for _, h := range spec.Hospitals {
+			rep.Scores = append(rep.Scores, pb.HospitalScore{Hospital: h, ScorePpm: aggregator.ScoreStart})
+		}
+		c.st.save(reputationKey(id), &rep)
+	}
 	active, err := c.st.activeTasks()
 	if err != nil {
 		return err
@@ -133,7 +143,7 @@ func (c *execCtx) validateSpec(s *pb.TaskSpec) error {
 	if err != nil {
 		return bad("%v", err)
 	}
-	if _, err := aggregator.RuleByName(s.Rule); err != nil {
+	if _, err := aggregator.NewRule(s.Rule, ruleParams(s)); err != nil {
 		return bad("%v", err)
 	}
 	if err := serverOptParams(s).Validate(); err != nil {
@@ -385,9 +395,11 @@ func (c *execCtx) advance(id uint64) (finished bool, err error) {
 	return false, fmt.Errorf("%w: task %d round %d in phase %v", ErrInternal, id, rd.Round, rd.Phase)
 }
 
-// aggregate runs the task's rule over the revealed updates and closes the round.
+// aggregate runs the task's rule over the revealed updates (leaving out
+// flagged and sybil hospitals when reputation is on), scores every invited
+// hospital, and closes the round.
 func (c *execCtx) aggregate(task *pb.Task, rd *pb.Round) (bool, error) {
-	rule, err := aggregator.RuleByName(task.Spec.Rule)
+	rule, err := aggregator.NewRule(task.Spec.Rule, ruleParams(&task.Spec))
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", ErrInternal, err)
 	}
@@ -395,34 +407,76 @@ func (c *execCtx) aggregate(task *pb.Task, rd *pb.Round) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	var updates []aggregator.Update
-	for _, s := range rd.Submissions { // sorted by hospital key
+	var rep pb.Reputation
+	if task.Spec.Reputation {
+		ok, err := c.st.load(reputationKey(task.Id), &rep)
+		if err != nil {
+			return false, err
+		}
+		if !ok || len(rep.Scores) != len(task.Spec.Hospitals) {
+			return false, fmt.Errorf("%w: reputation of task %d missing", ErrInternal, task.Id)
+		}
+	}
+	// Members in the order of task.Spec.Hospitals (sorted by key).
+	members := make([]aggregator.Member, len(task.Spec.Hospitals))
+	for i, h := range task.Spec.Hospitals {
+		if task.Spec.Reputation {
+			members[i].Score, members[i].Flagged = rep.Scores[i].ScorePpm, rep.Scores[i].Flagged
+		}
+		j := findSubmission(rd, h)
+		if j < 0 {
+			continue
+		}
+		s := rd.Submissions[j]
+		members[i].Committed = true
+		members[i].Weight = s.NumSamples
 		if !s.Revealed {
 			continue
 		}
-		bz, err := c.st.get(updateKey(task.Id, rd.Round, s.Hospital))
+		bz, err := c.st.get(updateKey(task.Id, rd.Round, h))
 		if err != nil || bz == nil {
-			return false, fmt.Errorf("%w: revealed update of %X missing: %v", ErrInternal, s.Hospital, err)
+			return false, fmt.Errorf("%w: revealed update of %X missing: %v", ErrInternal, h, err)
 		}
 		vec, err := pb.DecodeVector(bz)
 		if err != nil {
 			return false, fmt.Errorf("%w: stored update: %v", ErrInternal, err)
 		}
-		vals, err := vec.Values()
-		if err != nil {
+		if members[i].Update, err = vec.Values(); err != nil {
 			return false, fmt.Errorf("%w: stored update: %v", ErrInternal, err)
 		}
-		updates = append(updates, aggregator.Update{Values: vals, Weight: s.NumSamples})
+		members[i].Revealed = true
 	}
-	res, err := rule.Aggregate(updates)
+	out, err := aggregator.RunRound(members, rule, task.Spec.Reputation)
 	if err != nil {
 		return false, fmt.Errorf("%w: aggregate task %d round %d: %v", ErrInternal, task.Id, rd.Round, err)
+	}
+	for i, m := range members {
+		if m.Revealed {
+			rd.Weights = append(rd.Weights, out.Weights[i])
+		}
+	}
+	if task.Spec.Reputation {
+		for i, ch := range out.Changes {
+			sc := &rep.Scores[i]
+			rd.Reputation = append(rd.Reputation, pb.ReputationChange{
+				Hospital: sc.Hospital, DeltaPpm: ch.Delta, ScorePpm: ch.Score, Reasons: ch.Reasons, Flagged: ch.Flagged})
+			if ch.Flagged && !sc.Flagged {
+				sc.FlaggedRound = rd.Round
+				c.emit("hospital_flagged", "task_id", u64s(task.Id), "round", u64s(uint64(rd.Round)),
+					"hospital", hex.EncodeToString(sc.Hospital), "reason", strings.Join(ch.Reasons, "; "))
+			}
+			sc.ScorePpm, sc.Flagged = ch.Score, ch.Flagged
+		}
+		c.st.save(reputationKey(task.Id), &rep)
+	}
+	if out.Aggregate == nil {
+		return c.closeRound(task, rd, "skipped: no update left once flagged and sybil hospitals were excluded")
 	}
 	w, err := prev.Weights.Values()
 	if err != nil {
 		return false, fmt.Errorf("%w: stored model: %v", ErrInternal, err)
 	}
-	step, err := c.serverStep(task, res.Values)
+	step, err := c.serverStep(task, out.Aggregate)
 	if err != nil {
 		return false, err
 	}
@@ -439,8 +493,49 @@ func (c *execCtx) aggregate(task *pb.Task, rd *pb.Round) (bool, error) {
 	c.st.save(modelKey(task.Id, rd.Round), &model)
 	task.ModelHash = model.Hash
 	task.ModelRound = rd.Round
-	rd.NumAggregated = uint32(len(updates))
+	rd.NumAggregated = uint32(out.Used)
 	return c.closeRound(task, rd, "aggregated")
+}
+
+// ruleParams converts a spec's rule parameters.
+func ruleParams(s *pb.TaskSpec) aggregator.RuleParams {
+	p := s.RuleParams
+	return aggregator.RuleParams{F: int(p.F), M: int(p.M), BetaMicro: p.BetaMicro, Clip: p.Clip, Iters: int(p.Iters)}
+}
+
+// reinstate clears a hospital's flag (admins only).
+func (c *execCtx) reinstate(signer *pb.Participant, m *pb.Reinstate) error {
+	if err := requireRole(signer, pb.ROLE_ADMIN, "reinstate a hospital"); err != nil {
+		return err
+	}
+	task, err := c.st.task(m.TaskId)
+	if err != nil {
+		return err
+	}
+	if task == nil {
+		return fmt.Errorf("%w: task %d does not exist", ErrUnknownTask, m.TaskId)
+	}
+	if !task.Spec.Reputation {
+		return fmt.Errorf("%w: task %d keeps no reputation", ErrInvalidMsg, m.TaskId)
+	}
+	var rep pb.Reputation
+	if _, err := c.st.load(reputationKey(m.TaskId), &rep); err != nil {
+		return err
+	}
+	for i := range rep.Scores {
+		sc := &rep.Scores[i]
+		if bytes.Equal(sc.Hospital, m.Hospital) {
+			if !sc.Flagged {
+				return fmt.Errorf("%w: hospital %X is not flagged in task %d", ErrInvalidMsg, m.Hospital, m.TaskId)
+			}
+			sc.Flagged, sc.ScorePpm = false, aggregator.ScoreStart
+			sc.Note = fmt.Sprintf("reinstated by %s at height %d: %s", signer.Name, c.height, m.Reason)
+			c.st.save(reputationKey(m.TaskId), &rep)
+			c.emit("hospital_reinstated", "task_id", u64s(m.TaskId), "hospital", hex.EncodeToString(m.Hospital))
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %X is not invited to task %d", ErrNotInvited, m.Hospital, m.TaskId)
 }
 
 // closeRound records the outcome, drops the round's revealed updates (they

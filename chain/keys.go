@@ -14,6 +14,7 @@ import (
 //	m/<task u64><round u32>         GlobalModel after that round (0: initial)
 //	u/<task u64><round u32><pubkey> revealed update, kept until the round closes
 //	o/<task u64>                    ServerOptState of the task's server optimizer
+//	h/<task u64>                    Reputation: every invited hospital's score
 //	s/task_seq                      last task id (u64)
 //	s/active                        ids of running tasks (u64 each, ascending)
 const (
@@ -29,6 +30,10 @@ func taskKey(id uint64) string {
 
 func serverOptKey(task uint64) string {
 	return "o/" + string(binary.BigEndian.AppendUint64(nil, task))
+}
+
+func reputationKey(task uint64) string {
+	return "h/" + string(binary.BigEndian.AppendUint64(nil, task))
 }
 
 func roundKey(task uint64, round uint32) string { return "r/" + taskRound(task, round) }

@@ -22,6 +22,7 @@ import (
 //	/model/{task}              GlobalModel, the task's current one
 //	/model/{task}/{round}      GlobalModel after that round (0: initial)
 //	/participant/{hex pubkey}  Participant
+//	/reputation/{task}         Reputation: every invited hospital's score
 //	/tasks                     TaskList, every task (no proof: query each task for one)
 //	/participants              ParticipantList, every participant (no proof)
 const (
@@ -114,6 +115,9 @@ func (a *App) queryKey(path string) (string, error) {
 			return "", fmt.Errorf("%w: task %d does not exist", errQueryNotFound, id)
 		}
 		return modelKey(id, task.ModelRound), nil
+	case parts[0] == "reputation" && len(parts) == 2:
+		id, err := num(parts[1], 64)
+		return reputationKey(id), err
 	case parts[0] == "participant" && len(parts) == 2:
 		pub, err := hex.DecodeString(parts[1])
 		if err != nil || len(pub) != 32 {

@@ -78,6 +78,8 @@ func (m *Msg) Kind() string {
 		return "commit_update"
 	case *Msg_RevealUpdate:
 		return "reveal_update"
+	case *Msg_Reinstate:
+		return "reinstate"
 	}
 	return "unknown"
 }

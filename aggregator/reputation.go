@@ -1,0 +1,186 @@
+package aggregator
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Reputation scoring, in millionths. Every round, each invited hospital's
+// score moves by the evidence the chain saw (one reason may add to another):
+//
+//	absent      invited, sent nothing                      −0.10
+//	unrevealed  committed but never revealed               −0.40
+//	sybil       within 2% of another hospital's update      −0.40
+//	free-rider  norm below a tenth of the median norm      −0.40
+//	opposes     negative cosine with the aggregate         −0.20
+//	outlier     distance to the aggregate above 3× median  −0.20
+//	excluded    left out by the rule (Multi-Krum)          −0.10
+//	good        none of the above                          +0.05 (up to 1)
+//
+// Scores start at 1. A hospital whose score falls below 0.5 is flagged: from
+// the next round on its updates get zero weight, until an admin reinstates it.
+const (
+	ScoreStart      int64 = 1_000_000
+	ScoreThreshold  int64 = 500_000
+	scoreGood       int64 = 50_000
+	penAbsent       int64 = 100_000
+	penUnrevealed   int64 = 400_000
+	penSybil        int64 = 400_000
+	penFreeRider    int64 = 400_000
+	penOpposes      int64 = 200_000
+	penOutlier      int64 = 200_000
+	penExcluded     int64 = 100_000
+	SybilDistance         = 20_000 // micro: relative distance of near-duplicates
+	outlierFactor         = 3
+	freeRiderFactor       = 10
+)
+
+// Member is one invited hospital in a round.
+type Member struct {
+	Committed bool
+	Revealed  bool
+	Update    []int64 // when revealed
+	Weight    uint64
+	Score     int64
+	Flagged   bool
+}
+
+// Change is a member's reputation change in a round.
+type Change struct {
+	Delta   int64
+	Score   int64
+	Reasons []string
+	Flagged bool // flagged after this round
+}
+
+// RoundOutcome is what RunRound decides.
+type RoundOutcome struct {
+	Aggregate []int64
+	Weights   []uint64 // per member, 0 for members not aggregated
+	Changes   []Change // per member (nil when reputation is off)
+	Used      int      // updates aggregated
+}
+
+// RunRound aggregates a round: it drops flagged members and, with
+// reputation on, near-identical (sybil) updates, runs the rule on the rest,
+// and scores every member. Members must be in a fixed order (the chain
+// sorts them by key); the outcome is in the same order. Cost: O(n²·d).
+func RunRound(members []Member, rule Rule, reputation bool) (RoundOutcome, error) {
+	n := len(members)
+	out := RoundOutcome{Weights: make([]uint64, n)}
+	var revealed []int // indices of revealed members
+	var ups []Update
+	for i, m := range members {
+		if m.Revealed {
+			revealed = append(revealed, i)
+			ups = append(ups, Update{Values: m.Update, Weight: m.Weight})
+		}
+	}
+	reasons := make([][]string, n)
+	pen := make([]int64, n)
+	add := func(i int, p int64, format string, a ...any) {
+		pen[i] += p
+		reasons[i] = append(reasons[i], fmt.Sprintf(format, a...))
+	}
+	sybil := make([]bool, n)
+	if reputation && len(ups) > 1 {
+		pairs, err := NearDuplicates(ups, SybilDistance)
+		if err != nil {
+			return out, err
+		}
+		for _, p := range pairs {
+			a, b := revealed[p[0]], revealed[p[1]]
+			sybil[a], sybil[b] = true, true
+		}
+	}
+	// The rule runs over revealed, unflagged, non-sybil members.
+	var use []int
+	var useUps []Update
+	for k, i := range revealed {
+		if !members[i].Flagged && !sybil[i] {
+			use = append(use, i)
+			useUps = append(useUps, ups[k])
+		}
+	}
+	if len(useUps) > 0 {
+		res, err := rule.Aggregate(useUps)
+		if err != nil {
+			return out, err
+		}
+		out.Aggregate = res.Values
+		for k, i := range use {
+			out.Weights[i] = res.Weights[k]
+			if res.Weights[k] > 0 {
+				out.Used++
+			}
+		}
+	}
+	if !reputation {
+		return out, nil
+	}
+	// Evidence against the aggregate.
+	var dists, norms []uint64
+	if out.Aggregate != nil && len(ups) > 0 {
+		dists, norms = Distances(ups, out.Aggregate)
+	}
+	medDist, medNorm := medianU(dists), medianU(norms)
+	aggNorm := uint64(0)
+	if out.Aggregate != nil {
+		aggNorm = norm(out.Aggregate)
+	}
+	for k, i := range revealed {
+		m := members[i]
+		if sybil[i] {
+			add(i, penSybil, "sybil: within %.0f%% of another hospital's update", float64(SybilDistance)/1e4)
+		}
+		if out.Aggregate == nil {
+			continue
+		}
+		if norms[k]*freeRiderFactor < medNorm {
+			add(i, penFreeRider, "free-rider: update norm %d is below a tenth of the median %d", norms[k], medNorm)
+			continue
+		}
+		if aggNorm > 0 && norms[k] > 0 && cosineMicro(m.Update, out.Aggregate, norms[k], aggNorm) < 0 {
+			add(i, penOpposes, "opposes the aggregate (negative cosine)")
+		}
+		if medDist > 0 && dists[k] > outlierFactor*medDist {
+			add(i, penOutlier, "outlier: distance %d to the aggregate exceeds %d× the median %d", dists[k], outlierFactor, medDist)
+		}
+		if !m.Flagged && !sybil[i] && out.Weights[i] == 0 {
+			add(i, penExcluded, "excluded by the rule")
+		}
+	}
+	for i, m := range members {
+		if m.Committed && !m.Revealed {
+			add(i, penUnrevealed, "committed but did not reveal")
+		}
+		if !m.Committed {
+			add(i, penAbsent, "absent: no commitment")
+		}
+	}
+	out.Changes = make([]Change, n)
+	for i, m := range members {
+		c := Change{Score: m.Score, Reasons: reasons[i], Flagged: m.Flagged}
+		if pen[i] == 0 {
+			c.Delta = scoreGood
+			if m.Score+c.Delta > ScoreStart {
+				c.Delta = ScoreStart - m.Score
+			}
+			if c.Delta < 0 {
+				c.Delta = 0
+			}
+		} else {
+			c.Delta = -pen[i]
+		}
+		c.Score = m.Score + c.Delta
+		if c.Score < 0 {
+			c.Score, c.Delta = 0, -m.Score
+		}
+		if c.Score < ScoreThreshold {
+			c.Flagged = true
+		}
+		sort.Strings(c.Reasons)
+		out.Changes[i] = c
+	}
+	return out, nil
+}

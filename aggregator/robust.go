@@ -1,0 +1,364 @@
+package aggregator
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+	"sort"
+)
+
+// Robust rules. Each takes the updates the chain would otherwise average and
+// resists some fraction of them being adversarial. All are deterministic:
+// integer arithmetic, ties broken by input order, no maps.
+
+// Median returns the coordinate-wise median (Yin et al., 2018); for an even
+// count, the mean of the two middle values rounded half away from zero.
+// Weights are ignored. It tolerates fewer than half the updates being
+// arbitrary. Cost: O(d·n·log n) time, O(n) extra memory.
+func Median(updates []Update) ([]int64, error) {
+	d, err := checkShape(updates)
+	if err != nil {
+		return nil, err
+	}
+	n := len(updates)
+	out := make([]int64, d)
+	col := make([]int64, n)
+	for j := 0; j < d; j++ {
+		for i, u := range updates {
+			col[i] = u.Values[j]
+		}
+		sort.Slice(col, func(a, b int) bool { return col[a] < col[b] })
+		if n%2 == 1 {
+			out[j] = col[n/2]
+		} else {
+			out[j] = mean2(col[n/2-1], col[n/2])
+		}
+	}
+	return out, nil
+}
+
+// TrimmedMean drops the k = ⌊beta·n⌋ largest and k smallest values of each
+// coordinate and averages the rest (rounded half away from zero); weights
+// are ignored (Yin et al., 2018). It tolerates k arbitrary updates.
+// beta is in millionths, below 500000. Cost: O(d·n·log n).
+func TrimmedMean(updates []Update, betaMicro uint64) ([]int64, error) {
+	d, err := checkShape(updates)
+	if err != nil {
+		return nil, err
+	}
+	if betaMicro >= 500_000 {
+		return nil, fmt.Errorf("%w: trimmed mean beta %d ppm must be below 500000", ErrShape, betaMicro)
+	}
+	n := len(updates)
+	k := int(uint64(n) * betaMicro / 1_000_000)
+	out := make([]int64, d)
+	col := make([]int64, n)
+	for j := 0; j < d; j++ {
+		for i, u := range updates {
+			col[i] = u.Values[j]
+		}
+		sort.Slice(col, func(a, b int) bool { return col[a] < col[b] })
+		var acc int128
+		for _, v := range col[k : n-k] {
+			acc = acc.add(mul64(v, 1))
+		}
+		out[j] = acc.divRound(uint64(n - 2*k))
+	}
+	return out, nil
+}
+
+// MultiKrum scores each update by the sum of its squared distances to its
+// n−f−2 nearest others and averages (weighted) the m best-scored ones
+// (Blanchard et al., 2017; El Mhamdi et al., 2018). It needs n > 2f+2.
+// The returned weights are the inputs' weights for the selected updates and
+// 0 for the others. Cost: O(n²·d) time for the distances, O(n²) memory.
+func MultiKrum(updates []Update, f, m int) (Result, error) {
+	d, err := checkShape(updates)
+	if err != nil {
+		return Result{}, err
+	}
+	_ = d
+	n := len(updates)
+	if f < 0 || n <= 2*f+2 {
+		return Result{}, fmt.Errorf("%w: Multi-Krum with f=%d needs more than %d updates, got %d", ErrShape, f, 2*f+2, n)
+	}
+	if m < 1 || m > n {
+		m = n - f
+	}
+	dist := make([][]uint128, n)
+	for i := range dist {
+		dist[i] = make([]uint128, n)
+	}
+	for i := 0; i < n; i++ {
+		for k := i + 1; k < n; k++ {
+			dd := sqDist(updates[i].Values, updates[k].Values)
+			dist[i][k], dist[k][i] = dd, dd
+		}
+	}
+	type scored struct {
+		i     int
+		score uint128
+	}
+	scores := make([]scored, n)
+	row := make([]uint128, 0, n-1)
+	for i := 0; i < n; i++ {
+		row = row[:0]
+		for k := 0; k < n; k++ {
+			if k != i {
+				row = append(row, dist[i][k])
+			}
+		}
+		sort.Slice(row, func(a, b int) bool { return row[a].less(row[b]) })
+		var s uint128
+		for _, v := range row[:n-f-2] {
+			s = s.add(v)
+		}
+		scores[i] = scored{i, s}
+	}
+	sort.SliceStable(scores, func(a, b int) bool { return scores[a].score.less(scores[b].score) })
+	weights := make([]uint64, n)
+	sel := make([]Update, 0, m)
+	picked := make([]bool, n)
+	for _, s := range scores[:m] {
+		picked[s.i] = true
+	}
+	for i, u := range updates {
+		if picked[i] {
+			weights[i] = u.Weight
+			sel = append(sel, u)
+		}
+	}
+	avg, err := FedAvg(sel)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Values: avg, Weights: weights}, nil
+}
+
+// NormClip scales every update whose Euclidean norm exceeds maxNorm down to
+// maxNorm (rounding half away from zero), then averages with FedAvg (Sun et
+// al., 2019). maxNorm is at the updates' scale. Cost: O(n·d).
+func NormClip(updates []Update, maxNorm int64) ([]int64, error) {
+	if _, err := checkShape(updates); err != nil {
+		return nil, err
+	}
+	if maxNorm <= 0 {
+		return nil, fmt.Errorf("%w: clipping norm must be positive", ErrShape)
+	}
+	clipped := make([]Update, len(updates))
+	for i, u := range updates {
+		clipped[i] = Update{Values: clipTo(u.Values, maxNorm), Weight: u.Weight}
+	}
+	return FedAvg(clipped)
+}
+
+// CenteredClip runs iters steps of v ← v + Σᵢwᵢ·clip(xᵢ − v, tau)/Σᵢwᵢ from
+// v = 0 (Karimireddy et al., 2021): each update pulls the aggregate by at
+// most tau. Cost: O(iters·n·d).
+func CenteredClip(updates []Update, tau int64, iters int) ([]int64, error) {
+	d, err := checkShape(updates)
+	if err != nil {
+		return nil, err
+	}
+	if tau <= 0 || iters < 1 {
+		return nil, fmt.Errorf("%w: centered clipping needs tau > 0 and at least one iteration", ErrShape)
+	}
+	v := make([]int64, d)
+	diff := make([]Update, len(updates))
+	for it := 0; it < iters; it++ {
+		for i, u := range updates {
+			x := make([]int64, d)
+			for j := range x {
+				x[j] = satAdd(u.Values[j], -v[j])
+			}
+			diff[i] = Update{Values: clipTo(x, tau), Weight: u.Weight}
+		}
+		step, err := FedAvg(diff)
+		if err != nil {
+			return nil, err
+		}
+		for j := range v {
+			v[j] = satAdd(v[j], step[j])
+		}
+	}
+	return v, nil
+}
+
+// NearDuplicates returns the pairs (i, k), i < k, of updates closer to each
+// other than relMicro/10⁶ of the larger one's norm: ‖a−b‖ ≤ rel·max(‖a‖,‖b‖).
+// Hospitals training on their own data never send updates that close;
+// sybils and colluders copying one update do (after FoolsGold, Fung et al.,
+// 2020, which flags clients by the similarity of their updates). Zero
+// updates are left to the free-rider check. Cost: O(n²·d).
+func NearDuplicates(updates []Update, relMicro uint64) ([][2]int, error) {
+	if _, err := checkShape(updates); err != nil {
+		return nil, err
+	}
+	n := len(updates)
+	norms := make([]uint64, n)
+	for i, u := range updates {
+		norms[i] = norm(u.Values)
+	}
+	var pairs [][2]int
+	for i := 0; i < n; i++ {
+		for k := i + 1; k < n; k++ {
+			mx := norms[i]
+			if norms[k] > mx {
+				mx = norms[k]
+			}
+			if mx == 0 {
+				continue
+			}
+			d := isqrt128u(sqDist(updates[i].Values, updates[k].Values))
+			dh, dl := bits.Mul64(d, 1_000_000)
+			rh, rl := bits.Mul64(mx, relMicro)
+			if dh < rh || (dh == rh && dl <= rl) {
+				pairs = append(pairs, [2]int{i, k})
+			}
+		}
+	}
+	return pairs, nil
+}
+
+// Distances returns each update's Euclidean distance to ref, and its norm.
+func Distances(updates []Update, ref []int64) (dist, norms []uint64) {
+	for _, u := range updates {
+		dist = append(dist, isqrt128u(sqDist(u.Values, ref)))
+		norms = append(norms, norm(u.Values))
+	}
+	return dist, norms
+}
+
+func checkShape(updates []Update) (int, error) {
+	if len(updates) == 0 {
+		return 0, ErrNoUpdates
+	}
+	d := len(updates[0].Values)
+	for i, u := range updates {
+		if len(u.Values) != d {
+			return 0, fmt.Errorf("%w: update %d has %d values, update 0 has %d", ErrShape, i, len(u.Values), d)
+		}
+	}
+	return d, nil
+}
+
+func mean2(a, b int64) int64 {
+	s := mul64(a, 1).add(mul64(b, 1))
+	return s.divRound(2)
+}
+
+// uint128 is an unsigned 128-bit integer.
+type uint128 struct{ hi, lo uint64 }
+
+func (a uint128) add(b uint128) uint128 {
+	lo, c := bits.Add64(a.lo, b.lo, 0)
+	hi, c2 := bits.Add64(a.hi, b.hi, c)
+	if c2 != 0 {
+		return uint128{math.MaxUint64, math.MaxUint64} // saturate
+	}
+	return uint128{hi, lo}
+}
+
+func (a uint128) less(b uint128) bool { return a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo) }
+
+// sqDist is Σ(a−b)² exactly (saturating at 2^128−1).
+func sqDist(a, b []int64) uint128 {
+	var s uint128
+	for j := range a {
+		dv := absDiff(a[j], b[j])
+		hi, lo := bits.Mul64(dv, dv)
+		s = s.add(uint128{hi, lo})
+	}
+	return s
+}
+
+func absDiff(a, b int64) uint64 {
+	if a >= b {
+		return uint64(a) - uint64(b)
+	}
+	return uint64(b) - uint64(a)
+}
+
+func isqrt128u(v uint128) uint64 { return isqrt128(v.hi, v.lo) }
+
+// norm is ⌊‖v‖⌋.
+func norm(v []int64) uint64 {
+	var s uint128
+	for _, x := range v {
+		a := absU(x)
+		hi, lo := bits.Mul64(a, a)
+		s = s.add(uint128{hi, lo})
+	}
+	return isqrt128u(s)
+}
+
+// clipTo scales v to norm max if its norm exceeds max.
+func clipTo(v []int64, max int64) []int64 {
+	n := norm(v)
+	if n <= uint64(max) {
+		return append([]int64(nil), v...)
+	}
+	out := make([]int64, len(v))
+	for j, x := range v {
+		// x·max/n, rounded half away from zero; |x| ≤ n so the quotient fits.
+		hi, lo := bits.Mul64(absU(x), uint64(max))
+		q, r := bits.Div64(hi, lo, n)
+		if r >= n-r {
+			q++
+		}
+		if x < 0 {
+			out[j] = -int64(q)
+		} else {
+			out[j] = int64(q)
+		}
+	}
+	return out
+}
+
+// cosineMicro is the cosine similarity of a and b in millionths, rounded
+// toward zero, given their norms.
+func cosineMicro(a, b []int64, na, nb uint64) int64 {
+	var pos, neg uint128
+	for j := range a {
+		hi, lo := bits.Mul64(absU(a[j]), absU(b[j]))
+		if (a[j] < 0) != (b[j] < 0) {
+			neg = neg.add(uint128{hi, lo})
+		} else {
+			pos = pos.add(uint128{hi, lo})
+		}
+	}
+	sign := int64(1)
+	dot := pos
+	if pos.less(neg) {
+		sign = -1
+		dot = sub128(neg, pos)
+	} else {
+		dot = sub128(pos, neg)
+	}
+	// dot·10⁶/(na·nb), in two divisions to stay within 128 bits.
+	q1 := div128(dot, na)
+	hi, lo := bits.Mul64(q1, 1_000_000)
+	if hi >= nb {
+		return sign * 1_000_000
+	}
+	q, _ := bits.Div64(hi, lo, nb)
+	if q > 1_000_000 {
+		q = 1_000_000
+	}
+	return sign * int64(q)
+}
+
+func sub128(a, b uint128) uint128 {
+	lo, br := bits.Sub64(a.lo, b.lo, 0)
+	hi, _ := bits.Sub64(a.hi, b.hi, br)
+	return uint128{hi, lo}
+}
+
+// div128 returns ⌊a/d⌋ saturated to uint64.
+func div128(a uint128, d uint64) uint64 {
+	if a.hi >= d {
+		return math.MaxUint64
+	}
+	q, _ := bits.Div64(a.hi, a.lo, d)
+	return q
+}

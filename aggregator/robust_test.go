@@ -1,0 +1,140 @@
+package aggregator
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func ups(vals ...[]int64) []Update {
+	var out []Update
+	for _, v := range vals {
+		out = append(out, Update{Values: v, Weight: 1})
+	}
+	return out
+}
+
+func TestRobustRulesSmall(t *testing.T) {
+	honest := [][]int64{{10, 20}, {12, 18}, {11, 22}, {9, 19}, {10, 21}}
+	attack := append(append([][]int64{}, honest...), []int64{1000, -1000}, []int64{900, -900})
+	cases := []struct {
+		name string
+		run  func([]Update) ([]int64, error)
+		want []int64
+	}{
+		{"median", Median, []int64{11, 19}},
+		{"trimmed", func(u []Update) ([]int64, error) { return TrimmedMean(u, 300_000) }, []int64{11, 19}},
+		{"multikrum", func(u []Update) ([]int64, error) { r, err := MultiKrum(u, 2, 5); return r.Values, err }, []int64{10, 20}},
+		{"normclip", func(u []Update) ([]int64, error) { return NormClip(u, 25) }, []int64{13, 9}},
+		{"centeredclip", func(u []Update) ([]int64, error) { return CenteredClip(u, 30, 5) }, []int64{19, 11}},
+	}
+	for _, c := range cases {
+		got, err := c.run(ups(attack...))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s = %v, want %v", c.name, got, c.want)
+		}
+		fedavg, _ := FedAvg(ups(attack...))
+		if math.Abs(float64(got[0]-10)) >= math.Abs(float64(fedavg[0]-10)) {
+			t.Errorf("%s (%v) is no closer to the honest mean than FedAvg (%v)", c.name, got, fedavg)
+		}
+	}
+	r, _ := MultiKrum(ups(attack...), 2, 5)
+	if !reflect.DeepEqual(r.Weights, []uint64{1, 1, 1, 1, 1, 0, 0}) {
+		t.Errorf("Multi-Krum weights %v: it must exclude exactly the two attackers", r.Weights)
+	}
+	if _, err := MultiKrum(ups(honest...), 2, 3); err == nil {
+		t.Error("Multi-Krum accepted n ≤ 2f+2")
+	}
+	if got, _ := Median(ups([]int64{1}, []int64{2})); got[0] != 2 {
+		t.Errorf("median of 1 and 2 = %d, want 2 (half away from zero)", got[0])
+	}
+}
+
+func TestNearDuplicates(t *testing.T) {
+	u := ups([]int64{100, 200, 300}, []int64{101, 199, 301}, []int64{-100, 50, 7}, []int64{0, 0, 0}, []int64{0, 0, 0}, []int64{110, 220, 330})
+	pairs, err := NearDuplicates(u, SybilDistance)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(pairs, [][2]int{{0, 1}}) {
+		t.Fatalf("pairs %v, want [[0 1]] (zero updates are never duplicates; 10%% apart is not near)", pairs)
+	}
+	if c := cosineMicro([]int64{1, 0}, []int64{-1, 0}, 1, 1); c != -1_000_000 {
+		t.Fatalf("cosine of opposite vectors %d", c)
+	}
+}
+
+// TestRunRound: each kind of misbehaviour costs reputation, honest members
+// gain, and a flagged member gets zero weight.
+func TestRunRound(t *testing.T) {
+	h := func(v ...int64) Member { return Member{Committed: true, Revealed: true, Update: v, Weight: 10, Score: ScoreStart} }
+	members := []Member{
+		h(100, 200, 300), h(200, 100, 250), h(50, 250, 320), h(150, 150, 150), // honest
+		h(-1000, -2000, -3000),                // sign flip, scaled
+		h(0, 0, 0),                            // free-rider
+		h(7, -500, 900), h(7, -500, 901),      // sybils
+		{Committed: true, Weight: 10, Score: ScoreStart}, // commit without reveal
+		{Score: ScoreStart},                              // absent
+		{Committed: true, Revealed: true, Update: []int64{300, 10, 40}, Weight: 10, Score: 400_000, Flagged: true},
+	}
+	rule, _ := RuleByName("median")
+	out, err := RunRound(members, rule, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]string{4: "opposes", 5: "free-rider", 6: "sybil", 7: "sybil", 8: "did not reveal", 9: "absent"}
+	for i, c := range out.Changes {
+		if w, bad := want[i]; bad {
+			if c.Delta >= 0 || !strings.Contains(strings.Join(c.Reasons, ";"), w) {
+				t.Errorf("member %d: delta %d reasons %v, want a penalty for %q", i, c.Delta, c.Reasons, w)
+			}
+		} else if i < 4 && (c.Delta != 0 || len(c.Reasons) != 0) {
+			t.Errorf("honest member %d: delta %d reasons %v", i, c.Delta, c.Reasons)
+		}
+	}
+	if out.Weights[10] != 0 || out.Weights[6] != 0 || out.Weights[0] == 0 {
+		t.Errorf("weights %v: flagged and sybil members must get 0", out.Weights)
+	}
+	if !out.Changes[10].Flagged || out.Changes[0].Flagged {
+		t.Errorf("flags: %+v", out.Changes)
+	}
+	// Two rounds of misbehaviour flag a sybil.
+	m := members[6]
+	m.Score = out.Changes[6].Score
+	members[6] = m
+	out2, _ := RunRound(members, rule, true)
+	if !out2.Changes[6].Flagged {
+		t.Errorf("sybil not flagged after two rounds: %+v", out2.Changes[6])
+	}
+	// Reputation off: plain aggregation, no changes.
+	out3, _ := RunRound(members, rule, false)
+	if out3.Changes != nil || out3.Used != 8 {
+		t.Errorf("reputation off: %d used, changes %v", out3.Used, out3.Changes)
+	}
+}
+
+// TestRobustGolden pins each rule's exact output on fixed inputs.
+func TestRobustGolden(t *testing.T) {
+	var b strings.Builder
+	r := splitmix(77)
+	updates := randomUpdates(&r, 10, 501, 1<<20, 300)
+	for _, name := range Rules {
+		rule, err := RuleByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := rule.Aggregate(updates)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		fmt.Fprintf(&b, "%s %s %v\n", name, hashValues(res.Values), res.Weights)
+	}
+	pairs, _ := NearDuplicates(append(updates, updates[3]), SybilDistance)
+	fmt.Fprintf(&b, "near-duplicates %v\n", pairs)
+	checkGolden(t, "robust.txt", b.String())
+}

@@ -5,20 +5,27 @@ import (
 	"sort"
 )
 
-// Reputation scoring, in millionths. Every round, each invited hospital's
-// score moves by the evidence the chain saw (one reason may add to another):
+// Reputation scoring, in millionths. Every round, each invited, unflagged
+// hospital's score moves by the evidence the chain saw (reasons add up):
 //
-//	absent      invited, sent nothing                      −0.10
-//	unrevealed  committed but never revealed               −0.40
-//	sybil       within 2% of another hospital's update      −0.40
-//	free-rider  norm below a tenth of the median norm      −0.40
-//	opposes     negative cosine with the aggregate         −0.20
-//	outlier     distance to the aggregate above 3× median  −0.20
-//	excluded    left out by the rule (Multi-Krum)          −0.10
-//	good        none of the above                          +0.05 (up to 1)
+//	absent      invited, sent nothing                              −0.10
+//	unrevealed  committed but never revealed                       −0.40
+//	sybil       within 2% of another hospital's update              −0.40
+//	free-rider  norm below 1% of the median norm (a zero update)   −0.40
+//	oversized   norm above 4× the median norm                      −0.30
+//	opposes     cosine with the aggregate below −0.3               −0.25
+//	excluded    left out by the rule (Multi-Krum)                  −0.10
+//	good        none of the above                                  +0.05 (up to 1)
 //
+// Medians are over the round's unflagged, non-sybil updates. The thresholds
+// leave room for honest hospitals whose data differ (non-IID updates are
+// larger or point elsewhere than the aggregate, but not 4× larger nor
+// strongly opposed; a small hospital that has converged sends a small update,
+// but not a hundred times smaller), which a plain distance-to-aggregate test
+// would flag.
 // Scores start at 1. A hospital whose score falls below 0.5 is flagged: from
-// the next round on its updates get zero weight, until an admin reinstates it.
+// then on it may not commit and its updates get zero weight, until an admin
+// reinstates it.
 const (
 	ScoreStart      int64 = 1_000_000
 	ScoreThreshold  int64 = 500_000
@@ -27,12 +34,13 @@ const (
 	penUnrevealed   int64 = 400_000
 	penSybil        int64 = 400_000
 	penFreeRider    int64 = 400_000
-	penOpposes      int64 = 200_000
-	penOutlier      int64 = 200_000
+	penOversized    int64 = 300_000
+	penOpposes      int64 = 250_000
 	penExcluded     int64 = 100_000
-	SybilDistance         = 20_000 // micro: relative distance of near-duplicates
-	outlierFactor         = 3
-	freeRiderFactor       = 10
+	SybilDistance         = 20_000   // micro: relative distance of near-duplicates
+	opposeCosine          = -300_000 // micro
+	oversizeFactor        = 4
+	freeRiderFactor       = 100
 )
 
 // Member is one invited hospital in a round.
@@ -118,49 +126,67 @@ func RunRound(members []Member, rule Rule, reputation bool) (RoundOutcome, error
 	if !reputation {
 		return out, nil
 	}
-	// Evidence against the aggregate.
-	var dists, norms []uint64
-	if out.Aggregate != nil && len(ups) > 0 {
-		dists, norms = Distances(ups, out.Aggregate)
+	// Evidence against the aggregate and the round's typical update.
+	var norms []uint64
+	var usedNorms []uint64
+	if len(ups) > 0 {
+		_, norms = Distances(ups, make([]int64, len(ups[0].Values)))
+		for k, i := range revealed {
+			if !members[i].Flagged && !sybil[i] {
+				usedNorms = append(usedNorms, norms[k])
+			}
+		}
 	}
-	medDist, medNorm := medianU(dists), medianU(norms)
+	medNorm := medianU(usedNorms)
 	aggNorm := uint64(0)
 	if out.Aggregate != nil {
 		aggNorm = norm(out.Aggregate)
 	}
 	for k, i := range revealed {
 		m := members[i]
+		if m.Flagged {
+			continue
+		}
 		if sybil[i] {
 			add(i, penSybil, "sybil: within %.0f%% of another hospital's update", float64(SybilDistance)/1e4)
 		}
-		if out.Aggregate == nil {
+		if out.Aggregate == nil || medNorm == 0 {
 			continue
 		}
-		if norms[k]*freeRiderFactor < medNorm {
-			add(i, penFreeRider, "free-rider: update norm %d is below a tenth of the median %d", norms[k], medNorm)
+		ratio := float64(norms[k]) / float64(medNorm)
+		switch {
+		case norms[k]*freeRiderFactor < medNorm:
+			add(i, penFreeRider, "free-rider: update norm %.2f× the median", ratio)
 			continue
+		case norms[k] > oversizeFactor*medNorm:
+			add(i, penOversized, "oversized: update norm %.1f× the median", ratio)
 		}
-		if aggNorm > 0 && norms[k] > 0 && cosineMicro(m.Update, out.Aggregate, norms[k], aggNorm) < 0 {
-			add(i, penOpposes, "opposes the aggregate (negative cosine)")
+		if aggNorm > 0 && norms[k] > 0 {
+			if cos := cosineMicro(m.Update, out.Aggregate, norms[k], aggNorm); cos < opposeCosine {
+				add(i, penOpposes, "opposes the aggregate: cosine %.2f", float64(cos)/1e6)
+			}
 		}
-		if medDist > 0 && dists[k] > outlierFactor*medDist {
-			add(i, penOutlier, "outlier: distance %d to the aggregate exceeds %d× the median %d", dists[k], outlierFactor, medDist)
-		}
-		if !m.Flagged && !sybil[i] && out.Weights[i] == 0 {
+		if !sybil[i] && out.Weights[i] == 0 {
 			add(i, penExcluded, "excluded by the rule")
 		}
 	}
 	for i, m := range members {
-		if m.Committed && !m.Revealed {
+		switch {
+		case m.Flagged:
+		case m.Committed && !m.Revealed:
 			add(i, penUnrevealed, "committed but did not reveal")
-		}
-		if !m.Committed {
+		case !m.Committed:
 			add(i, penAbsent, "absent: no commitment")
 		}
 	}
 	out.Changes = make([]Change, n)
 	for i, m := range members {
 		c := Change{Score: m.Score, Reasons: reasons[i], Flagged: m.Flagged}
+		if m.Flagged {
+			c.Reasons = []string{"flagged: excluded until an admin reinstates it"}
+			out.Changes[i] = c
+			continue
+		}
 		if pen[i] == 0 {
 			c.Delta = scoreGood
 			if m.Score+c.Delta > ScoreStart {

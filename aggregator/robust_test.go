@@ -72,14 +72,16 @@ func TestNearDuplicates(t *testing.T) {
 // TestRunRound: each kind of misbehaviour costs reputation, honest members
 // gain, and a flagged member gets zero weight.
 func TestRunRound(t *testing.T) {
-	h := func(v ...int64) Member { return Member{Committed: true, Revealed: true, Update: v, Weight: 10, Score: ScoreStart} }
+	h := func(v ...int64) Member {
+		return Member{Committed: true, Revealed: true, Update: v, Weight: 10, Score: ScoreStart}
+	}
 	members := []Member{
 		h(100, 200, 300), h(200, 100, 250), h(50, 250, 320), h(150, 150, 150), // honest
-		h(-1000, -2000, -3000),                // sign flip, scaled
-		h(0, 0, 0),                            // free-rider
-		h(7, -500, 900), h(7, -500, 901),      // sybils
+		h(-1000, -2000, -3000),           // sign flip, scaled
+		h(0, 0, 0),                       // free-rider
+		h(7, -500, 900), h(7, -500, 901), // sybils
 		{Committed: true, Weight: 10, Score: ScoreStart}, // commit without reveal
-		{Score: ScoreStart},                              // absent
+		{Score: ScoreStart}, // absent
 		{Committed: true, Revealed: true, Update: []int64{300, 10, 40}, Weight: 10, Score: 400_000, Flagged: true},
 	}
 	rule, _ := RuleByName("median")

@@ -257,6 +257,11 @@ func (c *execCtx) commitUpdate(signer *pb.Participant, m *pb.CommitUpdate) error
 	if !isInvited(task, signer.PubKey) {
 		return fmt.Errorf("%w: %s is not invited to task %d", ErrNotInvited, signer.Name, m.TaskId)
 	}
+	if sc, err := c.score(task, signer.PubKey); err != nil {
+		return err
+	} else if sc != nil && sc.Flagged {
+		return fmt.Errorf("%w: %s was flagged in task %d at round %d (reputation %.2f); an admin must reinstate it", ErrUnauthorized, signer.Name, m.TaskId, sc.FlaggedRound, float64(sc.ScorePpm)/1e6)
+	}
 	if len(m.UpdateHash) != sha256.Size {
 		return fmt.Errorf("%w: update_hash has %d bytes, want a %d-byte SHA-256", ErrInvalidMsg, len(m.UpdateHash), sha256.Size)
 	}
@@ -364,7 +369,11 @@ func (c *execCtx) advance(id uint64) (finished bool, err error) {
 	}
 	switch rd.Phase {
 	case pb.PHASE_COMMIT:
-		allIn := len(rd.Submissions) == len(task.Spec.Hospitals)
+		eligible, err := c.eligible(task)
+		if err != nil {
+			return false, err
+		}
+		allIn := len(rd.Submissions) >= eligible
 		if !allIn && c.height < rd.CommitDeadline {
 			return false, nil
 		}
@@ -495,6 +504,41 @@ func (c *execCtx) aggregate(task *pb.Task, rd *pb.Round) (bool, error) {
 	task.ModelRound = rd.Round
 	rd.NumAggregated = uint32(out.Used)
 	return c.closeRound(task, rd, "aggregated")
+}
+
+// score returns a hospital's standing in a task with reputation, or nil.
+func (c *execCtx) score(task *pb.Task, hospital []byte) (*pb.HospitalScore, error) {
+	if !task.Spec.Reputation {
+		return nil, nil
+	}
+	var rep pb.Reputation
+	if _, err := c.st.load(reputationKey(task.Id), &rep); err != nil {
+		return nil, err
+	}
+	for i := range rep.Scores {
+		if bytes.Equal(rep.Scores[i].Hospital, hospital) {
+			return &rep.Scores[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// eligible counts the invited hospitals that may commit (not flagged).
+func (c *execCtx) eligible(task *pb.Task) (int, error) {
+	n := len(task.Spec.Hospitals)
+	if !task.Spec.Reputation {
+		return n, nil
+	}
+	var rep pb.Reputation
+	if _, err := c.st.load(reputationKey(task.Id), &rep); err != nil {
+		return 0, err
+	}
+	for _, sc := range rep.Scores {
+		if sc.Flagged {
+			n--
+		}
+	}
+	return n, nil
 }
 
 // ruleParams converts a spec's rule parameters.

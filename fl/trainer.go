@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/fedledger/fedledger/chain"
@@ -32,6 +33,8 @@ type Trainer struct {
 	// Pending keeps each committed update until it is revealed; a
 	// DirPending survives a restart of the trainer. Nil keeps them in memory.
 	Pending PendingStore
+	// Attack, for simulations, makes the trainer malicious (nil: honest).
+	Attack *Attack
 
 	lost map[uint32]bool // rounds whose update was lost (cannot reveal)
 }
@@ -117,6 +120,10 @@ func (t *Trainer) step(ctx context.Context, id uint64, me []byte) error {
 	switch {
 	case rd.Phase == pb.PHASE_COMMIT && mine == nil:
 		return t.commit(ctx, task, rd)
+	case rd.Phase == pb.PHASE_REVEAL && mine != nil && !mine.Revealed && !t.lost[r] && t.Attack != nil && t.Attack.Name == "commit-no-reveal":
+		t.lost[r] = true
+		t.emit(Event{Task: id, Round: r, Stage: "withheld"})
+		return nil
 	case rd.Phase == pb.PHASE_REVEAL && mine != nil && !mine.Revealed && !t.lost[r]:
 		update, err := t.Pending.Get(id, r)
 		if err != nil {
@@ -180,6 +187,11 @@ func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round) error
 		if err != nil {
 			return fmt.Errorf("fl: %s round %d: %w", t.Name, rd.Round, err)
 		}
+		if t.Attack != nil {
+			if local, err = t.attack(ctx, task, rd.Round, global, local); err != nil {
+				return err
+			}
+		}
 		if update, err = EncodeUpdate(local, global, spec.FracBits, pb.WIDTH_INT32); err != nil {
 			return err
 		}
@@ -197,10 +209,53 @@ func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round) error
 			t.emit(Event{Task: task.Id, Round: rd.Round, Stage: "missed", Err: err})
 			return sleep(ctx, c.PollInterval)
 		}
+		if errors.Is(err, chain.ErrUnauthorized) && strings.Contains(err.Error(), "flagged") {
+			// Flagged by the chain's reputation: wait for the next round
+			// (an admin may reinstate the hospital).
+			t.emit(Event{Task: task.Id, Round: rd.Round, Stage: "flagged", Err: err})
+			return t.waitRoundEnd(ctx, task.Id, rd.Round)
+		}
 		return err
 	}
 	t.emit(Event{Task: task.Id, Round: rd.Round, Stage: "committed", Height: inc.Height, Metrics: metrics})
 	return nil
+}
+
+// attack turns the honest local model into the attacker's.
+func (t *Trainer) attack(ctx context.Context, task *pb.Task, round uint32, global, local []float64) ([]float64, error) {
+	delta := make([]float64, len(local))
+	for i := range local {
+		delta[i] = local[i] - global[i]
+	}
+	var prevStep []float64
+	if t.Attack.Name == "free-rider-echo" && task.ModelRound >= 1 {
+		if prev, err := t.Client.Model(ctx, task.Id, task.ModelRound-1); err == nil {
+			if p, err := ModelParams(prev); err == nil {
+				prevStep = make([]float64, len(p))
+				for i := range p {
+					prevStep[i] = global[i] - p[i]
+				}
+			}
+		}
+	}
+	if prevStep == nil {
+		prevStep = make([]float64, len(delta))
+	}
+	bad, err := t.Attack.Transform(ctx, t.Name, task.Id, round, delta, prevStep)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(global))
+	for i := range out {
+		out[i] = global[i] + bad[i]
+	}
+	return out, nil
+}
+
+// waitRoundEnd waits until round is closed or the task moved on.
+func (t *Trainer) waitRoundEnd(ctx context.Context, id uint64, round uint32) error {
+	_, err := t.Client.WaitRound(ctx, id, round, pb.PHASE_CLOSED)
+	return err
 }
 
 func invited(task *pb.Task, pub []byte) bool {

@@ -45,6 +45,12 @@ type Config struct {
 	Rule string
 	// ServerOpt is the optimizer the chain applies to each aggregate.
 	ServerOpt pb.ServerOpt
+	// RuleParams tune Rule; Reputation turns on-chain reputation on.
+	RuleParams pb.RuleParams
+	Reputation bool
+	// Attacks makes hospitals malicious: attack name → how many. The last
+	// hospitals (in the data's order) are the attackers.
+	Attacks map[string]int
 	// FracBits is the fixed-point scale of models and updates.
 	FracBits uint32
 	// CommitWindow and RevealWindow are the round windows, in blocks.
@@ -128,7 +134,11 @@ type Report struct {
 	Hospitals []string      `json:"hospitals"`
 	Rounds    []RoundResult `json:"rounds"`
 	Final     Final         `json:"final"`
-	Seconds   float64       `json:"seconds"`
+	// Malicious maps each attacker to its attack; Flagged each hospital the
+	// chain flagged to the round it was flagged in.
+	Malicious map[string]string `json:"malicious,omitempty"`
+	Flagged   map[string]uint32 `json:"flagged,omitempty"`
+	Seconds   float64           `json:"seconds"`
 }
 
 // WriteJSON writes the report to path.
@@ -236,6 +246,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	task := pb.TaskSpec{
 		Name: fed.Name + "-demo", Model: spec, Training: cfg.Train.Hints(), Rule: cfg.Rule, ServerOpt: cfg.ServerOpt,
+		RuleParams: cfg.RuleParams, Reputation: cfg.Reputation,
 		Rounds: uint32(cfg.Rounds), MinParticipants: uint32((len(hospitals) + 1) / 2),
 		CommitWindow: cfg.CommitWindow, RevealWindow: cfg.RevealWindow,
 		FracBits: cfg.FracBits, InitialModel: initVec,
@@ -256,11 +267,35 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if rule == "" {
 		rule = "fedavg"
 	}
+	if cfg.Reputation {
+		rule += " with reputation"
+	}
 	if cfg.ServerOpt.Name != "" && cfg.ServerOpt.Name != "fedavg" {
 		rule += " + server " + cfg.ServerOpt.Name
 	}
 	fmt.Fprintf(out, "task %d created at height %d: %s, %d hospitals, %d rounds, %s\n", taskID, inc.Height, spec.Arch, len(hospitals), cfg.Rounds, rule)
 
+	// Attackers: the last hospitals, attack by attack in Attacks' order.
+	rep := &Report{Dataset: fed.Name, Synthetic: fed.Synthetic, Seed: cfg.Seed, ChainID: ncfg.ChainID, TaskID: taskID, Hospitals: hospitals,
+		Malicious: map[string]string{}, Flagged: map[string]uint32{}}
+	attacks := map[string]*fl.Attack{}
+	next := len(fed.Hospitals)
+	for _, name := range fl.Attacks {
+		count := cfg.Attacks[name]
+		var group *fl.Colluders
+		if fl.Collusive(name) && count > 0 {
+			group = fl.NewColluders(count, len(fed.Hospitals))
+		}
+		for k := 0; k < count; k++ {
+			next--
+			if next < 0 {
+				return nil, fmt.Errorf("sim: more attackers than the %d hospitals", len(fed.Hospitals))
+			}
+			h := fed.Hospitals[next].Name
+			attacks[h] = &fl.Attack{Name: name, Colluders: group, Seed: cfg.Seed}
+			rep.Malicious[h] = name
+		}
+	}
 	// Trainers, one per hospital, each on its own validator's RPC.
 	g, gctx := errgroup.WithContext(ctx)
 	for i, h := range fed.Hospitals {
@@ -268,11 +303,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		tr := &fl.Trainer{Name: h.Name, Client: client, Data: h, Train: &cfg.Train, Seed: cfg.Seed, OnEvent: cfg.OnEvent}
+		atk := attacks[h.Name]
+		tr := &fl.Trainer{Name: h.Name, Client: client, Data: atk.PrepareData(h), Train: &cfg.Train, Seed: cfg.Seed, OnEvent: cfg.OnEvent, Attack: atk}
 		g.Go(func() error { return tr.Run(gctx, taskID) })
 	}
 
-	rep := &Report{Dataset: fed.Name, Synthetic: fed.Synthetic, Seed: cfg.Seed, ChainID: ncfg.ChainID, TaskID: taskID, Hospitals: hospitals}
 	watch := func() error {
 		header := fmt.Sprintf("%5s  %8s  %-10s", "round", "revealed", "model")
 		for _, n := range hospitals {
@@ -335,6 +370,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	last := rep.Rounds[len(rep.Rounds)-1]
 	rep.Final = Final{MeanAccuracy: last.MeanAccuracy, Accuracy: last.Accuracy, ModelHash: hex.EncodeToString(t.ModelHash), Height: t.FinishedHeight}
+	if cfg.Reputation {
+		var r pb.Reputation
+		if _, err := researcher.Query(ctx, fmt.Sprintf("/reputation/%d", taskID), &r); err != nil {
+			return nil, err
+		}
+		byKey := map[string]string{}
+		for _, h := range hospitals {
+			byKey[string(Key(cfg.Seed, h).Public().(ed25519.PublicKey))] = h
+		}
+		for _, sc := range r.Scores {
+			if sc.Flagged {
+				rep.Flagged[byKey[string(sc.Hospital)]] = sc.FlaggedRound
+			}
+		}
+	}
 	appHash, err := net.Agree(ctx, t.FinishedHeight)
 	if err != nil {
 		return nil, fmt.Errorf("sim: %w", err)

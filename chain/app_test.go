@@ -571,3 +571,51 @@ func TestServerOptimizerOnChain(t *testing.T) {
 		t.Fatalf("fedadam without tau: code %d %q", r.Code, r.Log)
 	}
 }
+
+// TestReputationFlagsAndReinstates: a hospital that commits and never
+// reveals is flagged after two rounds, may not commit while flagged, and
+// commits again once an admin reinstates it; every change carries a reason.
+func TestReputationFlagsAndReinstates(t *testing.T) {
+	h := newHarness(t, 2)
+	spec := testSpec(h, "h1", "h2", "h3")
+	spec.Rule, spec.Reputation, spec.Rounds, spec.RevealWindow = "median", true, 5, 2
+	h.mustOK(h.block(h.tx("researcher", createTask(spec))))
+	for r := uint32(1); r <= 2; r++ {
+		u1, u2 := testUpdate(10, 20, 30, 40), testUpdate(12, 18, 33, 41)
+		h.mustOK(h.block(h.tx("h1", commitMsg(1, r, u1, 5)), h.tx("h2", commitMsg(1, r, u2, 5)), h.tx("h3", commitMsg(1, r, testUpdate(1, 1, 1, 1), 5))))
+		h.mustOK(h.block(h.tx("h1", revealMsg(1, r, u1)), h.tx("h2", revealMsg(1, r, u2))))
+		for h.round(1, r).Phase != pb.PHASE_CLOSED {
+			h.block()
+		}
+	}
+	rd := h.round(1, 2)
+	var h3 *pb.ReputationChange
+	for i := range rd.Reputation {
+		if bytes.Equal(rd.Reputation[i].Hospital, h.pub("h3")) {
+			h3 = &rd.Reputation[i]
+		}
+	}
+	if h3 == nil || !h3.Flagged || h3.ScorePpm != 200_000 || !strings.Contains(strings.Join(h3.Reasons, ";"), "did not reveal") {
+		t.Fatalf("h3 after two withheld reveals: %+v", h3)
+	}
+	res := h.check(h.tx("h3", commitMsg(1, 3, testUpdate(1, 1, 1, 1), 5)))
+	if res.Code != CodeUnauthorized || !strings.Contains(res.Log, "flagged") {
+		t.Fatalf("flagged commit: code %d %q", res.Code, res.Log)
+	}
+	reinstate := &pb.Msg{Sum: &pb.Msg_Reinstate{Reinstate: &pb.Reinstate{TaskId: 1, Hospital: h.pub("h3"), Reason: "key rotated"}}}
+	if r := h.check(h.tx("researcher", reinstate)); r.Code != CodeUnauthorized {
+		t.Fatalf("researcher reinstating: code %d", r.Code)
+	}
+	h.mustOK(h.block(h.tx("admin", reinstate)))
+	var rep pb.Reputation
+	if err := rep.Unmarshal(h.query("/reputation/1")); err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range rep.Scores {
+		if bytes.Equal(sc.Hospital, h.pub("h3")) && (sc.Flagged || sc.ScorePpm != 1_000_000 || !strings.Contains(sc.Note, "key rotated")) {
+			t.Fatalf("after reinstatement: %+v", sc)
+		}
+	}
+	h.nonces["h3"] = 100
+	h.mustOK(h.block(h.tx("h3", commitMsg(1, 3, testUpdate(1, 1, 1, 1), 5))))
+}

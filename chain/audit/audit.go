@@ -57,11 +57,14 @@ type Report struct {
 	// transactions, app hashes), if any, and the height it was found at.
 	Chain       string `json:"chain_problem,omitempty"`
 	ChainHeight int64  `json:"chain_problem_height,omitempty"`
+	// Reputation is "OK" when the node's reputation scores equal the
+	// replay's, a problem otherwise, and empty for a task without reputation.
+	Reputation string `json:"reputation,omitempty"`
 }
 
 // OK reports whether every round and the chain checked out.
 func (r *Report) OK() bool {
-	if r.Chain != "" || len(r.Rounds) == 0 {
+	if r.Chain != "" || len(r.Rounds) == 0 || (r.Reputation != "" && r.Reputation != "OK") {
 		return false
 	}
 	for _, rr := range r.Rounds {
@@ -139,6 +142,20 @@ func Run(ctx context.Context, rpc RPC, id uint64) (*Report, error) {
 	}
 	if len(rep.Rounds) == 0 && rep.Chain == "" {
 		return rep, fmt.Errorf("%w %d has no closed round yet", ErrTask, id)
+	}
+	if task.Spec.Reputation && rep.Chain == "" {
+		// The scores the node keeps must be the ones the replay computed.
+		var r pb.Reputation
+		path := fmt.Sprintf("/reputation/%d", id)
+		if err := au.replayed(ctx, path, &r); err != nil {
+			return nil, fmt.Errorf("audit: replayed reputation: %w", err)
+		}
+		want, _ := r.Marshal()
+		if p := au.checkAnswer(ctx, path, want); p != "" {
+			rep.Reputation = p
+		} else {
+			rep.Reputation = "OK"
+		}
 	}
 	return rep, nil
 }

@@ -147,3 +147,52 @@ func TestAudit(t *testing.T) {
 		t.Fatal("audits did not run")
 	}
 }
+
+// TestReputationReplay: a task with attackers flags them on chain, and an
+// independent replay of the blocks recomputes exactly the stored scores
+// (and every round's reputation changes).
+func TestReputationReplay(t *testing.T) {
+	dir := datasets.FindDir("")
+	if dir == "" {
+		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
+	}
+	fed, _, err := datasets.Source{Dataset: "wdbc", Dir: dir, Hospitals: 10, Partition: "dirichlet:1.0"}.Open(42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := sim.DefaultConfig()
+	cfg.Data = fed
+	cfg.Rounds = 4
+	cfg.Validators = 2
+	cfg.Rule, cfg.Reputation = "median", true
+	cfg.Attacks = map[string]int{"sybil": 2, "scale": 1}
+	var rep *audit.Report
+	cfg.AfterRound = func(ctx context.Context, r sim.RoundResult, net *localnet.Network) error {
+		if r.Round == 4 {
+			if err := net.Nodes()[1].WaitHeight(ctx, r.Height+2); err != nil {
+				return err
+			}
+			rep = runAudit(t, ctx, net.Nodes()[1].RPCAddress())
+		}
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := sim.Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep == nil || !rep.OK() || rep.Reputation != "OK" {
+		t.Fatalf("audit: %+v", rep)
+	}
+	for h, a := range res.Malicious {
+		if _, ok := res.Flagged[h]; !ok {
+			t.Errorf("%s (%s) was not flagged", h, a)
+		}
+	}
+	for h := range res.Flagged {
+		if _, bad := res.Malicious[h]; !bad {
+			t.Errorf("honest %s was flagged", h)
+		}
+	}
+}

@@ -71,6 +71,9 @@ func runAudit(args []string, stdout, stderr io.Writer) error {
 		if rep.Chain != "" {
 			fmt.Fprintf(stdout, "chain: %s\n", rep.Chain)
 		}
+		if rep.Reputation != "" {
+			fmt.Fprintf(stdout, "reputation scores: %s\n", rep.Reputation)
+		}
 	}
 	if !rep.OK() {
 		for _, r := range rep.Rounds {
@@ -78,7 +81,10 @@ func runAudit(args []string, stdout, stderr io.Writer) error {
 				return fmt.Errorf("audit failed at round %d: %s", r.Round, r.Problem)
 			}
 		}
-		return errors.New("audit failed: " + rep.Chain)
+		if rep.Chain != "" {
+			return errors.New("audit failed: " + rep.Chain)
+		}
+		return errors.New("audit failed: reputation: " + rep.Reputation)
 	}
 	if *output == "text" {
 		fmt.Fprintf(stdout, "all %d rounds OK\n", len(rep.Rounds))

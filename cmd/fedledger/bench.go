@@ -12,11 +12,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fedledger/fedledger/aggregator"
 	"github.com/fedledger/fedledger/datasets"
+	"github.com/fedledger/fedledger/fl"
 	"github.com/fedledger/fedledger/fl/bench"
 )
 
-const benchHelp = `Usage: fedledger bench heart [flags]
+const benchHelp = `Usage: fedledger bench heart|attacks [flags]
+
+heart:
 
 Runs FLamby's Fed-Heart-Disease benchmark on the UCI heart disease data of
 four hospitals: for each seed, local-only training at each hospital, pooled
@@ -26,9 +30,19 @@ Writes one CSV row per (method, seed, hospital): method,seed,hospital,accuracy
 (test accuracy at threshold 0.5 on that hospital's test split), and prints
 the table of means beside FLamby's published numbers.
 
+attacks:
+Runs every attack (label-flip, sign-flip, scale, noise, free-rider,
+free-rider-echo, sybil, alie, ipm, commit-no-reveal) with --malicious
+hospitals against the default robust rule (median with on-chain reputation)
+and plain FedAvg, each through a real in-process CometBFT network, plus the
+same runs with every hospital honest. Writes rows
+attack,rule,seed,accuracy,clean_accuracy,malicious_flagged,malicious_total,
+honest_flagged,rounds_to_flag and prints a table.
+
 Examples:
   fedledger bench heart --data ../shared/datasets --out heart.csv
-  fedledger bench heart --data ../shared/datasets --seeds 42 --rounds 5 --methods fedavg,fedadam`
+  fedledger bench heart --data ../shared/datasets --seeds 42 --rounds 5 --methods fedavg,fedadam
+  fedledger bench attacks --dataset wdbc --data ../shared/datasets --hospitals 10 --malicious 3 --rounds 10 --seeds 42 --out attacks.csv`
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
@@ -36,13 +50,15 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintln(stdout, benchHelp)
 			return nil
 		}
-		return fmt.Errorf("%w: name a benchmark: fedledger bench heart", errUsage)
+		return fmt.Errorf("%w: name a benchmark: fedledger bench heart|attacks", errUsage)
 	}
 	switch args[0] {
 	case "heart":
 		return runBenchHeart(args[1:], stdout)
+	case "attacks":
+		return runBenchAttacks(args[1:], stdout)
 	}
-	return fmt.Errorf("%w: unknown benchmark %q (known: heart)", errUsage, args[0])
+	return fmt.Errorf("%w: unknown benchmark %q (known: heart, attacks)", errUsage, args[0])
 }
 
 func runBenchHeart(args []string, stdout io.Writer) error {
@@ -127,4 +143,108 @@ func runBenchHeart(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "rows written to %s\n", *out)
 	}
 	return nil
+}
+
+func runBenchAttacks(args []string, stdout io.Writer) error {
+	def := bench.DefaultAttackConfig()
+	fs := newFlagSet("bench attacks", benchHelp, stdout)
+	dataset := fs.String("dataset", "wdbc", "wdbc, heart or csv:PATH")
+	data := fs.String("data", "", "data directory (default $"+datasets.EnvData+")")
+	label := fs.String("label", "", "csv: the binary label column")
+	partition := fs.String("partition", "dirichlet:1.0", "dirichlet:ALPHA, iid or natural")
+	hospitals := fs.Int("hospitals", 10, "hospitals (wdbc and csv)")
+	malicious := fs.Int("malicious", def.Malicious, "malicious hospitals in each attacked run")
+	rounds := fs.Int("rounds", def.Rounds, "rounds")
+	seeds := fs.String("seeds", "42", "comma-separated seeds")
+	validators := fs.Int("validators", def.Validators, "CometBFT validators")
+	attacks := fs.String("attacks", "", "comma-separated attacks (default all)")
+	rules := fs.String("rules", bench.RobustRule+",fedavg", "comma-separated rules; every rule but fedavg runs with reputation")
+	out := fs.String("out", "", "CSV file to write")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg := def
+	cfg.Malicious, cfg.Rounds, cfg.Validators, cfg.Out = *malicious, *rounds, *validators, stdout
+	cfg.Seeds = nil
+	for _, s := range strings.Split(*seeds, ",") {
+		v, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%w: --seeds: %q is not a number", errUsage, s)
+		}
+		cfg.Seeds = append(cfg.Seeds, v)
+	}
+	if *attacks != "" {
+		m, err := fl.ParseAttacks(strings.Split(*attacks, ","))
+		if err != nil {
+			return fmt.Errorf("%w: --attacks: %v", errUsage, err)
+		}
+		for _, a := range fl.Attacks {
+			if m[a] > 0 {
+				cfg.Attacks = append(cfg.Attacks, a)
+			}
+		}
+	}
+	cfg.Rules = nil
+	for _, r := range strings.Split(*rules, ",") {
+		if _, err := aggregator.RuleByName(r); err != nil {
+			return fmt.Errorf("%w: --rules: %v", errUsage, err)
+		}
+		cfg.Rules = append(cfg.Rules, r)
+	}
+	if *rounds < 1 || *validators < 1 || *malicious < 1 {
+		return fmt.Errorf("%w: --rounds, --validators and --malicious must be at least 1", errUsage)
+	}
+	if err := checkOutDir(*out); err != nil {
+		return err
+	}
+	dir := *data
+	if dir == "" {
+		dir = os.Getenv(datasets.EnvData)
+	}
+	cfg.Source = datasets.Source{Dataset: *dataset, Dir: dir, Label: *label, Hospitals: *hospitals, Partition: *partition}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	t0 := time.Now()
+	rows, err := bench.Attacks(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, "\n"+bench.FormatAttackTable(rows))
+	fmt.Fprintf(stdout, "%d runs in %.0fs\n", len(rows), time.Since(t0).Seconds())
+	if *out != "" {
+		if err := writeFileAtomic(*out, func(w io.Writer) error { return bench.WriteAttackCSV(w, rows) }); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "rows written to %s\n", *out)
+	}
+	return nil
+}
+
+func checkOutDir(out string) error {
+	if out == "" {
+		return nil
+	}
+	if st, err := os.Stat(filepath.Dir(out)); err != nil || !st.IsDir() {
+		return fmt.Errorf("%w: --out %s: folder %s does not exist", errUsage, out, filepath.Dir(out))
+	}
+	return nil
+}
+
+// writeFileAtomic writes through a temporary file renamed into place.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fedledger/fedledger/aggregator"
 	"github.com/fedledger/fedledger/datasets"
 	"github.com/fedledger/fedledger/fl"
 	"github.com/fedledger/fedledger/fl/bench"
@@ -40,6 +42,7 @@ Examples:
   fedledger demo --data ../shared/datasets --dataset wdbc --hospitals 10 --partition dirichlet:0.5
   fedledger demo --dataset csv:patients.csv --label outcome --site hospital
   fedledger demo --server-opt fedadagrad --data ../shared/datasets
+  fedledger demo --data ../shared/datasets --dataset wdbc --hospitals 10 --rule median --attack sybil:3
   fedledger demo --home /tmp/fl-chain     # keep the chain data for inspection`
 
 func runDemo(args []string, stdout, stderr io.Writer) error {
@@ -61,6 +64,10 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	hospitals := fs.Int("hospitals", 4, "wdbc and csv: number of hospitals to split the rows over")
 	partition := fs.String("partition", "", "wdbc and csv: natural, iid or dirichlet:ALPHA (default dirichlet:1.0 for wdbc; natural with --site, else iid)")
 	serverOpt := fs.String("server-opt", "fedavg", "optimizer the chain applies to each aggregate: fedavg, fedavgm, fedadagrad, fedadam, fedyogi")
+	rule := fs.String("rule", "fedavg", "aggregation rule: fedavg, median, trimmed_mean, multikrum, normclip, centeredclip")
+	reputation := fs.Bool("reputation", false, "score hospitals on chain and exclude those flagged (default on for every rule but fedavg)")
+	var attacks multiFlag
+	fs.Var(&attacks, "attack", "make COUNT hospitals malicious: NAME:COUNT, repeatable ("+strings.Join(fl.Attacks, ", ")+")")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -94,6 +101,19 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if !ok {
 		return fmt.Errorf("%w: --server-opt %q: want one of fedavg, fedavgm, fedadagrad, fedadam, fedyogi", errUsage, *serverOpt)
 	}
+	if _, err := aggregator.RuleByName(*rule); err != nil {
+		return fmt.Errorf("%w: --rule: %v", errUsage, err)
+	}
+	atk, err := fl.ParseAttacks(attacks)
+	if err != nil {
+		return fmt.Errorf("%w: --attack: %v", errUsage, err)
+	}
+	repOn := *reputation || *rule != "fedavg"
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "reputation" {
+			repOn = *reputation
+		}
+	})
 	src := datasets.Source{Dataset: *dataset, Dir: dir, Label: *label, Site: *site, Missing: *missing,
 		Positive: *positive, Hospitals: *hospitals, Partition: *partition}
 	fed, note, err := src.Open(*seed)
@@ -112,6 +132,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	cfg.BlockInterval = *blockInterval
 	cfg.Out = stdout
 	cfg.ServerOpt = so
+	cfg.Rule, cfg.Reputation, cfg.Attacks = *rule, repOn, atk
 	if *verbose {
 		cfg.OnEvent = func(e fl.Event) {
 			switch {
@@ -133,6 +154,20 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if len(rep.Malicious) > 0 || len(rep.Flagged) > 0 {
+		fmt.Fprintln(stdout, "hospitals:")
+		for _, h := range rep.Hospitals {
+			role := "honest"
+			if a, bad := rep.Malicious[h]; bad {
+				role = "malicious (" + a + ")"
+			}
+			status := "not flagged"
+			if r, ok := rep.Flagged[h]; ok {
+				status = fmt.Sprintf("flagged at round %d", r)
+			}
+			fmt.Fprintf(stdout, "  %-12s %-28s %s\n", h, role, status)
+		}
+	}
 	if *report != "" {
 		if err := rep.WriteJSON(*report); err != nil {
 			return err
@@ -141,3 +176,9 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	return nil
 }
+
+// multiFlag collects a repeatable flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }

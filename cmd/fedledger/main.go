@@ -32,7 +32,7 @@ var commands = []command{
 	{"task", "create, list and show training tasks (researchers)", runTask},
 	{"rounds", "list and show the rounds of a task (reviewers)", runRounds},
 	{"audit", "verify a task's every round against the blocks, independently of the node", runAudit},
-	{"bench", "benchmarks: 'bench heart' compares methods on the UCI heart data (FLamby's table)", runBench},
+	{"bench", "benchmarks: 'bench heart' (FLamby's table), 'bench attacks' (malicious hospitals)", runBench},
 }
 
 // errUsage marks a bad command line; main prints it with a hint and exits 2.

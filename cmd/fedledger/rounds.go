@@ -17,8 +17,9 @@ const roundsHelp = `Usage: fedledger rounds list|show --task ID [flags]
 For reviewers: what happened in each round of a task, as the chain recorded
 it. list prints one line per round; show prints one round in full: every
 hospital's commitment (update hash, sample count, its metrics of the round's
-global model), whether and when it revealed, the rule's outcome, and the
-input and output model hashes.
+global model), whether and when it revealed, the weight the rule gave it, the
+outcome, the input and output model hashes, and each hospital's reputation
+change with its reasons.
 
 Examples:
   fedledger rounds list --node http://127.0.0.1:26657 --task 1
@@ -33,6 +34,7 @@ type submissionView struct {
 	CommitHeight int64   `json:"commit_height"`
 	Revealed     bool    `json:"revealed"`
 	RevealHeight int64   `json:"reveal_height,omitempty"`
+	Weight       *uint64 `json:"rule_weight,omitempty"`
 }
 
 type roundView struct {
@@ -48,6 +50,15 @@ type roundView struct {
 	InputModel     string           `json:"input_model_hash"`
 	OutputModel    string           `json:"output_model_hash,omitempty"`
 	Submissions    []submissionView `json:"submissions"`
+	Reputation     []repView        `json:"reputation,omitempty"`
+}
+
+type repView struct {
+	Hospital string   `json:"hospital"`
+	Delta    float64  `json:"delta"`
+	Score    float64  `json:"score"`
+	Flagged  bool     `json:"flagged"`
+	Reasons  []string `json:"reasons,omitempty"`
 }
 
 func viewRound(r *pb.Round, names map[string]string) roundView {
@@ -56,10 +67,21 @@ func viewRound(r *pb.Round, names map[string]string) roundView {
 		InputModel: hex.EncodeToString(r.InputModelHash), OutputModel: hex.EncodeToString(r.OutputModelHash),
 		Phase: strings.ToLower(strings.TrimPrefix(r.Phase.String(), "PHASE_"))}
 	v.Submissions = []submissionView{}
+	k := 0
 	for _, s := range r.Submissions {
-		v.Submissions = append(v.Submissions, submissionView{Hospital: names[string(s.Hospital)], UpdateHash: hex.EncodeToString(s.UpdateHash),
+		sv := submissionView{Hospital: names[string(s.Hospital)], UpdateHash: hex.EncodeToString(s.UpdateHash),
 			Samples: s.NumSamples, Accuracy: float64(s.Metrics.AccuracyPpm) / 1e6, Loss: float64(s.Metrics.LossPpm) / 1e6,
-			CommitHeight: s.CommitHeight, Revealed: s.Revealed, RevealHeight: s.RevealHeight})
+			CommitHeight: s.CommitHeight, Revealed: s.Revealed, RevealHeight: s.RevealHeight}
+		if s.Revealed && k < len(r.Weights) {
+			w := r.Weights[k]
+			sv.Weight = &w
+			k++
+		}
+		v.Submissions = append(v.Submissions, sv)
+	}
+	for _, c := range r.Reputation {
+		v.Reputation = append(v.Reputation, repView{Hospital: names[string(c.Hospital)], Delta: float64(c.DeltaPpm) / 1e6,
+			Score: float64(c.ScorePpm) / 1e6, Flagged: c.Flagged, Reasons: c.Reasons})
 	}
 	return v
 }
@@ -154,7 +176,20 @@ func runRounds(args []string, stdout, stderr io.Writer) error {
 		if s.Revealed {
 			rev = fmt.Sprintf("revealed at %d", s.RevealHeight)
 		}
+		if s.Weight != nil {
+			rev += fmt.Sprintf(", rule weight %d", *s.Weight)
+		}
 		fmt.Fprintf(stdout, "  %-12s committed at %d, %d samples, accuracy %.3f, update %s..., %s\n", s.Hospital, s.CommitHeight, s.Samples, s.Accuracy, s.UpdateHash[:16], rev)
+	}
+	if len(v.Reputation) > 0 {
+		fmt.Fprintln(stdout, "reputation:")
+		for _, c := range v.Reputation {
+			flag := ""
+			if c.Flagged {
+				flag = " FLAGGED"
+			}
+			fmt.Fprintf(stdout, "  %-12s %+.2f -> %.2f%s  %s\n", c.Hospital, c.Delta, c.Score, flag, strings.Join(c.Reasons, "; "))
+		}
 	}
 	return nil
 }

@@ -23,11 +23,12 @@ import (
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
-const taskHelp = `Usage: fedledger task create|list|show [flags]
+const taskHelp = `Usage: fedledger task create|list|show|reinstate [flags]
 
-  create  launch a training task (researchers); flags or --file task.toml
-  list    every task on chain
-  show    one task (--task ID)
+  create     launch a training task (researchers); flags or --file task.toml
+  list       every task on chain
+  show       one task (--task ID)
+  reinstate  clear a flagged hospital in a task (admins)
 
 Every flag of create can be a key of the TOML file (same name, without --);
 flags given on the command line win. The spec is checked before anything is
@@ -38,6 +39,8 @@ Examples:
   fedledger task create --home ./net/keys/researcher --file task.toml
   fedledger task list --node http://127.0.0.1:26657 --output json
   fedledger task show --node http://127.0.0.1:26657 --task 1
+  fedledger task create --home ./net/keys/researcher --rule median --reputation
+  fedledger task reinstate --home ./net/keys/admin --task 1 --hospital va --reason "key rotated"
 
 task.toml:
   name = "heart-logreg"
@@ -69,6 +72,9 @@ type taskSpecFlags struct {
 	ProxMu          float64 `toml:"prox-mu"`
 	FracBits        int     `toml:"frac-bits"`
 	Seed            uint64  `toml:"seed"`
+	Reputation      bool    `toml:"reputation"`
+	KrumF           int     `toml:"krum-f"`
+	TrimBeta        float64 `toml:"trim-beta"`
 }
 
 func defaultTaskFlags() taskSpecFlags {
@@ -98,6 +104,9 @@ func (f *taskSpecFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.ProxMu, "prox-mu", f.ProxMu, "FedProx proximal coefficient (0: off)")
 	fs.IntVar(&f.FracBits, "frac-bits", f.FracBits, "fixed-point fractional bits of models and updates")
 	fs.Uint64Var(&f.Seed, "seed", f.Seed, "seed of the initial weights")
+	fs.BoolVar(&f.Reputation, "reputation", f.Reputation, "score hospitals on chain and exclude those flagged")
+	fs.IntVar(&f.KrumF, "krum-f", f.KrumF, "multikrum: Byzantine updates tolerated (0: the most n allows)")
+	fs.Float64Var(&f.TrimBeta, "trim-beta", f.TrimBeta, "trimmed_mean: share trimmed at each end (0: 0.2)")
 }
 
 // spec turns the flags into a task spec, checking everything that can be
@@ -112,7 +121,8 @@ func (f taskSpecFlags) spec(participants []pb.Participant) (pb.TaskSpec, error) 
 	if f.CommitWindow < 1 || f.RevealWindow < 1 || f.CommitWindow > chain.MaxWindow || f.RevealWindow > chain.MaxWindow {
 		return bad("--commit-window and --reveal-window must be 1 to %d blocks", chain.MaxWindow)
 	}
-	if _, err := aggregator.RuleByName(f.Rule); err != nil {
+	rp := pb.RuleParams{F: uint32(max(f.KrumF, 0)), BetaMicro: uint64(f.TrimBeta * 1e6)}
+	if _, err := aggregator.NewRule(f.Rule, aggregator.RuleParams{F: int(rp.F), BetaMicro: rp.BetaMicro}); err != nil {
 		return bad("--rule: %v", err)
 	}
 	so, ok := bench.ServerOpts()[f.ServerOpt]
@@ -177,7 +187,7 @@ func (f taskSpecFlags) spec(participants []pb.Participant) (pb.TaskSpec, error) 
 	}
 	return pb.TaskSpec{Name: f.Name, Model: model, Training: tc.Hints(), Rule: f.Rule, Rounds: uint32(f.Rounds),
 		MinParticipants: uint32(minP), CommitWindow: uint32(f.CommitWindow), RevealWindow: uint32(f.RevealWindow),
-		Hospitals: keys, FracBits: fb, InitialModel: iv, ServerOpt: so}, nil
+		Hospitals: keys, FracBits: fb, InitialModel: iv, ServerOpt: so, RuleParams: rp, Reputation: f.Reputation}, nil
 }
 
 func runTask(args []string, stdout, stderr io.Writer) error {
@@ -237,6 +247,46 @@ func runTask(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "task %s created at height %d (%d hospitals, %d rounds)\n", id, inc.Height, len(spec.Hospitals), spec.Rounds)
 		return nil
+	case "reinstate":
+		home := fs.String("home", "", "an admin's key home (holds key.json)")
+		id := fs.Uint64("task", 0, "task id")
+		hospital := fs.String("hospital", "", "the flagged hospital's name")
+		reason := fs.String("reason", "", "why (kept on chain)")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		if *home == "" || *id == 0 || *hospital == "" {
+			return fmt.Errorf("%w: --home, --task and --hospital are required", errUsage)
+		}
+		_, key, err := fl.ReadKeyFile(*home + "/key.json")
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		c, err := fl.Dial(ctx, *node, key)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", *node, err)
+		}
+		parts, err := c.Participants(ctx)
+		if err != nil {
+			return err
+		}
+		var pub []byte
+		for _, p := range parts {
+			if p.Name == *hospital {
+				pub = p.PubKey
+			}
+		}
+		if pub == nil {
+			return fmt.Errorf("%w: --hospital %q is not a participant of this chain", errUsage, *hospital)
+		}
+		inc, err := c.Submit(ctx, &pb.Msg{Sum: &pb.Msg_Reinstate{Reinstate: &pb.Reinstate{TaskId: *id, Hospital: pub, Reason: *reason}}})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s reinstated in task %d at height %d\n", *hospital, *id, inc.Height)
+		return nil
 	case "list", "show":
 		id := fs.Uint64("task", 0, "task id (show)")
 		if err := parse(fs, args); err != nil {
@@ -289,7 +339,7 @@ func runTask(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("%w: unknown subcommand %q (known: create, list, show)", errUsage, sub)
+	return fmt.Errorf("%w: unknown subcommand %q (known: create, list, show, reinstate)", errUsage, sub)
 }
 
 // loadTaskFile reads TOML into f; flags set on the command line win.
@@ -328,6 +378,7 @@ type taskView struct {
 	Rounds       uint32   `json:"rounds"`
 	Rule         string   `json:"rule"`
 	ServerOpt    string   `json:"server_opt"`
+	Reputation   bool     `json:"reputation"`
 	Model        string   `json:"model"`
 	Hospitals    []string `json:"hospitals"`
 	ModelHash    string   `json:"model_hash"`
@@ -338,7 +389,7 @@ type taskView struct {
 
 func viewTask(t *pb.Task, names map[string]string) taskView {
 	v := taskView{ID: t.Id, Name: t.Spec.Name, CurrentRound: t.CurrentRound, Rounds: t.Spec.Rounds, Rule: t.Spec.Rule,
-		ServerOpt: t.Spec.ServerOpt.Name, Model: fmt.Sprintf("%s(%d", t.Spec.Model.Arch, t.Spec.Model.InputDim),
+		ServerOpt: t.Spec.ServerOpt.Name, Reputation: t.Spec.Reputation, Model: fmt.Sprintf("%s(%d", t.Spec.Model.Arch, t.Spec.Model.InputDim),
 		ModelHash: hex.EncodeToString(t.ModelHash), ModelRound: t.ModelRound, Created: t.CreatedHeight, Finished: t.FinishedHeight}
 	if t.Spec.Model.Arch == pb.ArchMLP {
 		v.Model += "," + strconv.Itoa(int(t.Spec.Model.HiddenDim))

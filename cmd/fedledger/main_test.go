@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"os"
 	"strings"
 	"testing"
+
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
 // TestCLIErrors: bad command lines get one clear line and exit 2; help exits 0.
@@ -71,5 +75,51 @@ func TestCLIErrors(t *testing.T) {
 		if code != 0 && strings.Count(strings.TrimSpace(errb.String()), "\n") > 1 {
 			t.Errorf("fedledger %v: error is more than two lines: %q", tt.args, errb.String())
 		}
+	}
+}
+
+// TestTaskFile: settings come from the TOML file, command-line flags win,
+// and an unknown setting is refused with its name.
+func TestTaskFile(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/task.toml"
+	if err := os.WriteFile(path, []byte("name = \"from-file\"\nrounds = 7\nserver-opt = \"fedadagrad\"\nreputation = true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := defaultTaskFlags()
+	fs := newFlagSet("t", "", io.Discard)
+	f.register(fs)
+	if err := fs.Parse([]string{"--rounds", "3"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := loadTaskFile(path, &f, fs); err != nil {
+		t.Fatal(err)
+	}
+	if f.Name != "from-file" || f.Rounds != 3 || f.ServerOpt != "fedadagrad" || !f.Reputation || f.Model != "logreg" {
+		t.Fatalf("merged settings: %+v", f)
+	}
+	if err := os.WriteFile(path, []byte("roundz = 7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := loadTaskFile(path, &f, fs); err == nil || !strings.Contains(err.Error(), "roundz") {
+		t.Fatalf("unknown setting: %v", err)
+	}
+	// Validation before sending.
+	parts := []pb.Participant{{Name: "h1", Role: pb.ROLE_HOSPITAL, PubKey: make([]byte, 32)}}
+	for name, mod := range map[string]func(*taskSpecFlags){
+		"unknown hospital": func(f *taskSpecFlags) { f.Hospitals = "h9" },
+		"zero rounds":      func(f *taskSpecFlags) { f.Rounds = 0 },
+		"bad rule":         func(f *taskSpecFlags) { f.Rule = "krum" },
+		"bad model":        func(f *taskSpecFlags) { f.Model = "cnn" },
+		"too many min":     func(f *taskSpecFlags) { f.MinParticipants = 2 },
+	} {
+		g := defaultTaskFlags()
+		mod(&g)
+		if _, err := g.spec(parts); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if spec, err := defaultTaskFlags().spec(parts); err != nil || len(spec.Hospitals) != 1 || spec.MinParticipants != 1 {
+		t.Fatalf("default spec: %+v %v", spec, err)
 	}
 }

@@ -35,6 +35,9 @@ type Attack struct {
 	Colluders *Colluders
 	// Seed drives the attack's noise.
 	Seed uint64
+	// ClaimSamples, when non-zero, is the sample count the attacker claims in
+	// its commitments (FedAvg weighs updates by it; a liar claims much).
+	ClaimSamples uint64
 }
 
 // ParseAttacks reads NAME:COUNT specs (as --attack takes them).

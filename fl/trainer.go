@@ -200,8 +200,12 @@ func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round) error
 		}
 	}
 	h := sha256.Sum256(update)
+	samples := uint64(t.Data.Train.Len())
+	if t.Attack != nil && t.Attack.ClaimSamples > 0 {
+		samples = t.Attack.ClaimSamples
+	}
 	inc, err := c.Submit(ctx, &pb.Msg{Sum: &pb.Msg_CommitUpdate{CommitUpdate: &pb.CommitUpdate{
-		TaskId: task.Id, Round: rd.Round, UpdateHash: h[:], NumSamples: uint64(t.Data.Train.Len()),
+		TaskId: task.Id, Round: rd.Round, UpdateHash: h[:], NumSamples: samples,
 		Metrics: metrics.ToProto(),
 	}}})
 	if err != nil {

@@ -276,6 +276,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	fmt.Fprintf(out, "task %d created at height %d: %s, %d hospitals, %d rounds, %s\n", taskID, inc.Height, spec.Arch, len(hospitals), cfg.Rounds, rule)
 
 	// Attackers: the last hospitals, attack by attack in Attacks' order.
+	// Each claims as many samples as the whole federation has, so that
+	// sample-weighted FedAvg gives its update real weight.
 	rep := &Report{Dataset: fed.Name, Synthetic: fed.Synthetic, Seed: cfg.Seed, ChainID: ncfg.ChainID, TaskID: taskID, Hospitals: hospitals,
 		Malicious: map[string]string{}, Flagged: map[string]uint32{}}
 	attacks := map[string]*fl.Attack{}
@@ -292,7 +294,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				return nil, fmt.Errorf("sim: more attackers than the %d hospitals", len(fed.Hospitals))
 			}
 			h := fed.Hospitals[next].Name
-			attacks[h] = &fl.Attack{Name: name, Colluders: group, Seed: cfg.Seed}
+			attacks[h] = &fl.Attack{Name: name, Colluders: group, Seed: cfg.Seed, ClaimSamples: uint64(totalTrain(fed))}
 			rep.Malicious[h] = name
 		}
 	}
@@ -401,4 +403,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	fmt.Fprintf(out, "app hash     %s (same on all %d validators)\n", rep.Final.AppHash, rep.Final.Validators)
 	fmt.Fprintf(out, "done in %.1fs\n", rep.Seconds)
 	return rep, nil
+}
+
+func totalTrain(fed *datasets.Federation) int {
+	n := 0
+	for _, h := range fed.Hospitals {
+		n += h.Train.Len()
+	}
+	return n
 }

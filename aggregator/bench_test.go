@@ -1,0 +1,34 @@
+package aggregator
+
+import (
+	"fmt"
+	"testing"
+)
+
+// BenchmarkRules times every rule over n updates of d parameters (int32-
+// range values), reporting the update bytes processed per second (4 bytes
+// per value, as updates travel in int32).
+//
+//	go test ./aggregator -run xxx -bench Rules -benchtime 3x
+func BenchmarkRules(b *testing.B) {
+	for _, d := range []int{10_000, 1_000_000} {
+		for _, n := range []int{10, 50, 100} {
+			r := splitmix(uint64(n*d + 1))
+			updates := randomUpdates(&r, n, d, 1<<20, 1000)
+			for _, name := range Rules {
+				if d == 1_000_000 && n == 100 && (name == "median" || name == "trimmed_mean") {
+					continue // minutes per op
+				}
+				rule, _ := RuleByName(name)
+				b.Run(fmt.Sprintf("%s/n=%d/d=%d", name, n, d), func(b *testing.B) {
+					b.SetBytes(int64(4 * n * d))
+					for i := 0; i < b.N; i++ {
+						if _, err := rule.Aggregate(updates); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		}
+	}
+}

@@ -77,13 +77,9 @@ func runBenchHeart(args []string, stdout io.Writer) error {
 	cfg.Rounds = *rounds
 	cfg.Validators = *validators
 	cfg.Out = stdout
-	cfg.Seeds = nil
-	for _, s := range strings.Split(*seeds, ",") {
-		v, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
-		if err != nil {
-			return fmt.Errorf("%w: --seeds: %q is not a number", errUsage, s)
-		}
-		cfg.Seeds = append(cfg.Seeds, v)
+	var err error
+	if cfg.Seeds, err = parseSeeds(*seeds); err != nil {
+		return err
 	}
 	if *methods != "" {
 		known := map[string]bool{"local": true, "pooled": true}
@@ -101,10 +97,8 @@ func runBenchHeart(args []string, stdout io.Writer) error {
 	if *rounds < 1 || *validators < 1 {
 		return fmt.Errorf("%w: --rounds and --validators must be at least 1", errUsage)
 	}
-	if *out != "" {
-		if st, err := os.Stat(filepath.Dir(*out)); err != nil || !st.IsDir() {
-			return fmt.Errorf("%w: --out %s: folder %s does not exist", errUsage, *out, filepath.Dir(*out))
-		}
+	if err := checkOutDir(*out); err != nil {
+		return err
 	}
 	cfg.DataDir = *data
 	if cfg.DataDir == "" {
@@ -124,20 +118,7 @@ func runBenchHeart(args []string, stdout io.Writer) error {
 	fmt.Fprint(stdout, "\n"+bench.FormatTable(sums, hospitals, len(cfg.Seeds)))
 	fmt.Fprintf(stdout, "%d rows in %.0fs\n", len(rows), time.Since(t0).Seconds())
 	if *out != "" {
-		tmp := *out + ".tmp"
-		f, err := os.Create(tmp)
-		if err != nil {
-			return err
-		}
-		if err := bench.WriteCSV(f, rows); err != nil {
-			f.Close()
-			os.Remove(tmp)
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, *out); err != nil {
+		if err := writeFileAtomic(*out, func(w io.Writer) error { return bench.WriteCSV(w, rows) }); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "rows written to %s\n", *out)
@@ -165,13 +146,9 @@ func runBenchAttacks(args []string, stdout io.Writer) error {
 	}
 	cfg := def
 	cfg.Malicious, cfg.Rounds, cfg.Validators, cfg.Out = *malicious, *rounds, *validators, stdout
-	cfg.Seeds = nil
-	for _, s := range strings.Split(*seeds, ",") {
-		v, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
-		if err != nil {
-			return fmt.Errorf("%w: --seeds: %q is not a number", errUsage, s)
-		}
-		cfg.Seeds = append(cfg.Seeds, v)
+	var err error
+	if cfg.Seeds, err = parseSeeds(*seeds); err != nil {
+		return err
 	}
 	if *attacks != "" {
 		m, err := fl.ParseAttacks(strings.Split(*attacks, ","))
@@ -247,4 +224,17 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// parseSeeds reads a comma-separated list of seeds.
+func parseSeeds(list string) ([]uint64, error) {
+	var out []uint64
+	for _, s := range strings.Split(list, ",") {
+		v, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --seeds: %q is not a number", errUsage, s)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }

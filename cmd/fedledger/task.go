@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -219,17 +220,9 @@ func runTask(args []string, stdout, stderr io.Writer) error {
 		if *home == "" {
 			return fmt.Errorf("%w: --home DIR (the researcher's key home) is required", errUsage)
 		}
-		_, key, err := fl.ReadKeyFile(*home + "/key.json")
-		if err != nil {
-			return err
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		c, err := fl.Dial(ctx, *node, key)
-		if err != nil {
-			return fmt.Errorf("node %s: %w", *node, err)
-		}
-		parts, err := c.Participants(ctx)
+		c, parts, err := dialAs(ctx, *home, *node)
 		if err != nil {
 			return err
 		}
@@ -258,17 +251,9 @@ func runTask(args []string, stdout, stderr io.Writer) error {
 		if *home == "" || *id == 0 || *hospital == "" {
 			return fmt.Errorf("%w: --home, --task and --hospital are required", errUsage)
 		}
-		_, key, err := fl.ReadKeyFile(*home + "/key.json")
-		if err != nil {
-			return err
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		c, err := fl.Dial(ctx, *node, key)
-		if err != nil {
-			return fmt.Errorf("node %s: %w", *node, err)
-		}
-		parts, err := c.Participants(ctx)
+		c, parts, err := dialAs(ctx, *home, *node)
 		if err != nil {
 			return err
 		}
@@ -424,4 +409,21 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// dialAs connects to node as the key in home and lists the participants.
+func dialAs(ctx context.Context, home, node string) (*fl.Client, []pb.Participant, error) {
+	_, key, err := fl.ReadKeyFile(filepath.Join(home, "key.json"))
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := fl.Dial(ctx, node, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("node %s: %w", node, err)
+	}
+	parts, err := c.Participants(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, parts, nil
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/bits"
 	"sort"
+	"sync"
 )
 
 // Robust rules. Each takes the updates the chain would otherwise average and
@@ -85,16 +86,7 @@ func MultiKrum(updates []Update, f, m int) (Result, error) {
 	if m < 1 || m > n {
 		m = n - f
 	}
-	dist := make([][]uint128, n)
-	for i := range dist {
-		dist[i] = make([]uint128, n)
-	}
-	for i := 0; i < n; i++ {
-		for k := i + 1; k < n; k++ {
-			dd := sqDist(updates[i].Values, updates[k].Values)
-			dist[i][k], dist[k][i] = dd, dd
-		}
-	}
+	dist := pairwiseSqDist(updates)
 	type scored struct {
 		i     int
 		score uint128
@@ -227,6 +219,76 @@ func Distances(updates []Update, ref []int64) (dist, norms []uint64) {
 		norms = append(norms, norm(u.Values))
 	}
 	return dist, norms
+}
+
+// pairwiseSqDist returns every pair's squared Euclidean distance, exactly.
+// It walks the coordinates in cache-sized blocks, each worker summing its
+// blocks into its own matrix; integer sums do not depend on order, so the
+// result does not depend on scheduling. Values within ±2^31 take a fast
+// path (each squared difference fits in 64 bits).
+func pairwiseSqDist(updates []Update) [][]uint128 {
+	n := len(updates)
+	d := len(updates[0].Values)
+	small := true
+	for _, u := range updates {
+		for _, v := range u.Values {
+			if v > math.MaxInt32 || v < math.MinInt32 {
+				small = false
+				break
+			}
+		}
+	}
+	newMatrix := func() [][]uint128 {
+		m := make([][]uint128, n)
+		for i := range m {
+			m[i] = make([]uint128, n)
+		}
+		return m
+	}
+	var mu sync.Mutex
+	var parts [][][]uint128
+	total := newMatrix()
+	parallelBlocks(d, func(lo, hi int) {
+		m := newMatrix()
+		for i := 0; i < n; i++ {
+			a := updates[i].Values[lo:hi]
+			for k := i + 1; k < n; k++ {
+				b := updates[k].Values[lo:hi]
+				var s uint128
+				if small {
+					for j, x := range a {
+						dv := x - b[j]
+						if dv < 0 {
+							dv = -dv
+						}
+						sq := uint64(dv) * uint64(dv)
+						var c uint64
+						s.lo, c = bits.Add64(s.lo, sq, 0)
+						s.hi += c
+					}
+				} else {
+					s = sqDist(a, b)
+				}
+				m[i][k] = s
+			}
+		}
+		mu.Lock()
+		parts = append(parts, m)
+		mu.Unlock()
+	})
+	for _, m := range parts {
+		for i := 0; i < n; i++ {
+			for k := i + 1; k < n; k++ {
+				total[i][k] = total[i][k].add(m[i][k])
+			}
+		}
+	}
+	for i := 0; i < n; i++ {
+		for k := i + 1; k < n; k++ {
+			total[k][i] = total[i][k]
+		}
+	}
+	return total
 }
 
 func checkShape(updates []Update) (int, error) {

@@ -18,7 +18,7 @@ import (
 	"github.com/fedledger/fedledger/fl/bench"
 )
 
-const benchHelp = `Usage: fedledger bench heart|attacks [flags]
+const benchHelp = `Usage: fedledger bench heart|attacks|aggregate [flags]
 
 heart:
 
@@ -39,9 +39,15 @@ same runs with every hospital honest. Writes rows
 attack,rule,seed,accuracy,clean_accuracy,malicious_flagged,malicious_total,
 honest_flagged,rounds_to_flag and prints a table.
 
+aggregate:
+Times every aggregation rule over --updates updates of --params parameters
+and, on the same buffers in the same run, the machine's plain memory copy;
+prints each rule's seconds, bytes of updates per second, and the ratio.
+
 Examples:
   fedledger bench heart --data ../shared/datasets --out heart.csv
   fedledger bench heart --data ../shared/datasets --seeds 42 --rounds 5 --methods fedavg,fedadam
+  fedledger bench aggregate --params 1000000 --updates 20 --output json
   fedledger bench attacks --dataset wdbc --data ../shared/datasets --hospitals 10 --malicious 3 --rounds 10 --seeds 42 --out attacks.csv`
 
 func runBench(args []string, stdout, stderr io.Writer) error {
@@ -50,15 +56,17 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintln(stdout, benchHelp)
 			return nil
 		}
-		return fmt.Errorf("%w: name a benchmark: fedledger bench heart|attacks", errUsage)
+		return fmt.Errorf("%w: name a benchmark: fedledger bench heart|attacks|aggregate", errUsage)
 	}
 	switch args[0] {
 	case "heart":
 		return runBenchHeart(args[1:], stdout)
 	case "attacks":
 		return runBenchAttacks(args[1:], stdout)
+	case "aggregate":
+		return runBenchAggregate(args[1:], stdout)
 	}
-	return fmt.Errorf("%w: unknown benchmark %q (known: heart, attacks)", errUsage, args[0])
+	return fmt.Errorf("%w: unknown benchmark %q (known: heart, attacks, aggregate)", errUsage, args[0])
 }
 
 func runBenchHeart(args []string, stdout io.Writer) error {
@@ -237,4 +245,41 @@ func parseSeeds(list string) ([]uint64, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+func runBenchAggregate(args []string, stdout io.Writer) error {
+	fs := newFlagSet("bench aggregate", benchHelp, stdout)
+	params := fs.Int("params", 1_000_000, "parameters per update")
+	updates := fs.Int("updates", 20, "updates")
+	rules := fs.String("rules", strings.Join(aggregator.Rules, ","), "comma-separated rules")
+	reps := fs.Int("reps", 3, "repetitions (best is kept)")
+	output := fs.String("output", "text", "text or json")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *params < 1 || *updates < 1 || *reps < 1 || *params*(*updates) > 1<<28 {
+		return fmt.Errorf("%w: --params and --updates must be at least 1 and their product at most 2^28", errUsage)
+	}
+	if *output != "text" && *output != "json" {
+		return fmt.Errorf("%w: --output %q: want text or json", errUsage, *output)
+	}
+	list := strings.Split(*rules, ",")
+	for _, r := range list {
+		if _, err := aggregator.RuleByName(r); err != nil {
+			return fmt.Errorf("%w: --rules: %v", errUsage, err)
+		}
+	}
+	res, err := bench.Aggregate(*params, *updates, list, *reps)
+	if err != nil {
+		return err
+	}
+	if *output == "json" {
+		return writeJSON(stdout, map[string]any{"params": *params, "updates": *updates, "rules": res})
+	}
+	fmt.Fprintf(stdout, "%d updates of %d parameters (%.0f MB as int64)\n", *updates, *params, float64(8**params**updates)/1e6)
+	fmt.Fprintf(stdout, "%-14s %10s %14s %14s %7s\n", "rule", "seconds", "MB/s", "memcpy MB/s", "ratio")
+	for _, r := range res {
+		fmt.Fprintf(stdout, "%-14s %10.4f %14.0f %14.0f %7.2f\n", r.Rule, r.Seconds, r.BytesPerSecond/1e6, r.MemcpyBytesPerSecond/1e6, r.Ratio)
+	}
+	return nil
 }

@@ -62,3 +62,24 @@ func TestSummarize(t *testing.T) {
 		t.Fatalf("Summarize = %+v %v", sums, hs)
 	}
 }
+
+func TestAggregateBench(t *testing.T) {
+	res, err := Aggregate(5000, 5, []string{"fedavg", "multikrum"}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 || res[1].Rule != "multikrum" {
+		t.Fatalf("results %+v", res)
+	}
+	for _, r := range res {
+		if !(r.Seconds > 0) || !(r.BytesPerSecond > 0) || !(r.MemcpyBytesPerSecond > 0) || r.Ratio != r.BytesPerSecond/r.MemcpyBytesPerSecond {
+			t.Fatalf("%+v", r)
+		}
+	}
+	if _, err := Aggregate(0, 5, []string{"fedavg"}, 1); err == nil {
+		t.Fatal("zero params accepted")
+	}
+	if _, err := Aggregate(10, 5, []string{"krum2"}, 1); err == nil {
+		t.Fatal("unknown rule accepted")
+	}
+}

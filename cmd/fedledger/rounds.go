@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fedledger/fedledger/fl"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
@@ -117,11 +116,7 @@ func runRounds(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := fl.Dial(ctx, *node, nil)
-	if err != nil {
-		return fmt.Errorf("node %s: %w", *node, err)
-	}
-	names, err := participantNames(ctx, c)
+	c, names, err := dialReader(ctx, *node)
 	if err != nil {
 		return err
 	}

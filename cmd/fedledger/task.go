@@ -282,11 +282,7 @@ func runTask(args []string, stdout, stderr io.Writer) error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		c, err := fl.Dial(ctx, *node, nil)
-		if err != nil {
-			return fmt.Errorf("node %s: %w", *node, err)
-		}
-		names, err := participantNames(ctx, c)
+		c, names, err := dialReader(ctx, *node)
 		if err != nil {
 			return err
 		}
@@ -391,6 +387,19 @@ func viewTask(t *pb.Task, names map[string]string) taskView {
 		v.Hospitals = append(v.Hospitals, names[string(h)])
 	}
 	return v
+}
+
+// dialReader connects read-only to node and maps participant keys to names.
+func dialReader(ctx context.Context, node string) (*fl.Client, map[string]string, error) {
+	c, err := fl.Dial(ctx, node, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("node %s: %w", node, err)
+	}
+	names, err := participantNames(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, names, nil
 }
 
 func participantNames(ctx context.Context, c *fl.Client) (map[string]string, error) {

@@ -193,3 +193,31 @@ func randomUpdates(r *splitmix, n, d int, maxAbs int64, maxW uint64) []Update {
 	}
 	return ups
 }
+
+// TestDivider checks the reciprocal division against hardware division.
+func TestDivider(t *testing.T) {
+	r := splitmix(8)
+	ds := []uint64{1, 2, 3, 5, 7, 10, 641, 1<<32 - 1, 1 << 32, 1<<32 + 1, 1<<63 - 1, 1 << 63, 1<<63 + 1, math.MaxUint64}
+	for i := 0; i < 200; i++ {
+		ds = append(ds, r.next()>>(r.next()%64)|1, r.next()>>(r.next()%64)+1)
+	}
+	for _, d := range ds {
+		v := newDivider(d)
+		ns := []uint64{0, 1, d - 1, d, d + 1, math.MaxUint64, math.MaxUint64 - 1, 1 << 63}
+		for k := 0; k < 50; k++ {
+			ns = append(ns, r.next()>>(r.next()%64))
+		}
+		for _, n := range ns {
+			if got, want := v.div(n), n/d; got != want {
+				t.Fatalf("%d / %d = %d, want %d", n, d, got, want)
+			}
+		}
+		if d <= math.MaxInt64 {
+			for _, s := range []int64{0, 7, -7, math.MaxInt64, math.MinInt64 + 1, int64(d / 2), -int64(d / 2)} {
+				if got, want := v.roundDiv(s), divRound64(s, d); got != want {
+					t.Fatalf("roundDiv(%d, %d) = %d, want %d", s, d, got, want)
+				}
+			}
+		}
+	}
+}

@@ -221,6 +221,10 @@ func Distances(updates []Update, ref []int64) (dist, norms []uint64) {
 	return dist, norms
 }
 
+// distBlockSize is the coordinate block of pairwiseSqDist: n blocks of it
+// stay in cache while every pair is compared.
+const distBlockSize = 2048
+
 // pairwiseSqDist returns every pair's squared Euclidean distance, exactly.
 // It walks the coordinates in cache-sized blocks, each worker summing its
 // blocks into its own matrix; integer sums do not depend on order, so the
@@ -248,7 +252,7 @@ func pairwiseSqDist(updates []Update) [][]uint128 {
 	var mu sync.Mutex
 	var parts [][][]uint128
 	total := newMatrix()
-	parallelBlocks(d, func(lo, hi int) {
+	parallelBlocks(d, distBlockSize, func(lo, hi int) {
 		m := newMatrix()
 		for i := 0; i < n; i++ {
 			a := updates[i].Values[lo:hi]

@@ -45,14 +45,25 @@ func (c Config) Validate() error {
 // FinalizeBlock executes a block against staged state and returns the new
 // app hash; Commit writes everything staged in one atomic batch. CheckTx runs
 // the same checks against its own staged copy of the last committed state.
-// Queries read only committed state. One mutex serialises every call, so the
-// app is safe under any of CometBFT's local client creators.
+// Queries read only committed state.
+//
+// Locks: consMu orders the consensus calls (InitChain, FinalizeBlock,
+// Commit); checkMu guards CheckTx's state; stateMu guards the committed
+// store, and only Commit and Close take it for writing, briefly. So the
+// aggregation inside FinalizeBlock holds no lock that CheckTx or Query wait
+// for (run the app under proxy.NewConnSyncLocalClientCreator, or any
+// creator, to get that concurrency). Lock order: consMu, checkMu, stateMu.
 type App struct {
 	abci.BaseApplication // proposals, vote extensions, snapshots: defaults
 
-	mu     sync.Mutex
-	store  *store
-	logger log.Logger
+	consMu  sync.Mutex
+	checkMu sync.Mutex
+	stateMu sync.RWMutex
+	store   *store
+	logger  log.Logger
+	// beforeAggregate, when set (tests), runs inside FinalizeBlock just
+	// before a round's aggregation.
+	beforeAggregate func()
 
 	genesis     *overlay // InitChain's writes, committed with block 1
 	pending     *overlay // FinalizeBlock's writes (over genesis, if any), until Commit
@@ -84,8 +95,12 @@ func NewApp(cfg Config) (*App, error) {
 
 // Close closes the app's store. The app must not be used afterwards.
 func (a *App) Close() error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.consMu.Lock()
+	defer a.consMu.Unlock()
+	a.checkMu.Lock()
+	defer a.checkMu.Unlock()
+	a.stateMu.Lock()
+	defer a.stateMu.Unlock()
 	if a.closed {
 		return nil
 	}
@@ -95,17 +110,16 @@ func (a *App) Close() error {
 
 // LastCommit returns the height and app hash of the last commit.
 func (a *App) LastCommit() (int64, []byte) {
-	a.mu.Lock()
-	// (valid after Close too: the last values stay in memory)
-	defer a.mu.Unlock()
+	a.stateMu.RLock() // valid after Close too: the last values stay in memory
+	defer a.stateMu.RUnlock()
 	return a.store.height, append([]byte(nil), a.store.appHash...)
 }
 
 // Info reports the last committed height and app hash, so that CometBFT's
 // handshake replays exactly the blocks the app has not committed.
 func (a *App) Info(_ context.Context, _ *abci.InfoRequest) (*abci.InfoResponse, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.stateMu.RLock()
+	defer a.stateMu.RUnlock()
 	if a.closed {
 		return nil, ErrClosed
 	}
@@ -123,8 +137,12 @@ func (a *App) Info(_ context.Context, _ *abci.InfoRequest) (*abci.InfoResponse, 
 
 // InitChain stores the genesis participants; they are committed with block 1.
 func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.InitChainResponse, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.consMu.Lock()
+	defer a.consMu.Unlock()
+	a.checkMu.Lock()
+	defer a.checkMu.Unlock()
+	a.stateMu.RLock()
+	defer a.stateMu.RUnlock()
 	if a.closed {
 		return nil, ErrClosed
 	}
@@ -157,8 +175,10 @@ func (a *App) chainID(o *overlay) (string, error) {
 // CheckTx runs every check FinalizeBlock would run, against the last
 // committed state plus the transactions CheckTx already accepted.
 func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.checkMu.Lock()
+	defer a.checkMu.Unlock()
+	a.stateMu.RLock()
+	defer a.stateMu.RUnlock()
 	if a.closed {
 		return nil, ErrClosed
 	}
@@ -180,8 +200,10 @@ func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckT
 // FinalizeBlock executes the block's transactions, then advances every
 // running task's round, and returns the app hash of the staged state.
 func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (*abci.FinalizeBlockResponse, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.consMu.Lock()
+	defer a.consMu.Unlock()
+	a.stateMu.RLock() // reads committed state; writes go to a.pending
+	defer a.stateMu.RUnlock()
 	if a.closed {
 		return nil, ErrClosed
 	}
@@ -199,7 +221,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 	if err != nil {
 		return nil, err
 	}
-	c := &execCtx{st: state{a.pending}, height: req.Height, chainID: id}
+	c := &execCtx{st: state{a.pending}, height: req.Height, chainID: id, beforeAggregate: a.beforeAggregate}
 	results := make([]*abci.ExecTxResult, len(req.Txs))
 	for i, tx := range req.Txs {
 		c.events = nil
@@ -227,8 +249,12 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 
 // Commit persists the staged state in one atomic batch and resets CheckTx's view.
 func (a *App) Commit(_ context.Context, _ *abci.CommitRequest) (*abci.CommitResponse, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.consMu.Lock()
+	defer a.consMu.Unlock()
+	a.checkMu.Lock()
+	defer a.checkMu.Unlock()
+	a.stateMu.Lock()
+	defer a.stateMu.Unlock()
 	if a.closed {
 		return nil, ErrClosed
 	}

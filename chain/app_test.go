@@ -10,6 +10,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 
@@ -618,4 +619,56 @@ func TestReputationFlagsAndReinstates(t *testing.T) {
 	}
 	h.nonces["h3"] = 100
 	h.mustOK(h.block(h.tx("h3", commitMsg(1, 3, testUpdate(1, 1, 1, 1), 5))))
+}
+
+// TestNoLockAcrossAggregation: while FinalizeBlock is inside a round's
+// aggregation, queries and CheckTx still answer (the aggregation holds no
+// lock they wait for). The timeout only turns a deadlock into a failure; no
+// timing is measured.
+func TestNoLockAcrossAggregation(t *testing.T) {
+	h := newHarness(t, 1)
+	h.mustOK(h.block(h.tx("researcher", createTask(testSpec(h, "h1", "h2")))))
+	u := testUpdate(1, 2, 3, 4)
+	h.mustOK(h.block(h.tx("h1", commitMsg(1, 1, u, 1)), h.tx("h2", commitMsg(1, 1, u, 1))))
+	entered, release := make(chan struct{}), make(chan struct{})
+	app := h.apps[0]
+	app.beforeAggregate = func() {
+		close(entered)
+		<-release
+	}
+	reveals := [][]byte{h.tx("h1", revealMsg(1, 1, u)), h.tx("h2", revealMsg(1, 1, u))}
+	done := make(chan error, 1)
+	go func() {
+		_, err := app.FinalizeBlock(context.Background(), &abci.FinalizeBlockRequest{Height: h.height + 1, Txs: reveals})
+		done <- err
+	}()
+	<-entered
+	answered := make(chan string, 2)
+	go func() {
+		r, _ := app.Query(context.Background(), &abci.QueryRequest{Path: "/task/1"})
+		answered <- fmt.Sprintf("query code %d", r.Code)
+	}()
+	go func() {
+		r, _ := app.CheckTx(context.Background(), &abci.CheckTxRequest{Tx: h.tx("researcher", createTask(testSpec(h, "h1")))})
+		answered <- fmt.Sprintf("checktx code %d", r.Code)
+	}()
+	for i := 0; i < 2; i++ {
+		select {
+		case got := <-answered:
+			if !strings.HasSuffix(got, "code 0") {
+				t.Errorf("during aggregation: %s", got)
+			}
+		case <-time.After(20 * time.Second):
+			close(release) // let FinalizeBlock finish so that cleanup can close the app
+			<-done
+			t.Fatal("a query or CheckTx waited for the aggregation: a lock is held across it")
+		}
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Commit(context.Background(), &abci.CommitRequest{}); err != nil {
+		t.Fatal(err)
+	}
 }

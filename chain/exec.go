@@ -32,6 +32,8 @@ type execCtx struct {
 	height  int64 // height of the block being executed (CheckTx: next height)
 	chainID string
 	events  []abci.Event
+	// beforeAggregate, when set (tests), runs just before an aggregation.
+	beforeAggregate func()
 }
 
 func (c *execCtx) emit(typ string, kv ...string) {
@@ -67,7 +69,7 @@ func (c *execCtx) deliverTx(raw []byte) error {
 	if tx.Nonce <= signer.Nonce {
 		return fmt.Errorf("%w: nonce %d was already used or is stale; %s's last nonce is %d, sign with a larger one", ErrBadNonce, tx.Nonce, signer.Name, signer.Nonce)
 	}
-	sub := &execCtx{st: state{newOverlay(c.st.overlay)}, height: c.height, chainID: c.chainID}
+	sub := &execCtx{st: state{newOverlay(c.st.overlay)}, height: c.height, chainID: c.chainID, beforeAggregate: c.beforeAggregate}
 	switch m := msg.Sum.(type) {
 	case *pb.Msg_CreateTask:
 		err = sub.createTask(signer, m.CreateTask)
@@ -454,6 +456,9 @@ func (c *execCtx) aggregate(task *pb.Task, rd *pb.Round) (bool, error) {
 			return false, fmt.Errorf("%w: stored update: %v", ErrInternal, err)
 		}
 		members[i].Revealed = true
+	}
+	if c.beforeAggregate != nil {
+		c.beforeAggregate()
 	}
 	out, err := aggregator.RunRound(members, rule, task.Spec.Reputation)
 	if err != nil {

@@ -34,8 +34,8 @@ const (
 
 // Query answers from the last committed state.
 func (a *App) Query(_ context.Context, req *abci.QueryRequest) (*abci.QueryResponse, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.stateMu.RLock()
+	defer a.stateMu.RUnlock()
 	if a.closed {
 		return nil, ErrClosed
 	}

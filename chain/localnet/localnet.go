@@ -492,7 +492,7 @@ func (n *Node) Start() error {
 		return err
 	}
 	node, err := nm.NewNode(context.Background(), n.cfg, pv, nodeKey,
-		proxy.NewLocalClientCreator(app),
+		proxy.NewConnSyncLocalClientCreator(app), // one lock per ABCI connection: queries and CheckTx do not wait for FinalizeBlock
 		nm.DefaultGenesisDocProviderFunc(n.cfg),
 		func(ctx *cmtcfg.DBContext) (dbm.DB, error) {
 			db, err := cmtcfg.DefaultDBProvider(ctx)

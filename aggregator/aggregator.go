@@ -98,8 +98,7 @@ func (r robustRule) Aggregate(updates []Update) (Result, error) {
 	}
 	clip := r.p.Clip
 	if clip == 0 && n > 0 {
-		_, norms := Distances(updates, make([]int64, len(updates[0].Values)))
-		clip = int64(medianU(norms))
+		clip = int64(medianU(Norms(updates)))
 		if clip == 0 {
 			clip = 1
 		}

@@ -130,7 +130,7 @@ func RunRound(members []Member, rule Rule, reputation bool) (RoundOutcome, error
 	var norms []uint64
 	var usedNorms []uint64
 	if len(ups) > 0 {
-		_, norms = Distances(ups, make([]int64, len(ups[0].Values)))
+		norms = Norms(ups)
 		for k, i := range revealed {
 			if !members[i].Flagged && !sybil[i] {
 				usedNorms = append(usedNorms, norms[k])

@@ -212,13 +212,13 @@ func NearDuplicates(updates []Update, relMicro uint64) ([][2]int, error) {
 	return pairs, nil
 }
 
-// Distances returns each update's Euclidean distance to ref, and its norm.
-func Distances(updates []Update, ref []int64) (dist, norms []uint64) {
-	for _, u := range updates {
-		dist = append(dist, isqrt128u(sqDist(u.Values, ref)))
-		norms = append(norms, norm(u.Values))
+// Norms returns each update's Euclidean norm, rounded down.
+func Norms(updates []Update) []uint64 {
+	out := make([]uint64, len(updates))
+	for i, u := range updates {
+		out[i] = norm(u.Values)
 	}
-	return dist, norms
+	return out
 }
 
 // distBlockSize is the coordinate block of pairwiseSqDist: n blocks of it

@@ -204,18 +204,6 @@ func divFix(a, b int64, f uint32) int64 {
 	return int64(q)
 }
 
-// sqrtFix returns √(v/2^f)·2^f = ⌊√(v·2^f)⌋ for v ≥ 0.
-func sqrtFix(v int64, f uint32) int64 {
-	if v <= 0 {
-		return 0
-	}
-	hi, lo := uint64(v)>>(64-f), uint64(v)<<f
-	if f == 0 {
-		hi, lo = 0, uint64(v)
-	}
-	return int64(isqrt128(hi, lo))
-}
-
 // isqrt128 is the integer square root of hi:lo, by Newton's method from
 // above, in integers only.
 func isqrt128(hi, lo uint64) uint64 {

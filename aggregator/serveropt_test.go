@@ -40,7 +40,7 @@ func TestFixedPointHelpers(t *testing.T) {
 	if got := divFix(3*one, 2*one, f); got != 3*one/2 {
 		t.Errorf("3/2 = %d", got)
 	}
-	if got := sqrtFix(4*one, f); got != 2*one {
+	if got := isqrt128(0, uint64(4*one*one)); got != uint64(2*one) {
 		t.Errorf("sqrt(4) = %d", got)
 	}
 	if got := mulFix(math.MaxInt64, math.MaxInt64, f); got != math.MaxInt64 {

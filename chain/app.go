@@ -73,6 +73,27 @@ type App struct {
 	closed      bool
 }
 
+// lockAll takes every lock in the documented order (consMu, checkMu,
+// stateMu, the last for writing if write) and returns the unlock.
+func (a *App) lockAll(write bool) func() {
+	a.consMu.Lock()
+	a.checkMu.Lock()
+	if write {
+		a.stateMu.Lock()
+	} else {
+		a.stateMu.RLock()
+	}
+	return func() {
+		if write {
+			a.stateMu.Unlock()
+		} else {
+			a.stateMu.RUnlock()
+		}
+		a.checkMu.Unlock()
+		a.consMu.Unlock()
+	}
+}
+
 // ErrClosed is returned by every call after Close.
 var ErrClosed = errors.New("chain: app is closed")
 
@@ -95,12 +116,7 @@ func NewApp(cfg Config) (*App, error) {
 
 // Close closes the app's store. The app must not be used afterwards.
 func (a *App) Close() error {
-	a.consMu.Lock()
-	defer a.consMu.Unlock()
-	a.checkMu.Lock()
-	defer a.checkMu.Unlock()
-	a.stateMu.Lock()
-	defer a.stateMu.Unlock()
+	defer a.lockAll(true)()
 	if a.closed {
 		return nil
 	}
@@ -137,12 +153,7 @@ func (a *App) Info(_ context.Context, _ *abci.InfoRequest) (*abci.InfoResponse, 
 
 // InitChain stores the genesis participants; they are committed with block 1.
 func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.InitChainResponse, error) {
-	a.consMu.Lock()
-	defer a.consMu.Unlock()
-	a.checkMu.Lock()
-	defer a.checkMu.Unlock()
-	a.stateMu.RLock()
-	defer a.stateMu.RUnlock()
+	defer a.lockAll(false)()
 	if a.closed {
 		return nil, ErrClosed
 	}
@@ -249,12 +260,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 
 // Commit persists the staged state in one atomic batch and resets CheckTx's view.
 func (a *App) Commit(_ context.Context, _ *abci.CommitRequest) (*abci.CommitResponse, error) {
-	a.consMu.Lock()
-	defer a.consMu.Unlock()
-	a.checkMu.Lock()
-	defer a.checkMu.Unlock()
-	a.stateMu.Lock()
-	defer a.stateMu.Unlock()
+	defer a.lockAll(true)()
 	if a.closed {
 		return nil, ErrClosed
 	}

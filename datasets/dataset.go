@@ -136,15 +136,7 @@ func dirichletSplit(t Table, p Partition, seed uint64) ([][]int, error) {
 	if t.Len() < k*MinRows {
 		return nil, fmt.Errorf("%w: %d rows cannot give %d hospitals %d rows each", ErrPartition, t.Len(), k, MinRows)
 	}
-	byClass := map[float64][]int{}
-	for i, y := range t.Y {
-		byClass[y] = append(byClass[y], i)
-	}
-	classes := make([]float64, 0, len(byClass))
-	for c := range byClass {
-		classes = append(classes, c)
-	}
-	sort.Float64s(classes)
+	byClass, classes := rowsByClass(t)
 	alpha := make([]float64, k)
 	for i := range alpha {
 		alpha[i] = p.Alpha

@@ -25,15 +25,7 @@ func splitSizes(n int) (train, test int) {
 func trainTestSplit(t Table, rng *rand.Rand) (Table, Table) {
 	n := t.Len()
 	_, nTest := splitSizes(n)
-	byClass := map[float64][]int{}
-	for i, y := range t.Y {
-		byClass[y] = append(byClass[y], i)
-	}
-	classes := make([]float64, 0, len(byClass))
-	for c := range byClass {
-		classes = append(classes, c)
-	}
-	sort.Float64s(classes)
+	byClass, classes := rowsByClass(t)
 	stratify := len(classes) > 1
 	for _, c := range classes {
 		if len(byClass[c]) <= 2 {
@@ -86,6 +78,20 @@ func trainTestSplit(t Table, rng *rand.Rand) (Table, Table) {
 	shuffleTable(train, rng)
 	shuffleTable(test, rng)
 	return train, test
+}
+
+// rowsByClass groups row indices by label and lists the labels in order.
+func rowsByClass(t Table) (map[float64][]int, []float64) {
+	byClass := map[float64][]int{}
+	for i, y := range t.Y {
+		byClass[y] = append(byClass[y], i)
+	}
+	classes := make([]float64, 0, len(byClass))
+	for c := range byClass {
+		classes = append(classes, c)
+	}
+	sort.Float64s(classes)
+	return byClass, classes
 }
 
 func shuffleTable(t Table, rng *rand.Rand) {

@@ -51,22 +51,22 @@ Examples:
   fedledger bench attacks --dataset wdbc --data ../shared/datasets --hospitals 10 --malicious 3 --rounds 10 --seeds 42 --out attacks.csv`
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			fmt.Fprintln(stdout, benchHelp)
-			return nil
-		}
+	sub, args, done, err := subcommand(args, benchHelp, "name a benchmark: fedledger bench heart|attacks|aggregate", stdout)
+	if done || err != nil {
+		return err
+	}
+	if strings.HasPrefix(sub, "-") {
 		return fmt.Errorf("%w: name a benchmark: fedledger bench heart|attacks|aggregate", errUsage)
 	}
-	switch args[0] {
+	switch sub {
 	case "heart":
-		return runBenchHeart(args[1:], stdout)
+		return runBenchHeart(args, stdout)
 	case "attacks":
-		return runBenchAttacks(args[1:], stdout)
+		return runBenchAttacks(args, stdout)
 	case "aggregate":
-		return runBenchAggregate(args[1:], stdout)
+		return runBenchAggregate(args, stdout)
 	}
-	return fmt.Errorf("%w: unknown benchmark %q (known: heart, attacks, aggregate)", errUsage, args[0])
+	return fmt.Errorf("%w: unknown benchmark %q (known: heart, attacks, aggregate)", errUsage, sub)
 }
 
 func runBenchHeart(args []string, stdout io.Writer) error {

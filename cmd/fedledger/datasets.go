@@ -25,18 +25,14 @@ Examples:
   fedledger datasets fetch wdbc --base-url http://mirror.example/uci   # a mirror with UCI's paths`
 
 func runDatasets(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-		if len(args) == 0 {
-			return fmt.Errorf("%w: want: fedledger datasets fetch heart-disease|wdbc", errUsage)
-		}
-		fmt.Fprintln(stdout, datasetsHelp)
-		return nil
+	sub, args, done, err := subcommand(args, datasetsHelp, "want: fedledger datasets fetch heart-disease|wdbc", stdout)
+	if done || err != nil {
+		return err
 	}
-	if args[0] != "fetch" {
-		return fmt.Errorf("%w: unknown subcommand %q (known: fetch)", errUsage, args[0])
+	if sub != "fetch" {
+		return fmt.Errorf("%w: unknown subcommand %q (known: fetch)", errUsage, sub)
 	}
-	args = args[1:]
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+	if len(args) > 0 && isHelp(args[0]) {
 		fmt.Fprintln(stdout, datasetsHelp)
 		return nil
 	}

@@ -117,3 +117,19 @@ func parse(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" }
+
+// subcommand splits "SUB args..." off a command's arguments. With no
+// arguments it is a usage error saying missing; with a help flag it prints
+// help and reports done.
+func subcommand(args []string, help, missing string, stdout io.Writer) (sub string, rest []string, done bool, err error) {
+	if len(args) == 0 {
+		return "", nil, false, fmt.Errorf("%w: %s", errUsage, missing)
+	}
+	if isHelp(args[0]) {
+		fmt.Fprintln(stdout, help)
+		return "", nil, true, nil
+	}
+	return args[0], args[1:], false, nil
+}

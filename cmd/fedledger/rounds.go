@@ -86,14 +86,10 @@ func viewRound(r *pb.Round, names map[string]string) roundView {
 }
 
 func runRounds(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-		if len(args) == 0 {
-			return fmt.Errorf("%w: want: fedledger rounds list|show --task ID", errUsage)
-		}
-		fmt.Fprintln(stdout, roundsHelp)
-		return nil
+	sub, args, done, err := subcommand(args, roundsHelp, "want: fedledger rounds list|show --task ID", stdout)
+	if done || err != nil {
+		return err
 	}
-	sub, args := args[0], args[1:]
 	if sub != "list" && sub != "show" {
 		return fmt.Errorf("%w: unknown subcommand %q (known: list, show)", errUsage, sub)
 	}

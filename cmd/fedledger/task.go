@@ -192,14 +192,10 @@ func (f taskSpecFlags) spec(participants []pb.Participant) (pb.TaskSpec, error) 
 }
 
 func runTask(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-		if len(args) == 0 {
-			return fmt.Errorf("%w: want: fedledger task create|list|show", errUsage)
-		}
-		fmt.Fprintln(stdout, taskHelp)
-		return nil
+	sub, args, done, err := subcommand(args, taskHelp, "want: fedledger task create|list|show", stdout)
+	if done || err != nil {
+		return err
 	}
-	sub, args := args[0], args[1:]
 	fs := newFlagSet("task "+sub, taskHelp, stdout)
 	node := fs.String("node", "http://127.0.0.1:26657", "a node's RPC address")
 	output := fs.String("output", "text", "text or json")

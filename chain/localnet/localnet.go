@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	dbm "github.com/cometbft/cometbft-db"
+	abci "github.com/cometbft/cometbft/abci/types"
 	cmtcfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/crypto/ed25519"
 	"github.com/cometbft/cometbft/libs/log"
@@ -51,6 +53,90 @@ type Config struct {
 	// BasePort, when non-zero, fixes the ports: node i listens for peers on
 	// BasePort+10·i and for RPC on BasePort+10·i+1. Zero picks free ports.
 	BasePort int
+	// NewApp, when set, opens the application a node runs instead of
+	// fedledger's (benchmarks compare against CometBFT's kvstore example).
+	// dir is the node's app data directory. An app that is an io.Closer is
+	// closed when its node stops. Such apps are called through one lock
+	// (proxy.NewLocalClientCreator), as CometBFT's examples expect.
+	NewApp func(dir string) (abci.Application, error)
+	// Network holds the limits that bound update traffic (zero fields:
+	// CometBFT's defaults). DefaultConfig sets DefaultNetwork().
+	Network NetworkSettings
+}
+
+// NetworkSettings are the CometBFT limits that decide how many update
+// bytes a network orders per second and how large a transaction may be.
+// A zero field keeps CometBFT's default (given in brackets).
+type NetworkSettings struct {
+	// BlockMaxBytes is the genesis consensus parameter block.max_bytes [4 MiB].
+	BlockMaxBytes int64
+	// MaxTxBytes is mempool.max_tx_bytes, the largest transaction [1 MiB].
+	MaxTxBytes int
+	// MempoolMaxTxsBytes is mempool.max_txs_bytes, all pending txs [64 MiB].
+	MempoolMaxTxsBytes int64
+	// RPCMaxBodyBytes is rpc.max_body_bytes, the largest request [1 MB];
+	// a tx travels base64-encoded in JSON, so it needs 4/3 of MaxTxBytes.
+	RPCMaxBodyBytes int64
+	// P2PRate is p2p.send_rate and p2p.recv_rate in bytes/s per peer [5 MB/s].
+	P2PRate int64
+	// MaxPacketPayload is p2p.max_packet_msg_payload_size [1 kB].
+	MaxPacketPayload int
+}
+
+// DefaultNetwork returns settings chosen for update traffic between
+// hospitals: blocks of 8 MiB carry two int32 updates of a million
+// parameters or dozens of compressed ones; 1 MiB transactions (updates
+// larger than 512 KiB go as chunk transactions, see fl.DefaultChunkSize);
+// an RPC body that fits the largest transaction base64-encoded; a 256 MiB
+// mempool (a round of 40 hospitals × 4 MB with room to spare); peers
+// exchanging up to 64 MB/s in 16 kB packets instead of 5 MB/s in 1 kB
+// ones. Lower P2PRate to what the links between sites carry.
+func DefaultNetwork() NetworkSettings {
+	return NetworkSettings{
+		BlockMaxBytes:      8 << 20,
+		MaxTxBytes:         1 << 20,
+		MempoolMaxTxsBytes: 256 << 20,
+		RPCMaxBodyBytes:    3 << 20,
+		P2PRate:            64_000_000,
+		MaxPacketPayload:   16 << 10,
+	}
+}
+
+// apply writes the settings into a node's config.
+func (s NetworkSettings) apply(c *cmtcfg.Config) {
+	if s.MaxTxBytes > 0 {
+		c.Mempool.MaxTxBytes = s.MaxTxBytes
+	}
+	if s.MempoolMaxTxsBytes > 0 {
+		c.Mempool.MaxTxsBytes = s.MempoolMaxTxsBytes
+	}
+	if s.RPCMaxBodyBytes > 0 {
+		c.RPC.MaxBodyBytes = s.RPCMaxBodyBytes
+	}
+	if s.P2PRate > 0 {
+		c.P2P.SendRate, c.P2P.RecvRate = s.P2PRate, s.P2PRate
+	}
+	if s.MaxPacketPayload > 0 {
+		c.P2P.MaxPacketMsgPayloadSize = s.MaxPacketPayload
+	}
+}
+
+// validate checks the settings against each other.
+func (s NetworkSettings) validate() error {
+	if s.BlockMaxBytes < 0 || s.MaxTxBytes < 0 || s.MempoolMaxTxsBytes < 0 || s.RPCMaxBodyBytes < 0 || s.P2PRate < 0 || s.MaxPacketPayload < 0 {
+		return errors.New("localnet: negative network setting")
+	}
+	block, tx := s.BlockMaxBytes, int64(s.MaxTxBytes)
+	if block == 0 {
+		block = types.DefaultBlockParams().MaxBytes
+	}
+	if tx == 0 {
+		tx = int64(cmtcfg.DefaultMempoolConfig().MaxTxBytes)
+	}
+	if tx > block {
+		return fmt.Errorf("localnet: max tx bytes %d exceed block max bytes %d; no block could hold such a tx", tx, block)
+	}
+	return nil
 }
 
 // DefaultConfig returns a 4-validator network with fast blocks.
@@ -61,6 +147,7 @@ func DefaultConfig() Config {
 		BlockInterval: 100 * time.Millisecond,
 		Host:          "127.0.0.1",
 		StartTimeout:  60 * time.Second,
+		Network:       DefaultNetwork(),
 	}
 }
 
@@ -84,13 +171,18 @@ func (c Config) Validate() error {
 	case c.BasePort < 0 || c.BasePort+10*c.Validators > 65535:
 		return fmt.Errorf("localnet: base port %d leaves no room for %d validators", c.BasePort, c.Validators)
 	}
+	if err := c.Network.validate(); err != nil {
+		return err
+	}
 	for _, h := range c.Hosts {
 		if net.ParseIP(h) == nil {
 			return fmt.Errorf("localnet: host %q is not an IP address", h)
 		}
 	}
-	if _, err := chain.ParseGenesis(c.AppState); err != nil {
-		return fmt.Errorf("localnet: %w", err)
+	if c.NewApp == nil {
+		if _, err := chain.ParseGenesis(c.AppState); err != nil {
+			return fmt.Errorf("localnet: %w", err)
+		}
 	}
 	return nil
 }
@@ -108,9 +200,11 @@ type Node struct {
 	cfg    *cmtcfg.Config
 	logger log.Logger
 
+	newApp  func(dir string) (abci.Application, error) // nil: chain.NewApp
+
 	mu      sync.Mutex
 	node    *nm.Node
-	app     *chain.App
+	app     abci.Application
 	dbs     []*onceDB // every CometBFT database the node opened
 	started time.Time
 }
@@ -376,6 +470,7 @@ func (nw *Network) prepareHomes() (bool, error) {
 			c.P2P.ListenAddress = fmt.Sprintf("tcp://%s:%d", host, p2pPort)
 			c.RPC.ListenAddress = fmt.Sprintf("tcp://%s:%d", host, rpcPort)
 			tune(c, cfg.BlockInterval)
+			cfg.Network.apply(c)
 		} else {
 			if err := readConfig(cfgFile, c); err != nil {
 				return false, err
@@ -397,15 +492,19 @@ func (nw *Network) prepareHomes() (bool, error) {
 		}
 		genVals = append(genVals, types.GenesisValidator{Address: pub.Address(), PubKey: pub, Power: 10, Name: c.Moniker})
 		peers = append(peers, fmt.Sprintf("%s@%s", nodeKey.ID(), strings.TrimPrefix(c.P2P.ListenAddress, "tcp://")))
-		nw.nodes = append(nw.nodes, &Node{Index: i, Home: home, cfg: c, logger: cfg.Logger.With("node", i)})
+		nw.nodes = append(nw.nodes, &Node{Index: i, Home: home, cfg: c, logger: cfg.Logger.With("node", i), newApp: cfg.NewApp})
 	}
 	if !fresh {
 		return false, nil
 	}
+	params := types.DefaultConsensusParams()
+	if cfg.Network.BlockMaxBytes > 0 {
+		params.Block.MaxBytes = cfg.Network.BlockMaxBytes
+	}
 	gen := types.GenesisDoc{
 		ChainID:         cfg.ChainID,
 		GenesisTime:     time.Now().UTC().Truncate(time.Second),
-		ConsensusParams: types.DefaultConsensusParams(),
+		ConsensusParams: params,
 		Validators:      genVals,
 		AppState:        cfg.AppState,
 	}
@@ -571,11 +670,39 @@ func (n *Node) RPCAddress() string {
 	return "http://" + strings.TrimPrefix(n.cfg.RPC.ListenAddress, "tcp://")
 }
 
-// App returns the node's app, or nil if the node is stopped.
+// App returns the node's fedledger app, or nil if the node is stopped or
+// runs another app (Config.NewApp).
 func (n *Node) App() *chain.App {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.app
+	a, _ := n.app.(*chain.App)
+	return a
+}
+
+// openApp opens the node's application and the client creator CometBFT
+// calls it through.
+func (n *Node) openApp() (abci.Application, proxy.ClientCreator, error) {
+	if n.newApp != nil {
+		app, err := n.newApp(filepath.Join(n.Home, "data", "app"))
+		if err != nil {
+			return nil, nil, err
+		}
+		return app, proxy.NewLocalClientCreator(app), nil
+	}
+	app, err := chain.NewApp(chain.Config{Dir: filepath.Join(n.Home, "data", "fedledger"), Logger: n.logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	// One lock per ABCI connection: queries and CheckTx do not wait for FinalizeBlock.
+	return app, proxy.NewConnSyncLocalClientCreator(app), nil
+}
+
+// closeApp closes app if it can be closed.
+func closeApp(app abci.Application) error {
+	if c, ok := app.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }
 
 // Running reports whether the node is started.
@@ -592,7 +719,7 @@ func (n *Node) Start() error {
 	if n.node != nil {
 		return fmt.Errorf("localnet: node %d already running", n.Index)
 	}
-	app, err := chain.NewApp(chain.Config{Dir: filepath.Join(n.Home, "data", "fedledger"), Logger: n.logger})
+	app, creator, err := n.openApp()
 	if err != nil {
 		return fmt.Errorf("localnet: node %d: %w", n.Index, err)
 	}
@@ -600,16 +727,16 @@ func (n *Node) Start() error {
 		return ed25519.GenPrivKey(), nil
 	})
 	if err != nil {
-		app.Close()
+		closeApp(app)
 		return err
 	}
 	nodeKey, err := p2p.LoadNodeKey(n.cfg.NodeKeyFile())
 	if err != nil {
-		app.Close()
+		closeApp(app)
 		return err
 	}
 	node, err := nm.NewNode(context.Background(), n.cfg, pv, nodeKey,
-		proxy.NewConnSyncLocalClientCreator(app), // one lock per ABCI connection: queries and CheckTx do not wait for FinalizeBlock
+		creator,
 		nm.DefaultGenesisDocProviderFunc(n.cfg),
 		func(ctx *cmtcfg.DBContext) (dbm.DB, error) {
 			db, err := cmtcfg.DefaultDBProvider(ctx)
@@ -623,11 +750,11 @@ func (n *Node) Start() error {
 		nm.DefaultMetricsProvider(n.cfg.Instrumentation),
 		n.logger)
 	if err != nil {
-		app.Close()
+		closeApp(app)
 		return fmt.Errorf("localnet: node %d: %w", n.Index, err)
 	}
 	if err := node.Start(); err != nil {
-		app.Close()
+		closeApp(app)
 		return fmt.Errorf("localnet: start node %d: %w", n.Index, err)
 	}
 	n.node, n.app = node, app
@@ -650,7 +777,7 @@ func (n *Node) Stop() error {
 	for _, db := range n.dbs {
 		errs = append(errs, db.Close())
 	}
-	errs = append(errs, n.app.Close())
+	errs = append(errs, closeApp(n.app))
 	n.node, n.app, n.dbs = nil, nil, nil
 	return errors.Join(errs...)
 }

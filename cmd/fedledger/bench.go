@@ -13,12 +13,13 @@ import (
 	"time"
 
 	"github.com/fedledger/fedledger/aggregator"
+	"github.com/fedledger/fedledger/chain/localnet"
 	"github.com/fedledger/fedledger/datasets"
 	"github.com/fedledger/fedledger/fl"
 	"github.com/fedledger/fedledger/fl/bench"
 )
 
-const benchHelp = `Usage: fedledger bench heart|attacks|aggregate [flags]
+const benchHelp = `Usage: fedledger bench heart|attacks|aggregate|chain [flags]
 
 heart:
 
@@ -44,14 +45,24 @@ Times every aggregation rule over --updates updates of --params parameters
 and, on the same buffers in the same run, the machine's plain memory copy;
 prints each rule's seconds, bytes of updates per second, and the ratio.
 
+chain:
+Measures update throughput through the ledger: --updates RevealUpdate
+transactions of --update-bytes each through fedledger's app on an in-process
+network of --validators validators, then key=value transactions of the same
+sizes through CometBFT's kvstore example app on the same kind of network;
+prints MB/s of each and their ratio. Both networks use the settings testnet
+and demo write (docs/performance.md); --cometbft-defaults uses CometBFT's
+stock limits instead (5 MB/s per peer, 1 kB packets, 4 MiB blocks).
+
 Examples:
+  fedledger bench chain --validators 4 --update-bytes 100000 --updates 200 --output json
   fedledger bench heart --data ../shared/datasets --out heart.csv
   fedledger bench heart --data ../shared/datasets --seeds 42 --rounds 5 --methods fedavg,fedadam
   fedledger bench aggregate --params 1000000 --updates 20 --output json
   fedledger bench attacks --dataset wdbc --data ../shared/datasets --hospitals 10 --malicious 3 --rounds 10 --seeds 42 --out attacks.csv`
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	sub, args, done, err := subcommand(args, benchHelp, "name a benchmark: fedledger bench heart|attacks|aggregate", stdout)
+	sub, args, done, err := subcommand(args, benchHelp, "name a benchmark: fedledger bench heart|attacks|aggregate|chain", stdout)
 	if done || err != nil {
 		return err
 	}
@@ -65,8 +76,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return runBenchAttacks(args, stdout)
 	case "aggregate":
 		return runBenchAggregate(args, stdout)
+	case "chain":
+		return runBenchChain(args, stdout, stderr)
 	}
-	return fmt.Errorf("%w: unknown benchmark %q (known: heart, attacks, aggregate)", errUsage, sub)
+	return fmt.Errorf("%w: unknown benchmark %q (known: heart, attacks, aggregate, chain)", errUsage, sub)
 }
 
 func runBenchHeart(args []string, stdout io.Writer) error {
@@ -281,5 +294,47 @@ func runBenchAggregate(args []string, stdout io.Writer) error {
 	for _, r := range res {
 		fmt.Fprintf(stdout, "%-14s %10.4f %14.0f %14.0f %7.2f\n", r.Rule, r.Seconds, r.BytesPerSecond/1e6, r.MemcpyBytesPerSecond/1e6, r.Ratio)
 	}
+	return nil
+}
+
+func runBenchChain(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench chain", benchHelp, stdout)
+	def := bench.DefaultChainConfig()
+	validators := fs.Int("validators", def.Validators, "validators in each network")
+	updateBytes := fs.Int("update-bytes", def.UpdateBytes, "bytes of each update transaction")
+	updates := fs.Int("updates", def.Updates, "update transactions per network")
+	senders := fs.Int("senders", def.Senders, "clients broadcasting at once")
+	stock := fs.Bool("cometbft-defaults", false, "run both networks with CometBFT's stock limits")
+	output := fs.String("output", "text", "text or json")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *output != "text" && *output != "json" {
+		return fmt.Errorf("%w: --output %q: want text or json", errUsage, *output)
+	}
+	cfg := def
+	cfg.Validators, cfg.UpdateBytes, cfg.Updates, cfg.Senders = *validators, *updateBytes, *updates, *senders
+	if *stock {
+		cfg.Network = localnet.NetworkSettings{}
+	}
+	cfg.Progress = stderr
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, err := bench.Chain(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if *output == "json" {
+		return writeJSON(stdout, r)
+	}
+	fmt.Fprintf(stdout, "%d validators, %d update transactions of %d bytes\n", r.Validators, r.Updates, r.UpdateBytes)
+	fmt.Fprintf(stdout, "%-10s %9s %9s %9s %7s\n", "app", "seconds", "tx/s", "MB/s", "blocks")
+	for _, run := range []bench.ChainRun{r.Fedledger, r.KVStore} {
+		fmt.Fprintf(stdout, "%-10s %9.2f %9.1f %9.2f %7d\n", run.App, run.Seconds, run.TxPerSecond, run.MBPerSecond, run.Blocks)
+	}
+	fmt.Fprintf(stdout, "ratio fedledger/kvstore: %.2f\n", r.Ratio)
 	return nil
 }

@@ -24,6 +24,8 @@ const (
 	MaxInvited = 10000
 	// MaxTaskFracBits bounds a task's fixed-point scale.
 	MaxTaskFracBits = 30
+	// MaxChunks bounds the chunks of one chunked reveal.
+	MaxChunks = 4096
 )
 
 // execCtx is one execution of transactions against a version of the state.
@@ -79,6 +81,8 @@ func (c *execCtx) deliverTx(raw []byte) error {
 		err = sub.revealUpdate(signer, m.RevealUpdate)
 	case *pb.Msg_Reinstate:
 		err = sub.reinstate(signer, m.Reinstate)
+	case *pb.Msg_RevealChunk:
+		err = sub.revealChunk(signer, m.RevealChunk)
 	default:
 		err = fmt.Errorf("%w: unknown message", ErrDecode)
 	}
@@ -189,6 +193,60 @@ func (c *execCtx) validateSpec(s *pb.TaskSpec) error {
 	if im.FracBits != s.FracBits {
 		return bad("initial_model frac_bits %d differ from the task's %d", im.FracBits, s.FracBits)
 	}
+	if im.Sparse || len(im.Scales) > 0 || (im.Width != pb.WIDTH_INT32 && im.Width != pb.WIDTH_INT64) {
+		return bad("initial_model must be a dense int32 or int64 vector without scales")
+	}
+	switch s.Compression.Width {
+	case pb.WIDTH_UNSPECIFIED, pb.WIDTH_INT8, pb.WIDTH_INT16, pb.WIDTH_INT32, pb.WIDTH_INT64:
+	default:
+		return bad("compression width %v unknown; use int8, int16, int32 or int64", s.Compression.Width)
+	}
+	if s.Compression.TopkPpm > 1_000_000 {
+		return bad("compression topk_ppm %d exceeds 1000000 (all coordinates)", s.Compression.TopkPpm)
+	}
+	return nil
+}
+
+// TopK is how many coordinates a sparse update of a task may carry.
+func TopK(s *pb.TaskSpec) uint32 {
+	n := uint64(s.InitialModel.Len)
+	k := (n*uint64(s.Compression.TopkPpm) + 999_999) / 1_000_000
+	return uint32(max(k, 1))
+}
+
+// checkUpdate decodes a revealed update and checks it against the task:
+// shape, scale and the task's compression.
+func checkUpdate(task *pb.Task, bz []byte) error {
+	vec, err := pb.DecodeVector(bz)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadShape, err)
+	}
+	spec := &task.Spec
+	if want := spec.InitialModel.Len; vec.Len != want {
+		return fmt.Errorf("%w: update has %d values, the task's model has %d", ErrBadShape, vec.Len, want)
+	}
+	if vec.FracBits != spec.FracBits {
+		return fmt.Errorf("%w: update has frac_bits %d, the task uses %d", ErrBadShape, vec.FracBits, spec.FracBits)
+	}
+	cw := spec.Compression.Width
+	switch {
+	case cw == pb.WIDTH_UNSPECIFIED && vec.Width != pb.WIDTH_INT32 && vec.Width != pb.WIDTH_INT64:
+		return fmt.Errorf("%w: update is %v; the task takes int32 or int64 updates", ErrBadShape, vec.Width)
+	case cw != pb.WIDTH_UNSPECIFIED && vec.Width != cw:
+		return fmt.Errorf("%w: update is %v; the task's compression is %v", ErrBadShape, vec.Width, cw)
+	}
+	if spec.Compression.TopkPpm == 0 {
+		if vec.Sparse {
+			return fmt.Errorf("%w: update is sparse; the task takes dense updates (no top-k)", ErrBadShape)
+		}
+		return nil
+	}
+	if !vec.Sparse {
+		return fmt.Errorf("%w: update is dense; the task takes top-k sparse updates", ErrBadShape)
+	}
+	if k := TopK(spec); vec.Nnz > k {
+		return fmt.Errorf("%w: update has %d coordinates; the task's top-k keeps at most %d", ErrBadShape, vec.Nnz, k)
+	}
 	return nil
 }
 
@@ -273,6 +331,14 @@ func (c *execCtx) commitUpdate(signer *pb.Participant, m *pb.CommitUpdate) error
 	if m.Metrics.AccuracyPpm > 1_000_000 {
 		return fmt.Errorf("%w: metrics accuracy_ppm %d exceeds 1000000", ErrInvalidMsg, m.Metrics.AccuracyPpm)
 	}
+	if n := len(m.ChunkHashes); n == 1 || n > MaxChunks {
+		return fmt.Errorf("%w: %d chunk hashes; a chunked reveal has 2 to %d chunks (none: one RevealUpdate)", ErrInvalidMsg, n, MaxChunks)
+	}
+	for j, h := range m.ChunkHashes {
+		if len(h) != sha256.Size {
+			return fmt.Errorf("%w: chunk hash %d has %d bytes, want a %d-byte SHA-256", ErrInvalidMsg, j, len(h), sha256.Size)
+		}
+	}
 	i := findSubmission(rd, signer.PubKey)
 	if i >= 0 {
 		return fmt.Errorf("%w: %s already committed to round %d of task %d", ErrDuplicate, signer.Name, m.Round, m.TaskId)
@@ -280,7 +346,7 @@ func (c *execCtx) commitUpdate(signer *pb.Participant, m *pb.CommitUpdate) error
 	i = -i - 1
 	sub := pb.Submission{
 		Hospital: signer.PubKey, UpdateHash: m.UpdateHash, NumSamples: m.NumSamples,
-		Metrics: m.Metrics, CommitHeight: c.height,
+		Metrics: m.Metrics, CommitHeight: c.height, ChunkHashes: m.ChunkHashes,
 	}
 	rd.Submissions = append(rd.Submissions, pb.Submission{})
 	copy(rd.Submissions[i+1:], rd.Submissions[i:])
@@ -312,24 +378,100 @@ func (c *execCtx) revealUpdate(signer *pb.Participant, m *pb.RevealUpdate) error
 	if sub.Revealed {
 		return fmt.Errorf("%w: %s already revealed in round %d of task %d", ErrDuplicate, signer.Name, m.Round, m.TaskId)
 	}
+	if len(sub.ChunkHashes) > 0 {
+		return fmt.Errorf("%w: %s committed to %d chunks in round %d of task %d; reveal them with RevealChunk", ErrInvalidMsg, signer.Name, len(sub.ChunkHashes), m.Round, m.TaskId)
+	}
 	if h := sha256.Sum256(m.Update); !bytes.Equal(h[:], sub.UpdateHash) {
 		return fmt.Errorf("%w: SHA-256 of the revealed update is %X, the commitment is %X", ErrHashMismatch, h[:], sub.UpdateHash)
 	}
-	vec, err := pb.DecodeVector(m.Update)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBadShape, err)
+	if err := checkUpdate(task, m.Update); err != nil {
+		return err
 	}
-	if want := task.Spec.InitialModel.Len; vec.Len != want {
-		return fmt.Errorf("%w: update has %d values, the task's model has %d", ErrBadShape, vec.Len, want)
-	}
-	if vec.FracBits != task.Spec.FracBits {
-		return fmt.Errorf("%w: update has frac_bits %d, the task uses %d", ErrBadShape, vec.FracBits, task.Spec.FracBits)
-	}
+	c.storeReveal(rd, sub, m.Update)
+	return nil
+}
+
+// storeReveal records a complete, checked reveal.
+func (c *execCtx) storeReveal(rd *pb.Round, sub *pb.Submission, update []byte) {
 	sub.Revealed = true
 	sub.RevealHeight = c.height
 	c.st.save(roundKey(rd.TaskId, rd.Round), rd)
-	c.st.set(updateKey(rd.TaskId, rd.Round, signer.PubKey), m.Update)
-	c.emit("update_revealed", "task_id", u64s(m.TaskId), "round", u64s(uint64(m.Round)), "hospital", hex.EncodeToString(signer.PubKey))
+	c.st.set(updateKey(rd.TaskId, rd.Round, sub.Hospital), update)
+	c.emit("update_revealed", "task_id", u64s(rd.TaskId), "round", u64s(uint64(rd.Round)), "hospital", hex.EncodeToString(sub.Hospital))
+}
+
+// revealChunk takes one chunk of a chunked reveal; the last one completes it.
+func (c *execCtx) revealChunk(signer *pb.Participant, m *pb.RevealChunk) error {
+	if err := requireRole(signer, pb.ROLE_HOSPITAL, "submit updates"); err != nil {
+		return err
+	}
+	task, rd, err := c.openRoundFor(m.TaskId, m.Round)
+	if err != nil {
+		return err
+	}
+	if rd.Phase == pb.PHASE_COMMIT {
+		return fmt.Errorf("%w: round %d of task %d is still in its commit phase; reveal once the reveal_opened event is out", ErrWrongPhase, m.Round, m.TaskId)
+	}
+	if rd.Phase != pb.PHASE_REVEAL || c.height > rd.RevealDeadline {
+		return fmt.Errorf("%w: the reveal window of round %d of task %d closed at height %d", ErrRoundClosed, m.Round, m.TaskId, rd.RevealDeadline)
+	}
+	i := findSubmission(rd, signer.PubKey)
+	if i < 0 {
+		return fmt.Errorf("%w: %s has no commitment in round %d of task %d; a reveal must follow a commit", ErrNoCommitment, signer.Name, m.Round, m.TaskId)
+	}
+	sub := &rd.Submissions[i]
+	if sub.Revealed {
+		return fmt.Errorf("%w: %s already revealed in round %d of task %d", ErrDuplicate, signer.Name, m.Round, m.TaskId)
+	}
+	n := uint32(len(sub.ChunkHashes))
+	if n == 0 {
+		return fmt.Errorf("%w: %s committed to a whole update in round %d of task %d; reveal it with RevealUpdate", ErrInvalidMsg, signer.Name, m.Round, m.TaskId)
+	}
+	if m.Index >= n {
+		return fmt.Errorf("%w: chunk %d of %d; indexes run from 0 to %d", ErrInvalidMsg, m.Index, n, n-1)
+	}
+	key := chunkKey(m.TaskId, m.Round, signer.PubKey, m.Index)
+	if have, err := c.st.get(key); err != nil {
+		return err
+	} else if have != nil {
+		return fmt.Errorf("%w: chunk %d of %s in round %d of task %d is already in", ErrDuplicate, m.Index, signer.Name, m.Round, m.TaskId)
+	}
+	if h := sha256.Sum256(m.Data); !bytes.Equal(h[:], sub.ChunkHashes[m.Index]) {
+		return fmt.Errorf("%w: SHA-256 of chunk %d is %X, the commitment says %X", ErrHashMismatch, m.Index, h[:], sub.ChunkHashes[m.Index])
+	}
+	if sub.ChunksRevealed+1 < n {
+		sub.ChunksRevealed++
+		c.st.save(roundKey(rd.TaskId, rd.Round), rd)
+		c.st.set(key, m.Data)
+		c.emit("chunk_revealed", "task_id", u64s(m.TaskId), "round", u64s(uint64(m.Round)),
+			"hospital", hex.EncodeToString(signer.PubKey), "index", u64s(uint64(m.Index)))
+		return nil
+	}
+	// The last chunk: join them in order and check the whole.
+	var whole []byte
+	for j := uint32(0); j < n; j++ {
+		part := m.Data
+		if j != m.Index {
+			if part, err = c.st.get(chunkKey(m.TaskId, m.Round, signer.PubKey, j)); err != nil {
+				return err
+			}
+			if part == nil {
+				return fmt.Errorf("%w: chunk %d of %X missing", ErrInternal, j, signer.PubKey)
+			}
+		}
+		whole = append(whole, part...)
+	}
+	if h := sha256.Sum256(whole); !bytes.Equal(h[:], sub.UpdateHash) {
+		return fmt.Errorf("%w: the %d joined chunks hash to %X, the commitment is %X", ErrHashMismatch, n, h[:], sub.UpdateHash)
+	}
+	if err := checkUpdate(task, whole); err != nil {
+		return err
+	}
+	sub.ChunksRevealed = n
+	for j := uint32(0); j < n; j++ {
+		c.st.del(chunkKey(m.TaskId, m.Round, signer.PubKey, j))
+	}
+	c.storeReveal(rd, sub, whole)
 	return nil
 }
 
@@ -593,6 +735,11 @@ func (c *execCtx) closeRound(task *pb.Task, rd *pb.Round, outcome string) (bool,
 	for _, s := range rd.Submissions {
 		if s.Revealed {
 			c.st.del(updateKey(task.Id, rd.Round, s.Hospital))
+		} else if s.ChunksRevealed > 0 {
+			// An unfinished chunked reveal: drop what came.
+			for j := range uint32(len(s.ChunkHashes)) {
+				c.st.del(chunkKey(task.Id, rd.Round, s.Hospital, j))
+			}
 		}
 	}
 	rd.Phase = pb.PHASE_CLOSED

@@ -13,6 +13,7 @@ import (
 //	r/<task u64><round u32>         Round
 //	m/<task u64><round u32>         GlobalModel after that round (0: initial)
 //	u/<task u64><round u32><pubkey> revealed update, kept until the round closes
+//	c/<task u64><round u32><pubkey><index u32> chunk of a chunked reveal, until complete
 //	o/<task u64>                    ServerOptState of the task's server optimizer
 //	h/<task u64>                    Reputation: every invited hospital's score
 //	s/task_seq                      last task id (u64)
@@ -47,4 +48,8 @@ func updateKey(task uint64, round uint32, pub []byte) string {
 func taskRound(task uint64, round uint32) string {
 	b := binary.BigEndian.AppendUint64(nil, task)
 	return string(binary.BigEndian.AppendUint32(b, round))
+}
+
+func chunkKey(task uint64, round uint32, pub []byte, index uint32) string {
+	return "c/" + taskRound(task, round) + string(pub) + string(binary.BigEndian.AppendUint32(nil, index))
 }

@@ -200,7 +200,7 @@ type Node struct {
 	cfg    *cmtcfg.Config
 	logger log.Logger
 
-	newApp  func(dir string) (abci.Application, error) // nil: chain.NewApp
+	newApp func(dir string) (abci.Application, error) // nil: chain.NewApp
 
 	mu      sync.Mutex
 	node    *nm.Node

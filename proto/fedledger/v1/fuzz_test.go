@@ -32,6 +32,9 @@ func FuzzDecodeVector(f *testing.F) {
 	bz, _ := v.Marshal()
 	f.Add(bz)
 	f.Add([]byte{0x18, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	sp, _ := NewCompressedVector(8, WIDTH_INT8, 10, []uint32{0, 3, 9}, []int64{-128, 5, 127}, []uint32{4, 6}, []int64{3, 1 << 32})
+	bz, _ = sp.Marshal()
+	f.Add(bz)
 	f.Fuzz(func(t *testing.T, bz []byte) {
 		v, err := DecodeVector(bz)
 		if err != nil {

@@ -80,6 +80,8 @@ func (m *Msg) Kind() string {
 		return "reveal_update"
 	case *Msg_Reinstate:
 		return "reinstate"
+	case *Msg_RevealChunk:
+		return "reveal_chunk"
 	}
 	return "unknown"
 }

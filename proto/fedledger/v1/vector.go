@@ -15,35 +15,81 @@ const MaxFracBits = 62
 // ErrVector marks a malformed fixed-point vector.
 var ErrVector = errors.New("malformed vector")
 
-// NewVector packs values into a Vector of the given width. It fails when a
-// value does not fit the width.
+// Limits of a Vector's compression fields.
+const (
+	// MaxSegments bounds the scale segments of a vector.
+	MaxSegments = 4096
+	// MaxScale bounds a segment's scale, so that q·scale fits an int64 for
+	// every width that may carry scales.
+	MaxScale = 1 << 32
+)
+
+// NewVector packs values into a dense Vector of the given width, scale 1.
+// It fails when a value does not fit the width.
 func NewVector(fracBits uint32, width Width, values []int64) (Vector, error) {
-	if fracBits > MaxFracBits {
-		return Vector{}, fmt.Errorf("%w: frac_bits %d > %d", ErrVector, fracBits, MaxFracBits)
+	return NewCompressedVector(fracBits, width, len(values), nil, values, nil, nil)
+}
+
+// NewCompressedVector packs a vector of n values. With indices nil it is
+// dense and q holds all n integers; otherwise it is sparse, indices
+// (strictly increasing, below n) are its coordinates and q their integers.
+// segments and scales (both nil, or one scale per segment, segments
+// summing to n) give per-segment scales. The result is validated.
+func NewCompressedVector(fracBits uint32, width Width, n int, indices []uint32, q []int64, segments []uint32, scales []int64) (Vector, error) {
+	es := width.ElemSize()
+	if es == 0 {
+		return Vector{}, fmt.Errorf("%w: unknown width %v", ErrVector, width)
 	}
-	switch width {
-	case WIDTH_INT32:
-		data := make([]byte, 4*len(values))
-		for i, v := range values {
-			if v < math.MinInt32 || v > math.MaxInt32 {
-				return Vector{}, fmt.Errorf("%w: value %d at index %d does not fit int32", ErrVector, v, i)
+	if n < 0 || n > math.MaxUint32 {
+		return Vector{}, fmt.Errorf("%w: length %d", ErrVector, n)
+	}
+	v := Vector{FracBits: fracBits, Width: width, Len: uint32(n), Segments: segments, Scales: scales}
+	if indices != nil {
+		if len(indices) != len(q) {
+			return Vector{}, fmt.Errorf("%w: %d indices for %d values", ErrVector, len(indices), len(q))
+		}
+		v.Sparse, v.Nnz = true, uint32(len(indices))
+		prev := int64(-1)
+		for _, ix := range indices {
+			if int64(ix) <= prev {
+				return Vector{}, fmt.Errorf("%w: index %d after %d; indices must increase", ErrVector, ix, prev)
 			}
-			binary.LittleEndian.PutUint32(data[4*i:], uint32(int32(v)))
+			v.Indices = binary.AppendUvarint(v.Indices, uint64(int64(ix)-prev-1))
+			prev = int64(ix)
 		}
-		return Vector{FracBits: fracBits, Width: width, Len: uint32(len(values)), Data: data}, nil
-	case WIDTH_INT64:
-		data := make([]byte, 8*len(values))
-		for i, v := range values {
-			binary.LittleEndian.PutUint64(data[8*i:], uint64(v))
-		}
-		return Vector{FracBits: fracBits, Width: width, Len: uint32(len(values)), Data: data}, nil
+	} else if len(q) != n {
+		return Vector{}, fmt.Errorf("%w: %d values for a dense vector of length %d", ErrVector, len(q), n)
 	}
-	return Vector{}, fmt.Errorf("%w: unknown width %v", ErrVector, width)
+	lo, hi := width.Bounds()
+	v.Data = make([]byte, es*len(q))
+	for i, x := range q {
+		if x < lo || x > hi {
+			return Vector{}, fmt.Errorf("%w: value %d at index %d does not fit %v", ErrVector, x, i, width)
+		}
+		switch es {
+		case 1:
+			v.Data[i] = byte(int8(x))
+		case 2:
+			binary.LittleEndian.PutUint16(v.Data[2*i:], uint16(int16(x)))
+		case 4:
+			binary.LittleEndian.PutUint32(v.Data[4*i:], uint32(int32(x)))
+		default:
+			binary.LittleEndian.PutUint64(v.Data[8*i:], uint64(x))
+		}
+	}
+	if err := v.Validate(); err != nil {
+		return Vector{}, err
+	}
+	return v, nil
 }
 
 // ElemSize is the byte size of one value of the width, or 0 if unknown.
 func (w Width) ElemSize() int {
 	switch w {
+	case WIDTH_INT8:
+		return 1
+	case WIDTH_INT16:
+		return 2
 	case WIDTH_INT32:
 		return 4
 	case WIDTH_INT64:
@@ -54,7 +100,12 @@ func (w Width) ElemSize() int {
 
 // Bounds returns the smallest and largest value the width holds.
 func (w Width) Bounds() (int64, int64) {
-	if w == WIDTH_INT32 {
+	switch w {
+	case WIDTH_INT8:
+		return math.MinInt8, math.MaxInt8
+	case WIDTH_INT16:
+		return math.MinInt16, math.MaxInt16
+	case WIDTH_INT32:
 		return math.MinInt32, math.MaxInt32
 	}
 	return math.MinInt64, math.MaxInt64
@@ -69,29 +120,140 @@ func (m *Vector) Validate() error {
 	if m.FracBits > MaxFracBits {
 		return fmt.Errorf("%w: frac_bits %d > %d", ErrVector, m.FracBits, MaxFracBits)
 	}
-	if uint64(len(m.Data)) != uint64(m.Len)*uint64(es) {
-		return fmt.Errorf("%w: %d data bytes for %d values of %d bytes", ErrVector, len(m.Data), m.Len, es)
+	if m.Len > MaxParams {
+		return fmt.Errorf("%w: length %d exceeds the model limit %d", ErrVector, m.Len, MaxParams)
+	}
+	if len(m.Segments) != len(m.Scales) {
+		return fmt.Errorf("%w: %d segments but %d scales", ErrVector, len(m.Segments), len(m.Scales))
+	}
+	if len(m.Segments) > 0 {
+		if es > 4 {
+			return fmt.Errorf("%w: scales are for widths of at most 32 bits, not %v", ErrVector, m.Width)
+		}
+		if len(m.Segments) > MaxSegments {
+			return fmt.Errorf("%w: %d segments, more than %d", ErrVector, len(m.Segments), MaxSegments)
+		}
+		var sum uint64
+		for i, n := range m.Segments {
+			if n == 0 {
+				return fmt.Errorf("%w: segment %d is empty", ErrVector, i)
+			}
+			if sc := m.Scales[i]; sc < 1 || sc > MaxScale {
+				return fmt.Errorf("%w: scale %d of segment %d is outside 1 to 2^32", ErrVector, sc, i)
+			}
+			sum += uint64(n)
+		}
+		if sum != uint64(m.Len) {
+			return fmt.Errorf("%w: segments cover %d values, the vector has %d", ErrVector, sum, m.Len)
+		}
+	}
+	count := uint64(m.Len)
+	if m.Sparse {
+		if m.Nnz > m.Len {
+			return fmt.Errorf("%w: %d coordinates in a vector of length %d", ErrVector, m.Nnz, m.Len)
+		}
+		if _, err := m.indices(); err != nil {
+			return err
+		}
+		count = uint64(m.Nnz)
+	} else if m.Nnz != 0 || len(m.Indices) != 0 {
+		return fmt.Errorf("%w: a dense vector has no nnz or indices", ErrVector)
+	}
+	if uint64(len(m.Data)) != count*uint64(es) {
+		return fmt.Errorf("%w: %d data bytes for %d values of %d bytes", ErrVector, len(m.Data), count, es)
 	}
 	return nil
 }
 
-// Values unpacks the vector into int64s.
+// indices decodes the coordinates of a sparse vector and checks them.
+func (m *Vector) indices() ([]uint32, error) {
+	out := make([]uint32, 0, m.Nnz)
+	b := m.Indices
+	next := uint64(0)
+	for len(b) > 0 {
+		gap, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, fmt.Errorf("%w: bad uvarint in indices", ErrVector)
+		}
+		b = b[n:]
+		if gap >= uint64(m.Len) || next+gap >= uint64(m.Len) {
+			return nil, fmt.Errorf("%w: index beyond length %d", ErrVector, m.Len)
+		}
+		if uint64(len(out)) == uint64(m.Nnz) {
+			return nil, fmt.Errorf("%w: more than nnz=%d indices", ErrVector, m.Nnz)
+		}
+		out = append(out, uint32(next+gap))
+		next += gap + 1
+	}
+	if uint64(len(out)) != uint64(m.Nnz) {
+		return nil, fmt.Errorf("%w: %d indices, nnz says %d", ErrVector, len(out), m.Nnz)
+	}
+	return out, nil
+}
+
+// q returns the i-th packed integer.
+func (m *Vector) q(i int) int64 {
+	switch m.Width {
+	case WIDTH_INT8:
+		return int64(int8(m.Data[i]))
+	case WIDTH_INT16:
+		return int64(int16(binary.LittleEndian.Uint16(m.Data[2*i:])))
+	case WIDTH_INT32:
+		return int64(int32(binary.LittleEndian.Uint32(m.Data[4*i:])))
+	}
+	return int64(binary.LittleEndian.Uint64(m.Data[8*i:]))
+}
+
+// Values unpacks the vector into len int64s at scale 2^-frac_bits: the
+// integers times their segment's scale, zeros where a sparse vector has
+// no coordinate. Integer arithmetic only, so every node gets the same.
 func (m *Vector) Values() ([]int64, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
 	out := make([]int64, m.Len)
-	switch m.Width {
-	case WIDTH_INT32:
-		for i := range out {
-			out[i] = int64(int32(binary.LittleEndian.Uint32(m.Data[4*i:])))
+	scaleAt := m.scaler()
+	if !m.Sparse {
+		if len(m.Scales) == 0 && m.Width == WIDTH_INT32 {
+			for i := range out {
+				out[i] = int64(int32(binary.LittleEndian.Uint32(m.Data[4*i:])))
+			}
+			return out, nil
 		}
-	case WIDTH_INT64:
 		for i := range out {
-			out[i] = int64(binary.LittleEndian.Uint64(m.Data[8*i:]))
+			out[i] = m.q(i) * scaleAt(uint32(i))
 		}
+		return out, nil
+	}
+	idx, _ := m.indices() // checked by Validate
+	for k, i := range idx {
+		out[i] = m.q(k) * scaleAt(i)
 	}
 	return out, nil
+}
+
+// scaler returns the scale of coordinate i, for i visited in increasing order.
+func (m *Vector) scaler() func(i uint32) int64 {
+	if len(m.Scales) == 0 {
+		return func(uint32) int64 { return 1 }
+	}
+	seg, end := 0, m.Segments[0]
+	return func(i uint32) int64 {
+		for i >= end {
+			seg++
+			end += m.Segments[seg]
+		}
+		return m.Scales[seg]
+	}
+}
+
+// EncodedSize is the number of values the vector carries on the wire
+// (len when dense, nnz when sparse).
+func (m *Vector) EncodedSize() int {
+	if m.Sparse {
+		return int(m.Nnz)
+	}
+	return int(m.Len)
 }
 
 // Hash returns SHA-256 of the vector's encoding: the hash a CommitUpdate

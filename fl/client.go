@@ -223,6 +223,88 @@ func (c *Client) Submit(ctx context.Context, msg *pb.Msg) (*Included, error) {
 	}
 }
 
+// Result is the outcome of one message of SubmitAll.
+type Result struct {
+	Included *Included
+	Err      error
+}
+
+// SubmitAll submits msgs in order, pipelined: it signs them with
+// consecutive nonces, broadcasts them all, and waits for them together, so
+// that the chunks of a large update fill blocks instead of taking a block
+// each. Any message not included within ResendAfter (dropped, or refused
+// at CheckTx) is then submitted on its own with Submit. It returns one
+// Result per message.
+func (c *Client) SubmitAll(ctx context.Context, msgs []*pb.Msg) []Result {
+	out := make([]Result, len(msgs))
+	if c.key == nil {
+		for i := range out {
+			out[i].Err = errors.New("fl: a read-only client cannot submit; give it a key")
+		}
+		return out
+	}
+	c.pipeline(ctx, msgs, out)
+	for i, m := range msgs {
+		if out[i].Included != nil || out[i].Err != nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			out[i].Err = ctx.Err()
+			continue
+		}
+		out[i].Included, out[i].Err = c.Submit(ctx, m)
+	}
+	return out
+}
+
+// pipeline is SubmitAll's first pass: broadcast everything, then collect
+// what made it into blocks. It leaves a Result empty for Submit to retry.
+func (c *Client) pipeline(ctx context.Context, msgs []*pb.Msg, out []Result) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.waitSynced(ctx); err != nil {
+		return
+	}
+	base := c.nonce
+	hashes := make([][]byte, 0, len(msgs))
+	for i, m := range msgs {
+		bz, err := pb.SignTx(c.key, c.chainID, base+uint64(i)+1, m)
+		if err != nil {
+			out[i].Err = err
+			return
+		}
+		res, err := c.rpc.BroadcastTxSync(ctx, bz)
+		if err != nil || res.Code != chain.CodeOK {
+			break // the rest go one by one
+		}
+		h := sha256.Sum256(bz)
+		hashes = append(hashes, h[:])
+	}
+	left := len(hashes)
+	for sent := time.Now(); left > 0 && time.Since(sent) < c.ResendAfter; {
+		if sleep(ctx, c.PollInterval) != nil {
+			return
+		}
+		for i, h := range hashes {
+			if out[i].Included != nil || out[i].Err != nil {
+				continue
+			}
+			res, err := c.rpc.Tx(ctx, h, false)
+			if err != nil {
+				continue
+			}
+			left--
+			if res.TxResult.Code != chain.CodeOK {
+				out[i].Err = fmt.Errorf("fl: %s failed in block %d: %w", msgs[i].Kind(), res.Height, chain.ErrorOf(res.TxResult.Code, res.TxResult.Log))
+			} else {
+				out[i].Included = &Included{Hash: res.Hash, Height: res.Height, Events: res.TxResult.Events}
+			}
+			// Nonces need only grow: skipping a failed tx's nonce is fine.
+			c.nonce = max(c.nonce, base+uint64(i)+1)
+		}
+	}
+}
+
 // refused handles a CheckTx refusal. A stale nonce may mean this very tx
 // was executed while the node could not tell (it was down or catching up):
 // then the tx counts as included. Otherwise the client takes the chain's

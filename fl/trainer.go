@@ -35,8 +35,29 @@ type Trainer struct {
 	Pending PendingStore
 	// Attack, for simulations, makes the trainer malicious (nil: honest).
 	Attack *Attack
+	// ChunkSize is the largest reveal transaction body: a larger encoded
+	// update is committed with chunk hashes and revealed in chunks of at
+	// most this size. Zero means DefaultChunkSize.
+	ChunkSize int
 
 	lost map[uint32]bool // rounds whose update was lost (cannot reveal)
+}
+
+// DefaultChunkSize keeps every reveal transaction within CometBFT's stock
+// limits (1 MiB transactions, 1 MB RPC bodies with base64 inflating 4/3).
+const DefaultChunkSize = 512 << 10
+
+// chunks returns how many chunks an encoded update of n bytes goes in
+// (0: one RevealUpdate).
+func (t *Trainer) chunks(n int) int {
+	size := t.ChunkSize
+	if size <= 0 {
+		size = DefaultChunkSize
+	}
+	if n <= size {
+		return 0
+	}
+	return (n + size - 1) / size
 }
 
 // Event is one step of a trainer.
@@ -136,7 +157,7 @@ func (t *Trainer) step(ctx context.Context, id uint64, me []byte) error {
 			t.emit(Event{Task: id, Round: r, Stage: "missed", Err: errors.New("the committed update was lost; keep it in a --home to survive restarts")})
 			return nil
 		}
-		inc, err := c.Submit(ctx, &pb.Msg{Sum: &pb.Msg_RevealUpdate{RevealUpdate: &pb.RevealUpdate{TaskId: id, Round: r, Update: update}}})
+		inc, err := t.reveal(ctx, id, r, mine, update)
 		if err != nil {
 			if !errors.Is(err, chain.ErrRoundClosed) && !errors.Is(err, chain.ErrDuplicate) {
 				return err
@@ -192,7 +213,7 @@ func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round) error
 				return err
 			}
 		}
-		if update, err = EncodeUpdate(local, global, spec.FracBits, pb.WIDTH_INT32); err != nil {
+		if update, err = EncodeTaskUpdate(&spec, local, global); err != nil {
 			return err
 		}
 		if err := t.Pending.Put(task.Id, rd.Round, update); err != nil {
@@ -204,10 +225,14 @@ func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round) error
 	if t.Attack != nil && t.Attack.ClaimSamples > 0 {
 		samples = t.Attack.ClaimSamples
 	}
-	inc, err := c.Submit(ctx, &pb.Msg{Sum: &pb.Msg_CommitUpdate{CommitUpdate: &pb.CommitUpdate{
-		TaskId: task.Id, Round: rd.Round, UpdateHash: h[:], NumSamples: samples,
-		Metrics: metrics.ToProto(),
-	}}})
+	commit := &pb.CommitUpdate{TaskId: task.Id, Round: rd.Round, UpdateHash: h[:], NumSamples: samples, Metrics: metrics.ToProto()}
+	if n := t.chunks(len(update)); n > 0 {
+		for _, part := range SplitChunks(update, n) {
+			ph := sha256.Sum256(part)
+			commit.ChunkHashes = append(commit.ChunkHashes, ph[:])
+		}
+	}
+	inc, err := c.Submit(ctx, &pb.Msg{Sum: &pb.Msg_CommitUpdate{CommitUpdate: commit}})
 	if err != nil {
 		if errors.Is(err, chain.ErrRoundClosed) || errors.Is(err, chain.ErrDuplicate) {
 			t.emit(Event{Task: task.Id, Round: rd.Round, Stage: "missed", Err: err})
@@ -223,6 +248,38 @@ func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round) error
 	}
 	t.emit(Event{Task: task.Id, Round: rd.Round, Stage: "committed", Height: inc.Height, Metrics: metrics})
 	return nil
+}
+
+// reveal sends the committed update: whole, or in the chunks the
+// commitment announced (the chunk count on chain decides the split, so a
+// restarted trainer with another ChunkSize reveals what it committed).
+func (t *Trainer) reveal(ctx context.Context, id uint64, r uint32, mine *pb.Submission, update []byte) (*Included, error) {
+	if len(mine.ChunkHashes) == 0 {
+		return t.Client.Submit(ctx, &pb.Msg{Sum: &pb.Msg_RevealUpdate{RevealUpdate: &pb.RevealUpdate{TaskId: id, Round: r, Update: update}}})
+	}
+	parts := SplitChunks(update, len(mine.ChunkHashes))
+	msgs := make([]*pb.Msg, len(parts))
+	for i, p := range parts {
+		if h := sha256.Sum256(p); !bytes.Equal(h[:], mine.ChunkHashes[i]) {
+			return nil, fmt.Errorf("fl: %s: chunk %d of the kept update does not match the commitment of round %d", t.Name, i, r)
+		}
+		msgs[i] = &pb.Msg{Sum: &pb.Msg_RevealChunk{RevealChunk: &pb.RevealChunk{TaskId: id, Round: r, Index: uint32(i), Data: p}}}
+	}
+	var last *Included
+	for _, res := range t.Client.SubmitAll(ctx, msgs) {
+		switch {
+		case res.Err != nil && errors.Is(res.Err, chain.ErrDuplicate):
+			// Sent before a restart: already on chain.
+		case res.Err != nil:
+			return nil, res.Err
+		case last == nil || res.Included.Height > last.Height:
+			last = res.Included
+		}
+	}
+	if last == nil {
+		return nil, fmt.Errorf("%w: every chunk of round %d was already in", chain.ErrDuplicate, r)
+	}
+	return last, nil
 }
 
 // attack turns the honest local model into the attacker's.

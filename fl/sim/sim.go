@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/cometbft/cometbft/libs/log"
@@ -53,6 +54,10 @@ type Config struct {
 	Attacks map[string]int
 	// FracBits is the fixed-point scale of models and updates.
 	FracBits uint32
+	// Compression is the task's update encoding (int8/int16, top-k).
+	Compression pb.Compression
+	// ChunkSize is the trainers' largest reveal tx body (0: fl.DefaultChunkSize).
+	ChunkSize int
 	// CommitWindow and RevealWindow are the round windows, in blocks.
 	CommitWindow, RevealWindow uint32
 	// BlockInterval is the pause between blocks.
@@ -112,6 +117,17 @@ type RoundResult struct {
 	Accuracy     map[string]float64 `json:"accuracy"`
 	MeanAccuracy float64            `json:"mean_accuracy"`
 	Height       int64              `json:"height"`
+	// Seconds is the wall time from the previous round's close (or the
+	// task's creation) to this round's close.
+	Seconds float64 `json:"seconds"`
+	// ChainBytes is the size of the blocks the round took, from the block
+	// after the previous close to the block that closed it.
+	ChainBytes int64 `json:"chain_bytes"`
+	// LatencyMs is the time from the block with the last reveal being
+	// committed to the next global model being queryable (aggregation and
+	// state commit), as seen by polls every 5 and 10 ms, so within about
+	// 10 ms; 0 for a skipped round.
+	LatencyMs float64 `json:"latency_ms"`
 }
 
 // Final is the end state of the task.
@@ -233,6 +249,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	// The researcher creates the task.
 	researcher, err := fl.Dial(ctx, nodes[0].RPCAddress(), Key(cfg.Seed, "researcher"))
+	if err == nil {
+		researcher.PollInterval = 10 * time.Millisecond // the watcher times rounds
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +268,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		RuleParams: cfg.RuleParams, Reputation: cfg.Reputation,
 		Rounds: uint32(cfg.Rounds), MinParticipants: uint32((len(hospitals) + 1) / 2),
 		CommitWindow: cfg.CommitWindow, RevealWindow: cfg.RevealWindow,
-		FracBits: cfg.FracBits, InitialModel: initVec,
+		FracBits: cfg.FracBits, InitialModel: initVec, Compression: cfg.Compression,
 	}
 	for _, n := range hospitals {
 		task.Hospitals = append(task.Hospitals, Key(cfg.Seed, n).Public().(ed25519.PublicKey))
@@ -306,7 +325,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 		atk := attacks[h.Name]
-		tr := &fl.Trainer{Name: h.Name, Client: client, Data: atk.PrepareData(h), Train: &cfg.Train, Seed: cfg.Seed, OnEvent: cfg.OnEvent, Attack: atk}
+		tr := &fl.Trainer{Name: h.Name, Client: client, Data: atk.PrepareData(h), Train: &cfg.Train, Seed: cfg.Seed, OnEvent: cfg.OnEvent, Attack: atk, ChunkSize: cfg.ChunkSize}
 		g.Go(func() error { return tr.Run(gctx, taskID) })
 	}
 
@@ -315,13 +334,30 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		for _, n := range hospitals {
 			header += fmt.Sprintf("  %11s", n)
 		}
-		fmt.Fprintln(out, header+"         mean")
+		fmt.Fprintln(out, header+"         mean   secs  chain kB  agg ms")
+		hctx, stopHeights := context.WithCancel(gctx)
+		defer stopHeights()
+		heights, err := watchHeights(hctx, nodes[0])
+		if err != nil {
+			return err
+		}
 		params := init
+		prevClose, prevHeight := time.Now(), inc.Height
 		for r := uint32(1); r <= uint32(cfg.Rounds); r++ {
 			rd, err := researcher.WaitRound(gctx, taskID, r, pb.PHASE_CLOSED)
 			if err != nil {
 				return err
 			}
+			closed := time.Now()
+			timing := roundTiming{seconds: closed.Sub(prevClose).Seconds()}
+			if timing.chainBytes, err = blockBytes(gctx, nodes[0], prevHeight+1, rd.ClosedHeight); err != nil {
+				return err
+			}
+			if seen, ok := heights.firstSeen(rd.ClosedHeight); ok && rd.Outcome == "aggregated" {
+				// Both times come from 5 and 10 ms polls: clamp the jitter.
+				timing.latencyMs = max(0, float64(closed.Sub(seen).Microseconds())/1000)
+			}
+			prevClose, prevHeight = closed, rd.ClosedHeight
 			if rd.Outcome == "aggregated" {
 				m, err := researcher.Model(gctx, taskID, r)
 				if err != nil {
@@ -332,7 +368,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				}
 			}
 			res := RoundResult{Round: r, Revealed: int(rd.NumAggregated), Invited: len(hospitals), Outcome: rd.Outcome,
-				ModelHash: hex.EncodeToString(rd.OutputModelHash), Accuracy: map[string]float64{}, Height: rd.ClosedHeight}
+				ModelHash: hex.EncodeToString(rd.OutputModelHash), Accuracy: map[string]float64{}, Height: rd.ClosedHeight,
+				Seconds: timing.seconds, ChainBytes: timing.chainBytes, LatencyMs: timing.latencyMs}
 			line := fmt.Sprintf("%5d  %8s  %-10s", r, fmt.Sprintf("%d/%d", res.Revealed, res.Invited), res.ModelHash[:10])
 			var sum float64
 			for _, h := range fed.Hospitals {
@@ -345,7 +382,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				line += fmt.Sprintf("  %11.3f", m.Accuracy)
 			}
 			res.MeanAccuracy = sum / float64(len(fed.Hospitals))
-			line += fmt.Sprintf("  %11.3f", res.MeanAccuracy)
+			line += fmt.Sprintf("  %11.3f  %5.1f  %8.1f  %6.0f", res.MeanAccuracy, res.Seconds, float64(res.ChainBytes)/1e3, res.LatencyMs)
 			if rd.Outcome != "aggregated" {
 				line += "  (" + rd.Outcome + ")"
 			}
@@ -411,4 +448,72 @@ func totalTrain(fed *datasets.Federation) int {
 		n += h.Train.Len()
 	}
 	return n
+}
+
+type roundTiming struct {
+	seconds    float64
+	chainBytes int64
+	latencyMs  float64
+}
+
+// heightClock records when each height was first seen committed.
+type heightClock struct {
+	mu   sync.Mutex
+	seen map[int64]time.Time
+}
+
+func (h *heightClock) firstSeen(height int64) (time.Time, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t, ok := h.seen[height]
+	return t, ok
+}
+
+// watchHeights polls the node's latest height every 5 ms until ctx ends.
+func watchHeights(ctx context.Context, n *localnet.Node) (*heightClock, error) {
+	c, err := n.Client()
+	if err != nil {
+		return nil, err
+	}
+	hc := &heightClock{seen: map[int64]time.Time{}}
+	go func() {
+		var last int64
+		for ctx.Err() == nil {
+			if st, err := c.Status(ctx); err == nil {
+				now := time.Now()
+				hc.mu.Lock()
+				for h := last + 1; h <= st.SyncInfo.LatestBlockHeight; h++ {
+					if last > 0 { // heights before the first poll have no time
+						hc.seen[h] = now
+					}
+				}
+				hc.mu.Unlock()
+				last = max(last, st.SyncInfo.LatestBlockHeight)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	return hc, nil
+}
+
+// blockBytes sums the sizes of blocks from to to.
+func blockBytes(ctx context.Context, n *localnet.Node, from, to int64) (int64, error) {
+	c, err := n.Client()
+	if err != nil {
+		return 0, err
+	}
+	var sum int64
+	for h := from; h <= to; h += 20 {
+		info, err := c.BlockchainInfo(ctx, h, min(h+19, to))
+		if err != nil {
+			return 0, fmt.Errorf("sim: block sizes %d-%d: %w", h, min(h+19, to), err)
+		}
+		for _, m := range info.BlockMetas {
+			sum += int64(m.BlockSize)
+		}
+	}
+	return sum, nil
 }

@@ -119,6 +119,9 @@ func (c *execCtx) createTask(signer *pb.Participant, m *pb.CreateTask) error {
 	c.st.setUint64(keyTaskSeq, id)
 	model := pb.GlobalModel{TaskId: id, Round: 0, Weights: spec.InitialModel, Hash: spec.InitialModel.Hash()}
 	c.st.save(modelKey(id, 0), &model)
+	// The task keeps the initial model's shape, not its weights: they are
+	// the round-0 model, and the task record is read by every reveal.
+	spec.InitialModel.Data = nil
 	task := pb.Task{
 		Id: id, Creator: signer.PubKey, Spec: spec, Status: pb.TASK_STATUS_RUNNING,
 		CurrentRound: 1, CreatedHeight: c.height, ModelHash: model.Hash, ModelRound: 0,
@@ -184,6 +187,16 @@ func (c *execCtx) validateSpec(s *pb.TaskSpec) error {
 		return bad("frac_bits %d > %d", s.FracBits, MaxTaskFracBits)
 	}
 	im := &s.InitialModel
+	if im.Len == 0 && len(im.Data) == 0 && !im.Sparse && len(im.Scales) == 0 && s.FracBits <= MaxTaskFracBits {
+		// No initial model given: the chain draws one from model.init_seed.
+		w, err := DrawInitialModel(s.Model, s.FracBits)
+		if err != nil {
+			return bad("%v", err)
+		}
+		if *im, err = pb.NewVector(s.FracBits, pb.WIDTH_INT32, w); err != nil {
+			return bad("drawn initial model: %v", err)
+		}
+	}
 	if err := im.Validate(); err != nil {
 		return bad("initial_model: %v", err)
 	}

@@ -69,6 +69,8 @@ type Event struct {
 	Height   int64
 	Metrics  Metrics // of the round's global model on local test data
 	Err      error   // for "missed": why
+	// UpdateBytes is the size of the encoded update ("committed").
+	UpdateBytes int
 }
 
 func (t *Trainer) emit(e Event) {
@@ -246,7 +248,7 @@ func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round) error
 		}
 		return err
 	}
-	t.emit(Event{Task: task.Id, Round: rd.Round, Stage: "committed", Height: inc.Height, Metrics: metrics})
+	t.emit(Event{Task: task.Id, Round: rd.Round, Stage: "committed", Height: inc.Height, Metrics: metrics, UpdateBytes: len(update)})
 	return nil
 }
 

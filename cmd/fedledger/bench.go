@@ -19,7 +19,7 @@ import (
 	"github.com/fedledger/fedledger/fl/bench"
 )
 
-const benchHelp = `Usage: fedledger bench heart|attacks|aggregate|chain [flags]
+const benchHelp = `Usage: fedledger bench heart|attacks|aggregate|chain|large [flags]
 
 heart:
 
@@ -54,7 +54,17 @@ prints MB/s of each and their ratio. Both networks use the settings testnet
 and demo write (docs/performance.md); --cometbft-defaults uses CometBFT's
 stock limits instead (5 MB/s per peer, 1 kB packets, 4 MiB blocks).
 
+large:
+Runs a task with a model of --params parameters (an MLP sized to get there)
+over --hospitals hospitals on an in-process network of --validators
+validators, once per --encodings entry: int32 (dense), int16 or int8 (per-
+tensor scales), topk (int8 keeping --topk-ppm millionths of the coordinates).
+Updates above 512 KiB go as chunk transactions. Prints per encoding the
+update size, seconds per round, bytes of blocks per round and the time from
+the last reveal's block to the next model being queryable.
+
 Examples:
+  fedledger bench large --data ../shared/datasets --params 1000000 --hospitals 10 --rounds 3
   fedledger bench chain --validators 4 --update-bytes 100000 --updates 200 --output json
   fedledger bench heart --data ../shared/datasets --out heart.csv
   fedledger bench heart --data ../shared/datasets --seeds 42 --rounds 5 --methods fedavg,fedadam
@@ -62,7 +72,7 @@ Examples:
   fedledger bench attacks --dataset wdbc --data ../shared/datasets --hospitals 10 --malicious 3 --rounds 10 --seeds 42 --out attacks.csv`
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	sub, args, done, err := subcommand(args, benchHelp, "name a benchmark: fedledger bench heart|attacks|aggregate|chain", stdout)
+	sub, args, done, err := subcommand(args, benchHelp, "name a benchmark: fedledger bench heart|attacks|aggregate|chain|large", stdout)
 	if done || err != nil {
 		return err
 	}
@@ -78,8 +88,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return runBenchAggregate(args, stdout)
 	case "chain":
 		return runBenchChain(args, stdout, stderr)
+	case "large":
+		return runBenchLarge(args, stdout, stderr)
 	}
-	return fmt.Errorf("%w: unknown benchmark %q (known: heart, attacks, aggregate, chain)", errUsage, sub)
+	return fmt.Errorf("%w: unknown benchmark %q (known: heart, attacks, aggregate, chain, large)", errUsage, sub)
 }
 
 func runBenchHeart(args []string, stdout io.Writer) error {
@@ -336,5 +348,53 @@ func runBenchChain(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%-10s %9.2f %9.1f %9.2f %7d\n", run.App, run.Seconds, run.TxPerSecond, run.MBPerSecond, run.Blocks)
 	}
 	fmt.Fprintf(stdout, "ratio fedledger/kvstore: %.2f\n", r.Ratio)
+	return nil
+}
+
+func runBenchLarge(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench large", benchHelp, stdout)
+	def := bench.DefaultLargeConfig()
+	data := fs.String("data", os.Getenv("FEDLEDGER_DATA"), "datasets directory (default $FEDLEDGER_DATA, else ../shared/datasets found upward)")
+	dataset := fs.String("dataset", def.Source.Dataset, "heart, wdbc or csv:PATH")
+	hospitals := fs.Int("hospitals", def.Source.Hospitals, "hospitals (wdbc)")
+	params := fs.Int("params", def.Params, "model parameters (approximately)")
+	rounds := fs.Int("rounds", def.Rounds, "rounds per run")
+	validators := fs.Int("validators", def.Validators, "validators")
+	encodings := fs.String("encodings", strings.Join(def.Encodings, ","), "comma-separated: int32, int16, int8, topk")
+	topk := fs.Uint("topk-ppm", uint(def.TopkPpm), "share of coordinates topk keeps, in millionths")
+	output := fs.String("output", "text", "text or json")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *output != "text" && *output != "json" {
+		return fmt.Errorf("%w: --output %q: want text or json", errUsage, *output)
+	}
+	cfg := def
+	cfg.Source = datasets.Source{Dataset: *dataset, Dir: datasets.FindDir(*data), Hospitals: *hospitals, Partition: def.Source.Partition}
+	cfg.Params, cfg.Rounds, cfg.Validators, cfg.TopkPpm = *params, *rounds, *validators, uint32(*topk)
+	cfg.Encodings = strings.Split(*encodings, ",")
+	for _, e := range cfg.Encodings {
+		if _, err := bench.ParseEncoding(e, cfg.TopkPpm); err != nil {
+			return fmt.Errorf("%w: --encodings: %v", errUsage, err)
+		}
+	}
+	if *params < 100 || *params > 1<<24 || *rounds < 1 || *validators < 1 {
+		return fmt.Errorf("%w: --params must be 100 to 16777216, --rounds and --validators at least 1", errUsage)
+	}
+	cfg.Out = stderr
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := bench.Large(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if *output == "json" {
+		return writeJSON(stdout, map[string]any{"hospitals": *hospitals, "validators": *validators, "runs": res})
+	}
+	fmt.Fprintf(stdout, "%d hospitals, %d validators, %d parameters, %d rounds each\n", *hospitals, *validators, res[0].Params, *rounds)
+	fmt.Fprintf(stdout, "%-8s %12s %10s %14s %10s %9s\n", "encoding", "update MB", "s/round", "chain MB/round", "agg ms", "accuracy")
+	for _, r := range res {
+		fmt.Fprintf(stdout, "%-8s %12.3f %10.1f %14.2f %10.0f %9.3f\n", r.Encoding, float64(r.UpdateBytes)/1e6, r.SecondsPerRound, r.ChainBytesPerRound/1e6, r.LatencyMs, r.Accuracy)
+	}
 	return nil
 }

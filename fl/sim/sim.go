@@ -263,6 +263,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	drawn := len(initVec.Data) > maxInitialModelBytes
+	if drawn {
+		initVec = pb.Vector{} // too large for a transaction: the chain draws it
+	}
 	task := pb.TaskSpec{
 		Name: fed.Name + "-demo", Model: spec, Training: cfg.Train.Hints(), Rule: cfg.Rule, ServerOpt: cfg.ServerOpt,
 		RuleParams: cfg.RuleParams, Reputation: cfg.Reputation,
@@ -293,6 +297,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rule += " + server " + cfg.ServerOpt.Name
 	}
 	fmt.Fprintf(out, "task %d created at height %d: %s, %d hospitals, %d rounds, %s\n", taskID, inc.Height, spec.Arch, len(hospitals), cfg.Rounds, rule)
+	if drawn {
+		m, err := researcher.Model(ctx, taskID, 0)
+		if err != nil {
+			return nil, err
+		}
+		if init, err = fl.ModelParams(m); err != nil {
+			return nil, err
+		}
+	}
 
 	// Attackers: the last hospitals, attack by attack in Attacks' order.
 	// Each claims as many samples as the whole federation has, so that
@@ -449,6 +462,10 @@ func totalTrain(fed *datasets.Federation) int {
 	}
 	return n
 }
+
+// maxInitialModelBytes is the largest initial model the sim sends in its
+// CreateTask; a larger one is left for the chain to draw.
+const maxInitialModelBytes = 256 << 10
 
 type roundTiming struct {
 	seconds    float64

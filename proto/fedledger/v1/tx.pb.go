@@ -847,7 +847,11 @@ type TaskSpec struct {
 	Hospitals [][]byte `protobuf:"bytes,9,rep,name=hospitals,proto3" json:"hospitals,omitempty"`
 	// frac_bits is the fixed-point scale of models and updates.
 	FracBits uint32 `protobuf:"varint,10,opt,name=frac_bits,json=fracBits,proto3" json:"frac_bits,omitempty"`
-	// initial_model is w_0; its len fixes the shape of every update.
+	// initial_model is w_0 (dense int32 or int64); its len fixes the shape of
+	// every update. Left empty, the chain draws it from model.init_seed
+	// (chain.DrawInitialModel), for models whose weights would not fit a
+	// transaction. The task record keeps its shape only; the weights are
+	// the round-0 global model.
 	InitialModel Vector `protobuf:"bytes,11,opt,name=initial_model,json=initialModel,proto3" json:"initial_model"`
 	// server_opt is applied to the aggregated update; empty name means fedavg.
 	ServerOpt ServerOpt `protobuf:"bytes,12,opt,name=server_opt,json=serverOpt,proto3" json:"server_opt"`

@@ -22,7 +22,7 @@ const testChain = "fedledger-test"
 
 // harness drives one or more Apps with the same blocks, as CometBFT would.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	apps   []*App
 	height int64
 	keys   map[string]ed25519.PrivateKey
@@ -49,7 +49,7 @@ func testGenesis() []byte {
 	return bz
 }
 
-func newHarness(t *testing.T, n int) *harness {
+func newHarness(t testing.TB, n int) *harness {
 	t.Helper()
 	h := &harness{t: t, keys: map[string]ed25519.PrivateKey{}, nonces: map[string]uint64{}}
 	for _, p := range testParticipants {

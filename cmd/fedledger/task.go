@@ -41,6 +41,7 @@ Examples:
   fedledger task list --node http://127.0.0.1:26657 --output json
   fedledger task show --node http://127.0.0.1:26657 --task 1
   fedledger task create --home ./net/keys/researcher --rule median --reputation
+  fedledger task create --home ./net/keys/researcher --model mlp --hidden 30000 --encoding topk --topk-ppm 10000
   fedledger task reinstate --home ./net/keys/admin --task 1 --hospital va --reason "key rotated"
 
 task.toml:
@@ -76,12 +77,15 @@ type taskSpecFlags struct {
 	Reputation      bool    `toml:"reputation"`
 	KrumF           int     `toml:"krum-f"`
 	TrimBeta        float64 `toml:"trim-beta"`
+	Encoding        string  `toml:"encoding"`
+	TopkPpm         uint    `toml:"topk-ppm"`
 }
 
 func defaultTaskFlags() taskSpecFlags {
 	return taskSpecFlags{Name: "task", Hospitals: "all", Rounds: 10, Model: "logreg", Inputs: 13, Hidden: 8,
 		Rule: "fedavg", ServerOpt: "fedavg", CommitWindow: 100, RevealWindow: 100, Optimizer: "sgd",
-		LR: 0.05, Momentum: 0.9, Steps: 50, Batch: 8, FracBits: 16, Seed: 1}
+		LR: 0.05, Momentum: 0.9, Steps: 50, Batch: 8, FracBits: 16, Seed: 1,
+		Encoding: "int32", TopkPpm: 10_000}
 }
 
 func (f *taskSpecFlags) register(fs *flag.FlagSet) {
@@ -108,6 +112,8 @@ func (f *taskSpecFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.Reputation, "reputation", f.Reputation, "score hospitals on chain and exclude those flagged")
 	fs.IntVar(&f.KrumF, "krum-f", f.KrumF, "multikrum: Byzantine updates tolerated (0: the most n allows)")
 	fs.Float64Var(&f.TrimBeta, "trim-beta", f.TrimBeta, "trimmed_mean: share trimmed at each end (0: 0.2)")
+	fs.StringVar(&f.Encoding, "encoding", f.Encoding, "update encoding: int32, int16 or int8 (per-tensor scales), or topk (int8, --topk-ppm of the coordinates)")
+	fs.UintVar(&f.TopkPpm, "topk-ppm", f.TopkPpm, "topk: share of coordinates each update keeps, in millionths")
 }
 
 // spec turns the flags into a task spec, checking everything that can be
@@ -177,6 +183,10 @@ func (f taskSpecFlags) spec(participants []pb.Participant) (pb.TaskSpec, error) 
 	if minP < 1 || minP > len(keys) {
 		return bad("--min-participants %d: want 1 to the %d invited hospitals", minP, len(keys))
 	}
+	comp, err := bench.ParseEncoding(f.Encoding, uint32(f.TopkPpm))
+	if err != nil {
+		return bad("--encoding: %v", err)
+	}
 	init, err := fl.InitParams(model)
 	if err != nil {
 		return bad("%v", err)
@@ -186,7 +196,10 @@ func (f taskSpecFlags) spec(participants []pb.Participant) (pb.TaskSpec, error) 
 	if err != nil {
 		return bad("%v", err)
 	}
-	return pb.TaskSpec{Name: f.Name, Model: model, Training: tc.Hints(), Rule: f.Rule, Rounds: uint32(f.Rounds),
+	if len(iv.Data) > 256<<10 {
+		iv = pb.Vector{} // too large for one transaction: the chain draws it from --seed
+	}
+	return pb.TaskSpec{Compression: comp, Name: f.Name, Model: model, Training: tc.Hints(), Rule: f.Rule, Rounds: uint32(f.Rounds),
 		MinParticipants: uint32(minP), CommitWindow: uint32(f.CommitWindow), RevealWindow: uint32(f.RevealWindow),
 		Hospitals: keys, FracBits: fb, InitialModel: iv, ServerOpt: so, RuleParams: rp, Reputation: f.Reputation}, nil
 }

@@ -3,12 +3,14 @@ package sim
 import (
 	"bytes"
 	"context"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/fedledger/fedledger/chain/localnet"
 	"github.com/fedledger/fedledger/datasets"
 	"github.com/fedledger/fedledger/fl"
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
 func heart(t *testing.T, seed uint64) *datasets.Federation {
@@ -171,5 +173,42 @@ func TestAgreeSeesRestartedAppState(t *testing.T) {
 	}
 	if !checked {
 		t.Fatal("restart check did not run")
+	}
+}
+
+// TestCompressedChunkedRounds runs rounds with int8 top-k updates revealed
+// in chunks of 16 bytes (so each hospital sends several chunk
+// transactions): every round aggregates all four hospitals, the model
+// learns, and the report carries round seconds and block bytes.
+func TestCompressedChunkedRounds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := testConfig(t, 7, 3)
+	cfg.Compression = pb.Compression{Width: pb.WIDTH_INT8, TopkPpm: 500_000}
+	cfg.ChunkSize = 16
+	var mu sync.Mutex
+	largest := 0
+	cfg.OnEvent = func(e fl.Event) {
+		mu.Lock()
+		largest = max(largest, e.UpdateBytes)
+		mu.Unlock()
+	}
+	rep, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Rounds {
+		if r.Outcome != "aggregated" || r.Revealed != 4 {
+			t.Fatalf("round %d: %q with %d revealed, want 4 aggregated", r.Round, r.Outcome, r.Revealed)
+		}
+		if r.Seconds <= 0 || r.ChainBytes <= 0 {
+			t.Errorf("round %d: %.2f s, %d block bytes", r.Round, r.Seconds, r.ChainBytes)
+		}
+	}
+	if largest <= 2*cfg.ChunkSize {
+		t.Errorf("largest update %d bytes: not chunked in several %d-byte chunks", largest, cfg.ChunkSize)
+	}
+	if rep.Final.MeanAccuracy < 0.6 {
+		t.Fatalf("mean test accuracy %.3f after 3 rounds of top-50%% int8 updates", rep.Final.MeanAccuracy)
 	}
 }

@@ -63,9 +63,9 @@ func DefaultLargeConfig() LargeConfig {
 
 // LargeResult is one encoding's run.
 type LargeResult struct {
-	Encoding string  `json:"encoding"`
-	Params   int     `json:"params"`
-	Rounds   int     `json:"rounds"`
+	Encoding string `json:"encoding"`
+	Params   int    `json:"params"`
+	Rounds   int    `json:"rounds"`
 	// UpdateBytes is one hospital's encoded update (the first reported in round 1).
 	UpdateBytes int `json:"update_bytes"`
 	// SecondsPerRound and ChainBytesPerRound are means over the rounds;

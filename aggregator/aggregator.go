@@ -199,7 +199,7 @@ func FedAvg(updates []Update) ([]int64, error) {
 
 // blockSize is how many coordinates a FedAvg worker sums at a time: the
 // accumulator block stays in the CPU's cache while every update streams by
-// (8192 measured fastest on the 2-core machine: 0.52× memcpy vs 0.45× at 2048).
+// (8192 measured fastest on the 2-core machine).
 const blockSize = 8192
 
 // parallelBlocks runs f over [0, d) in blocks, on up to GOMAXPROCS
@@ -244,18 +244,46 @@ func fedAvgBlock(updates []Update, total uint64, out []int64, lo, hi int) {
 	var acc [blockSize]int64
 	a := acc[:hi-lo]
 	var mag uint64 // OR of |v| (one's complement for negatives): bounds max |v|
-	for _, u := range updates {
-		if u.Weight == 0 {
+	// Four updates per pass over the accumulator: a quarter of the
+	// accumulator loads and stores. Integer sums, so the grouping does not
+	// change the result.
+	var group [4]*Update
+	n := 0
+	flush := func() {
+		switch n {
+		case 4:
+			w0, w1, w2, w3 := int64(group[0].Weight), int64(group[1].Weight), int64(group[2].Weight), int64(group[3].Weight)
+			v0, v1, v2, v3 := group[0].Values[lo:hi], group[1].Values[lo:hi], group[2].Values[lo:hi], group[3].Values[lo:hi]
+			v0, v1, v2, v3 = v0[:len(a)], v1[:len(a)], v2[:len(a)], v3[:len(a)]
+			for j := range a {
+				x0, x1, x2, x3 := v0[j], v1[j], v2[j], v3[j]
+				a[j] += w0*x0 + w1*x1 + w2*x2 + w3*x3
+				mag |= uint64(x0^(x0>>63)) | uint64(x1^(x1>>63)) | uint64(x2^(x2>>63)) | uint64(x3^(x3>>63))
+			}
+		default:
+			for _, u := range group[:n] {
+				w := int64(u.Weight)
+				vals := u.Values[lo:hi]
+				vals = vals[:len(a)]
+				for j, v := range vals {
+					a[j] += w * v
+					mag |= uint64(v ^ (v >> 63))
+				}
+			}
+		}
+		n = 0
+	}
+	for i := range updates {
+		if updates[i].Weight == 0 {
 			continue
 		}
-		w := int64(u.Weight)
-		vals := u.Values[lo:hi]
-		vals = vals[:len(a)]
-		for j, v := range vals {
-			a[j] += w * v
-			mag |= uint64(v ^ (v >> 63))
+		group[n] = &updates[i]
+		n++
+		if n == len(group) {
+			flush()
 		}
 	}
+	flush()
 	// max |v| < 2^bits.Len64(mag); the int64 sums were exact if that bound
 	// times Σw stays within 2^63.
 	if hiBits, loBits := bits.Mul64(uint64(1)<<bits.Len64(mag), total); hiBits == 0 && loBits <= 1<<63 {

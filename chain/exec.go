@@ -369,27 +369,37 @@ func (c *execCtx) commitUpdate(signer *pb.Participant, m *pb.CommitUpdate) error
 	return nil
 }
 
-func (c *execCtx) revealUpdate(signer *pb.Participant, m *pb.RevealUpdate) error {
+// revealTarget checks that signer may reveal in round of task now, and
+// returns the task, the round and signer's (unrevealed) submission.
+func (c *execCtx) revealTarget(signer *pb.Participant, taskID uint64, round uint32) (*pb.Task, *pb.Round, *pb.Submission, error) {
 	if err := requireRole(signer, pb.ROLE_HOSPITAL, "submit updates"); err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	task, rd, err := c.openRoundFor(m.TaskId, m.Round)
+	task, rd, err := c.openRoundFor(taskID, round)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	if rd.Phase == pb.PHASE_COMMIT {
-		return fmt.Errorf("%w: round %d of task %d is still in its commit phase; reveal once the reveal_opened event is out", ErrWrongPhase, m.Round, m.TaskId)
+		return nil, nil, nil, fmt.Errorf("%w: round %d of task %d is still in its commit phase; reveal once the reveal_opened event is out", ErrWrongPhase, round, taskID)
 	}
 	if rd.Phase != pb.PHASE_REVEAL || c.height > rd.RevealDeadline {
-		return fmt.Errorf("%w: the reveal window of round %d of task %d closed at height %d", ErrRoundClosed, m.Round, m.TaskId, rd.RevealDeadline)
+		return nil, nil, nil, fmt.Errorf("%w: the reveal window of round %d of task %d closed at height %d", ErrRoundClosed, round, taskID, rd.RevealDeadline)
 	}
 	i := findSubmission(rd, signer.PubKey)
 	if i < 0 {
-		return fmt.Errorf("%w: %s has no commitment in round %d of task %d; a reveal must follow a commit", ErrNoCommitment, signer.Name, m.Round, m.TaskId)
+		return nil, nil, nil, fmt.Errorf("%w: %s has no commitment in round %d of task %d; a reveal must follow a commit", ErrNoCommitment, signer.Name, round, taskID)
 	}
 	sub := &rd.Submissions[i]
 	if sub.Revealed {
-		return fmt.Errorf("%w: %s already revealed in round %d of task %d", ErrDuplicate, signer.Name, m.Round, m.TaskId)
+		return nil, nil, nil, fmt.Errorf("%w: %s already revealed in round %d of task %d", ErrDuplicate, signer.Name, round, taskID)
+	}
+	return task, rd, sub, nil
+}
+
+func (c *execCtx) revealUpdate(signer *pb.Participant, m *pb.RevealUpdate) error {
+	task, rd, sub, err := c.revealTarget(signer, m.TaskId, m.Round)
+	if err != nil {
+		return err
 	}
 	if len(sub.ChunkHashes) > 0 {
 		return fmt.Errorf("%w: %s committed to %d chunks in round %d of task %d; reveal them with RevealChunk", ErrInvalidMsg, signer.Name, len(sub.ChunkHashes), m.Round, m.TaskId)
@@ -415,26 +425,9 @@ func (c *execCtx) storeReveal(rd *pb.Round, sub *pb.Submission, update []byte) {
 
 // revealChunk takes one chunk of a chunked reveal; the last one completes it.
 func (c *execCtx) revealChunk(signer *pb.Participant, m *pb.RevealChunk) error {
-	if err := requireRole(signer, pb.ROLE_HOSPITAL, "submit updates"); err != nil {
-		return err
-	}
-	task, rd, err := c.openRoundFor(m.TaskId, m.Round)
+	task, rd, sub, err := c.revealTarget(signer, m.TaskId, m.Round)
 	if err != nil {
 		return err
-	}
-	if rd.Phase == pb.PHASE_COMMIT {
-		return fmt.Errorf("%w: round %d of task %d is still in its commit phase; reveal once the reveal_opened event is out", ErrWrongPhase, m.Round, m.TaskId)
-	}
-	if rd.Phase != pb.PHASE_REVEAL || c.height > rd.RevealDeadline {
-		return fmt.Errorf("%w: the reveal window of round %d of task %d closed at height %d", ErrRoundClosed, m.Round, m.TaskId, rd.RevealDeadline)
-	}
-	i := findSubmission(rd, signer.PubKey)
-	if i < 0 {
-		return fmt.Errorf("%w: %s has no commitment in round %d of task %d; a reveal must follow a commit", ErrNoCommitment, signer.Name, m.Round, m.TaskId)
-	}
-	sub := &rd.Submissions[i]
-	if sub.Revealed {
-		return fmt.Errorf("%w: %s already revealed in round %d of task %d", ErrDuplicate, signer.Name, m.Round, m.TaskId)
 	}
 	n := uint32(len(sub.ChunkHashes))
 	if n == 0 {

@@ -39,8 +39,8 @@ func runAudit(args []string, stdout, stderr io.Writer) error {
 	if *task == 0 {
 		return fmt.Errorf("%w: --task ID is required", errUsage)
 	}
-	if *output != "text" && *output != "json" {
-		return fmt.Errorf("%w: --output %q: want text or json", errUsage, *output)
+	if err := checkOutput(*output); err != nil {
+		return err
 	}
 	c, err := rpchttp.New(*node)
 	if err != nil {

@@ -285,8 +285,8 @@ func runBenchAggregate(args []string, stdout io.Writer) error {
 	if *params < 1 || *updates < 1 || *reps < 1 || *params*(*updates) > 1<<28 {
 		return fmt.Errorf("%w: --params and --updates must be at least 1 and their product at most 2^28", errUsage)
 	}
-	if *output != "text" && *output != "json" {
-		return fmt.Errorf("%w: --output %q: want text or json", errUsage, *output)
+	if err := checkOutput(*output); err != nil {
+		return err
 	}
 	list := strings.Split(*rules, ",")
 	for _, r := range list {
@@ -321,8 +321,8 @@ func runBenchChain(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *output != "text" && *output != "json" {
-		return fmt.Errorf("%w: --output %q: want text or json", errUsage, *output)
+	if err := checkOutput(*output); err != nil {
+		return err
 	}
 	cfg := def
 	cfg.Validators, cfg.UpdateBytes, cfg.Updates, cfg.Senders = *validators, *updateBytes, *updates, *senders
@@ -366,8 +366,8 @@ func runBenchLarge(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *output != "text" && *output != "json" {
-		return fmt.Errorf("%w: --output %q: want text or json", errUsage, *output)
+	if err := checkOutput(*output); err != nil {
+		return err
 	}
 	cfg := def
 	cfg.Source = datasets.Source{Dataset: *dataset, Dir: datasets.FindDir(*data), Hospitals: *hospitals, Partition: def.Source.Partition}
@@ -395,6 +395,14 @@ func runBenchLarge(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%-8s %12s %10s %14s %10s %9s\n", "encoding", "update MB", "s/round", "chain MB/round", "agg ms", "accuracy")
 	for _, r := range res {
 		fmt.Fprintf(stdout, "%-8s %12.3f %10.1f %14.2f %10.0f %9.3f\n", r.Encoding, float64(r.UpdateBytes)/1e6, r.SecondsPerRound, r.ChainBytesPerRound/1e6, r.LatencyMs, r.Accuracy)
+	}
+	return nil
+}
+
+// checkOutput checks an --output value.
+func checkOutput(output string) error {
+	if output != "text" && output != "json" {
+		return fmt.Errorf("%w: --output %q: want text or json", errUsage, output)
 	}
 	return nil
 }

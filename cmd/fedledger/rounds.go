@@ -107,8 +107,8 @@ func runRounds(args []string, stdout, stderr io.Writer) error {
 	if sub == "show" && *round == 0 {
 		return fmt.Errorf("%w: --round R is required", errUsage)
 	}
-	if *output != "text" && *output != "json" {
-		return fmt.Errorf("%w: --output %q: want text or json", errUsage, *output)
+	if err := checkOutput(*output); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

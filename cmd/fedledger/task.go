@@ -286,8 +286,8 @@ func runTask(args []string, stdout, stderr io.Writer) error {
 		if err := parse(fs, args); err != nil {
 			return err
 		}
-		if *output != "text" && *output != "json" {
-			return fmt.Errorf("%w: --output %q: want text or json", errUsage, *output)
+		if err := checkOutput(*output); err != nil {
+			return err
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

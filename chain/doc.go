@@ -15,7 +15,13 @@
 //     CommitUpdate (SHA-256 of their encoded update, sample count, local
 //     metrics) during the commit window, then RevealUpdate (the update) in
 //     the reveal window; the app checks the hash against the commitment and
-//     the shape against the model. A window closes at its deadline height,
+//     the shape and the task's compression (int8/int16 with per-tensor
+//     scales, top-k) against the model. An update too large for one
+//     transaction is committed with chunk hashes and revealed in
+//     RevealChunk transactions, each checked on arrival and the whole
+//     checked against the commitment once the last lands. A task may leave
+//     its initial model empty; the chain then draws it (DrawInitialModel).
+//     A window closes at its deadline height,
 //     or early once every invited hospital committed (every committer
 //     revealed). Closing the reveal window runs the task's aggregation rule
 //     (package aggregator) in fixed point, stores the next global model and

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/fedledger/fedledger/chain"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
@@ -118,7 +119,7 @@ func TaskUpdateVector(spec *pb.TaskSpec, local, global []float64) (pb.Vector, er
 	}
 	var idx []uint32
 	if comp.TopkPpm > 0 {
-		idx = topK(delta, int(chainTopK(spec)))
+		idx = topK(delta, int(chain.TopK(spec)))
 	}
 	at := func(k int) float64 { // k-th carried value
 		if idx != nil {
@@ -170,13 +171,6 @@ func TaskUpdateVector(spec *pb.TaskSpec, local, global []float64) (pb.Vector, er
 		ints[k] = int64(math.Max(math.Min(r, float64(qmax)), float64(-qmax)))
 	}
 	return pb.NewCompressedVector(spec.FracBits, width, len(delta), idx, ints, segs, scales)
-}
-
-// chainTopK mirrors chain.TopK (fl does not import the chain's internals
-// for this one formula): ceil(len·topk_ppm/10^6), at least 1.
-func chainTopK(spec *pb.TaskSpec) uint64 {
-	k := (uint64(spec.InitialModel.Len)*uint64(spec.Compression.TopkPpm) + 999_999) / 1_000_000
-	return max(k, 1)
 }
 
 // topK returns the indices of the k entries of largest magnitude (ties to

@@ -212,7 +212,7 @@ func chainFedledger(ctx context.Context, cfg ChainConfig, dir string, progress i
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := sendAndWait(ctx, clients, cfg.Senders, [][]byte{tx}); err != nil {
+	if err := sendAndSettle(ctx, clients, cfg.Senders, [][]byte{tx}); err != nil {
 		return nil, nil, err
 	}
 	rng := rand.New(rand.NewPCG(7, uint64(cfg.UpdateBytes)))
@@ -243,11 +243,13 @@ func chainFedledger(ctx context.Context, cfg ChainConfig, dir string, progress i
 		sizes[i] = len(reveals[i])
 	}
 	fmt.Fprintf(progress, "fedledger: %d commitments\n", cfg.Updates)
-	if _, err := sendAndWait(ctx, clients, cfg.Senders, commits); err != nil {
+	if err := sendAndSettle(ctx, clients, cfg.Senders, commits); err != nil {
 		return nil, nil, err
 	}
-	if err := waitRevealPhase(ctx, clients[0]); err != nil {
-		return nil, nil, err
+	for _, c := range clients { // every node, as reveals go to all of them
+		if err := waitRevealPhase(ctx, c); err != nil {
+			return nil, nil, err
+		}
 	}
 	fmt.Fprintf(progress, "fedledger: %d reveals of %d bytes\n", cfg.Updates, sizes[0])
 	run, err := sendAndWait(ctx, clients, cfg.Senders, reveals)
@@ -331,6 +333,33 @@ func benchClients(nw *localnet.Network) ([]*rpchttp.HTTP, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// sendAndSettle is sendAndWait for a phase that is not timed: it also
+// waits until every node has executed the blocks, so that the next phase's
+// transactions are checked against that state whichever node takes them.
+func sendAndSettle(ctx context.Context, clients []*rpchttp.HTTP, senders int, txs [][]byte) error {
+	if _, err := sendAndWait(ctx, clients, senders, txs); err != nil {
+		return err
+	}
+	st, err := clients[0].Status(ctx)
+	if err != nil {
+		return err
+	}
+	h := st.SyncInfo.LatestBlockHeight // at or past the phase's last block
+	for _, c := range clients {
+		for {
+			if _, err := c.BlockResults(ctx, &h); err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
 
 // waitRevealPhase waits until round 1 of task 1 takes reveals.
@@ -417,7 +446,10 @@ func sendAndWait(ctx context.Context, clients []*rpchttp.HTTP, senders int, txs 
 			break
 		}
 		select {
-		case <-ctx.Done():
+		case <-gctx.Done(): // a sender failed (or ctx ended)
+			if err := g.Wait(); err != nil {
+				return nil, err
+			}
 			return nil, ctx.Err()
 		case <-time.After(5 * time.Millisecond):
 		}

@@ -37,6 +37,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"bench", "heart", "--methods", "sgd"}, 2, `unknown method "sgd"`},
 		{[]string{"bench", "chain", "--update-bytes", "5000000"}, 2, "larger updates travel as chunk transactions"},
 		{[]string{"bench", "chain", "--validators", "0"}, 2, "0 validators; want 1 to 16"},
+		{[]string{"train", "--home", "x", "--chunk-size", "10"}, 2, "--chunk-size 10: want at least 1024 bytes"},
 		{[]string{"bench", "chain", "--output", "xml"}, 2, `--output "xml": want text or json`},
 		{[]string{"bench", "large", "--encodings", "int4"}, 2, `unknown encoding "int4"`},
 		{[]string{"bench", "large", "--encodings", "topk", "--topk-ppm", "0"}, 2, "top-k share 0 ppm"},

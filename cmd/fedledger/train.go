@@ -46,11 +46,15 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	missing := fs.String("missing", "drop", "csv: drop rows with a missing feature, or impute")
 	seed := fs.Uint64("seed", 42, "seed of the train/test split and of local training")
 	taskID := fs.Uint64("task", 0, "join only this task and exit when it ends (default: every task, until stopped)")
+	chunkSize := fs.Int("chunk-size", fl.DefaultChunkSize, "largest reveal transaction body in bytes; larger updates are revealed in chunks (keep it below the nodes' mempool.max_tx_bytes)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *home == "" {
 		return fmt.Errorf("%w: --home DIR is required", errUsage)
+	}
+	if *chunkSize < 1024 {
+		return fmt.Errorf("%w: --chunk-size %d: want at least 1024 bytes", errUsage, *chunkSize)
 	}
 	kf, key, err := fl.ReadKeyFile(filepath.Join(*home, "key.json"))
 	if err != nil {
@@ -78,7 +82,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	tr := func() *fl.Trainer {
 		return &fl.Trainer{
-			Name: kf.Name, Client: client, Data: *hosp, Seed: *seed,
+			Name: kf.Name, Client: client, Data: *hosp, Seed: *seed, ChunkSize: *chunkSize,
 			Pending: fl.DirPending(filepath.Join(*home, "pending")),
 			OnEvent: func(e fl.Event) {
 				switch {
@@ -87,7 +91,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 				case e.Err != nil:
 					logf("task %d round %d: %s: %v", e.Task, e.Round, e.Stage, e.Err)
 				case e.Stage == "committed":
-					logf("task %d round %d: committed at height %d (global model: local test accuracy %.3f)", e.Task, e.Round, e.Height, e.Metrics.Accuracy)
+					logf("task %d round %d: committed %d bytes at height %d (global model: local test accuracy %.3f)", e.Task, e.Round, e.UpdateBytes, e.Height, e.Metrics.Accuracy)
 				default:
 					logf("task %d round %d: %s at height %d", e.Task, e.Round, e.Stage, e.Height)
 				}

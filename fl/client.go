@@ -280,27 +280,33 @@ func (c *Client) pipeline(ctx context.Context, msgs []*pb.Msg, out []Result) {
 		h := sha256.Sum256(bz)
 		hashes = append(hashes, h[:])
 	}
-	left := len(hashes)
-	for sent := time.Now(); left > 0 && time.Since(sent) < c.ResendAfter; {
+	// A tx still missing once a later one was found in an earlier poll can
+	// never be included (its nonce is stale: the mempool dropped it, say on
+	// a recheck under load); it is left for Submit at once, not after
+	// ResendAfter. The indexer writes blocks in order, so a later poll
+	// would have found it if it were in.
+	pending := len(hashes)
+	done := make([]bool, len(hashes))
+	found := -1 // highest index found in an earlier poll
+	for sent := time.Now(); pending > 0 && time.Since(sent) < c.ResendAfter; {
 		if sleep(ctx, c.PollInterval) != nil {
 			return
 		}
+		prevFound := found
 		for i, h := range hashes {
-			if out[i].Included != nil || out[i].Err != nil {
+			if done[i] {
 				continue
 			}
 			res, err := c.rpc.Tx(ctx, h, false)
 			if err != nil {
+				if i < prevFound {
+					done[i], pending = true, pending-1 // dropped: Submit sends it again
+				}
 				continue
 			}
-			left--
-			if res.TxResult.Code != chain.CodeOK {
-				out[i].Err = fmt.Errorf("fl: %s failed in block %d: %w", msgs[i].Kind(), res.Height, chain.ErrorOf(res.TxResult.Code, res.TxResult.Log))
-			} else {
-				out[i].Included = &Included{Hash: res.Hash, Height: res.Height, Events: res.TxResult.Events}
-			}
-			// Nonces need only grow: skipping a failed tx's nonce is fine.
-			c.nonce = max(c.nonce, base+uint64(i)+1)
+			done[i], pending = true, pending-1
+			found = max(found, i)
+			out[i].Included, out[i].Err = c.included(res, base+uint64(i)+1)
 		}
 	}
 }
@@ -378,7 +384,7 @@ func (c *Client) included(res *ctypes.ResultTx, nonce uint64) (*Included, error)
 	if res.TxResult.Code != chain.CodeOK {
 		return nil, fmt.Errorf("fl: tx %X failed in block %d: %w", res.Hash, res.Height, chain.ErrorOf(res.TxResult.Code, res.TxResult.Log))
 	}
-	c.nonce = nonce
+	c.nonce = max(c.nonce, nonce) // txs of SubmitAll may be found out of order
 	return &Included{Hash: res.Hash, Height: res.Height, Events: res.TxResult.Events}, nil
 }
 

@@ -121,20 +121,14 @@ func TaskUpdateVector(spec *pb.TaskSpec, local, global []float64) (pb.Vector, er
 	if comp.TopkPpm > 0 {
 		idx = topK(delta, int(chain.TopK(spec)))
 	}
-	at := func(k int) float64 { // k-th carried value
-		if idx != nil {
-			return delta[idx[k]]
-		}
-		return delta[k]
-	}
-	count := len(delta)
+	q := delta // the carried values
 	if idx != nil {
-		count = len(idx)
+		q = make([]float64, len(idx))
+		for k, i := range idx {
+			q[k] = delta[i]
+		}
 	}
-	q := make([]float64, count)
-	for k := range q {
-		q[k] = at(k)
-	}
+	count := len(q)
 	if width != pb.WIDTH_INT8 && width != pb.WIDTH_INT16 {
 		return pb.NewCompressedVector(spec.FracBits, width, len(delta), idx, Quantize(q, spec.FracBits, width), nil, nil)
 	}

@@ -121,17 +121,23 @@ func (s NetworkSettings) apply(c *cmtcfg.Config) {
 	}
 }
 
+// TxLimit is the largest transaction the nodes take: MaxTxBytes, or
+// CometBFT's default when it is zero.
+func (s NetworkSettings) TxLimit() int {
+	if s.MaxTxBytes > 0 {
+		return s.MaxTxBytes
+	}
+	return cmtcfg.DefaultMempoolConfig().MaxTxBytes
+}
+
 // validate checks the settings against each other.
 func (s NetworkSettings) validate() error {
 	if s.BlockMaxBytes < 0 || s.MaxTxBytes < 0 || s.MempoolMaxTxsBytes < 0 || s.RPCMaxBodyBytes < 0 || s.P2PRate < 0 || s.MaxPacketPayload < 0 {
 		return errors.New("localnet: negative network setting")
 	}
-	block, tx := s.BlockMaxBytes, int64(s.MaxTxBytes)
+	block, tx := s.BlockMaxBytes, int64(s.TxLimit())
 	if block == 0 {
 		block = types.DefaultBlockParams().MaxBytes
-	}
-	if tx == 0 {
-		tx = int64(cmtcfg.DefaultMempoolConfig().MaxTxBytes)
 	}
 	if tx > block {
 		return fmt.Errorf("localnet: max tx bytes %d exceed block max bytes %d; no block could hold such a tx", tx, block)
@@ -891,4 +897,21 @@ func (n *Node) WaitPeers(ctx context.Context, peers int) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// BlockMetas returns the metadata (size, number of txs) of a node's
+// blocks from to to, asking 20 blocks at a time as the RPC allows.
+func BlockMetas(ctx context.Context, c *rpchttp.HTTP, from, to int64) ([]*types.BlockMeta, error) {
+	var out []*types.BlockMeta
+	for h := from; h <= to; h += 20 {
+		end := min(h+19, to)
+		info, err := c.BlockchainInfo(ctx, h, end)
+		if err != nil {
+			return nil, fmt.Errorf("localnet: blocks %d-%d: %w", h, end, err)
+		}
+		for i := len(info.BlockMetas) - 1; i >= 0; i-- { // the RPC lists them newest first
+			out = append(out, info.BlockMetas[i])
+		}
+	}
+	return out, nil
 }

@@ -355,7 +355,7 @@ func runBenchLarge(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench large", benchHelp, stdout)
 	def := bench.DefaultLargeConfig()
 	data := fs.String("data", os.Getenv("FEDLEDGER_DATA"), "datasets directory (default $FEDLEDGER_DATA, else ../shared/datasets found upward)")
-	dataset := fs.String("dataset", def.Source.Dataset, "heart, wdbc or csv:PATH")
+	dataset := fs.String("dataset", def.Source.Dataset, "wdbc or heart")
 	hospitals := fs.Int("hospitals", def.Source.Hospitals, "hospitals (wdbc)")
 	params := fs.Int("params", def.Params, "model parameters (approximately)")
 	rounds := fs.Int("rounds", def.Rounds, "rounds per run")
@@ -368,6 +368,9 @@ func runBenchLarge(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := checkOutput(*output); err != nil {
 		return err
+	}
+	if *dataset != "wdbc" && *dataset != "heart" {
+		return fmt.Errorf("%w: --dataset %q: bench large runs on wdbc or heart", errUsage, *dataset)
 	}
 	cfg := def
 	cfg.Source = datasets.Source{Dataset: *dataset, Dir: datasets.FindDir(*data), Hospitals: *hospitals, Partition: def.Source.Partition}

@@ -42,6 +42,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"bench", "large", "--encodings", "int4"}, 2, `unknown encoding "int4"`},
 		{[]string{"bench", "large", "--encodings", "topk", "--topk-ppm", "0"}, 2, "top-k share 0 ppm"},
 		{[]string{"bench", "large", "--params", "10"}, 2, "--params must be 100 to"},
+		{[]string{"bench", "large", "--dataset", "csv:x.csv"}, 2, `--dataset "csv:x.csv": bench large runs on wdbc or heart`},
 		{[]string{"datasets", "fetch"}, 2, "name the data set"},
 		{[]string{"datasets", "fetch", "mnist"}, 2, `unknown data set "mnist"`},
 		{[]string{"datasets", "pull"}, 2, `unknown subcommand "pull"`},

@@ -20,6 +20,7 @@ import (
 
 	"github.com/fedledger/fedledger/chain"
 	"github.com/fedledger/fedledger/chain/localnet"
+	"github.com/fedledger/fedledger/fl"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
@@ -49,10 +50,7 @@ func DefaultChainConfig() ChainConfig {
 
 // Validate checks the configuration.
 func (c ChainConfig) Validate() error {
-	maxTx := c.Network.MaxTxBytes
-	if maxTx == 0 {
-		maxTx = 1 << 20
-	}
+	maxTx := c.Network.TxLimit()
 	switch {
 	case c.Validators < 1 || c.Validators > 16:
 		return fmt.Errorf("bench chain: %d validators; want 1 to 16", c.Validators)
@@ -246,8 +244,13 @@ func chainFedledger(ctx context.Context, cfg ChainConfig, dir string, progress i
 	if err := sendAndSettle(ctx, clients, cfg.Senders, commits); err != nil {
 		return nil, nil, err
 	}
-	for _, c := range clients { // every node, as reveals go to all of them
-		if err := waitRevealPhase(ctx, c); err != nil {
+	readers := make([]*fl.Client, len(clients))
+	for i, c := range clients { // every node, as reveals go to all of them
+		if readers[i], err = fl.NewClient(ctx, c, nil); err != nil {
+			return nil, nil, err
+		}
+		readers[i].PollInterval = 20 * time.Millisecond
+		if _, err := readers[i].WaitRound(ctx, 1, 1, pb.PHASE_REVEAL); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -257,13 +260,9 @@ func chainFedledger(ctx context.Context, cfg ChainConfig, dir string, progress i
 		return nil, nil, err
 	}
 	// Every reveal made it: the round aggregated all of them.
-	var rd pb.Round
-	res, err := clients[0].ABCIQuery(ctx, "/round/1/1", nil)
+	rd, err := readers[0].Round(ctx, 1, 1)
 	if err != nil {
 		return nil, nil, err
-	}
-	if err := rd.Unmarshal(res.Response.Value); err != nil {
-		return nil, nil, fmt.Errorf("round query: %w", err)
 	}
 	if rd.NumAggregated != uint32(cfg.Updates) {
 		return nil, nil, fmt.Errorf("round aggregated %d updates, want %d (outcome %q)", rd.NumAggregated, cfg.Updates, rd.Outcome)
@@ -362,28 +361,6 @@ func sendAndSettle(ctx context.Context, clients []*rpchttp.HTTP, senders int, tx
 	return nil
 }
 
-// waitRevealPhase waits until round 1 of task 1 takes reveals.
-func waitRevealPhase(ctx context.Context, c *rpchttp.HTTP) error {
-	for {
-		res, err := c.ABCIQuery(ctx, "/round/1/1", nil)
-		if err != nil {
-			return err
-		}
-		var rd pb.Round
-		if err := rd.Unmarshal(res.Response.Value); err != nil {
-			return fmt.Errorf("round query: %w", err)
-		}
-		if rd.Phase == pb.PHASE_REVEAL {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
 // sendAndWait broadcasts txs from senders goroutines (tx i to node i mod
 // nodes) and waits until executed blocks hold them all; it counts the
 // transactions of every block from the first broadcast on, so nothing
@@ -429,17 +406,15 @@ func sendAndWait(ctx context.Context, clients []*rpchttp.HTTP, senders int, txs 
 		if err != nil {
 			return nil, err
 		}
-		top := st.SyncInfo.LatestBlockHeight
-		for ; h <= top; h += 20 {
-			end := min(h+19, top)
-			info, err := clients[0].BlockchainInfo(ctx, h, end)
+		if top := st.SyncInfo.LatestBlockHeight; top >= h {
+			metas, err := localnet.BlockMetas(ctx, clients[0], h, top)
 			if err != nil {
 				return nil, err
 			}
-			for _, m := range info.BlockMetas {
+			for _, m := range metas {
 				seen += m.NumTxs
 			}
-			to = end
+			to = top
 		}
 		h = to + 1
 		if seen >= len(txs) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cometbft/cometbft/libs/log"
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fedledger/fedledger/chain"
@@ -354,6 +355,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if err != nil {
 			return err
 		}
+		blocks, err := nodes[0].Client()
+		if err != nil {
+			return err
+		}
 		params := init
 		prevClose, prevHeight := time.Now(), inc.Height
 		for r := uint32(1); r <= uint32(cfg.Rounds); r++ {
@@ -363,7 +368,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 			closed := time.Now()
 			timing := roundTiming{seconds: closed.Sub(prevClose).Seconds()}
-			if timing.chainBytes, err = blockBytes(gctx, nodes[0], prevHeight+1, rd.ClosedHeight); err != nil {
+			if timing.chainBytes, err = blockBytes(gctx, blocks, prevHeight+1, rd.ClosedHeight); err != nil {
 				return err
 			}
 			if seen, ok := heights.firstSeen(rd.ClosedHeight); ok && rd.Outcome == "aggregated" {
@@ -517,20 +522,14 @@ func watchHeights(ctx context.Context, n *localnet.Node) (*heightClock, error) {
 }
 
 // blockBytes sums the sizes of blocks from to to.
-func blockBytes(ctx context.Context, n *localnet.Node, from, to int64) (int64, error) {
-	c, err := n.Client()
+func blockBytes(ctx context.Context, c *rpchttp.HTTP, from, to int64) (int64, error) {
+	metas, err := localnet.BlockMetas(ctx, c, from, to)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("sim: %w", err)
 	}
 	var sum int64
-	for h := from; h <= to; h += 20 {
-		info, err := c.BlockchainInfo(ctx, h, min(h+19, to))
-		if err != nil {
-			return 0, fmt.Errorf("sim: block sizes %d-%d: %w", h, min(h+19, to), err)
-		}
-		for _, m := range info.BlockMetas {
-			sum += int64(m.BlockSize)
-		}
+	for _, m := range metas {
+		sum += int64(m.BlockSize)
 	}
 	return sum, nil
 }

@@ -133,13 +133,13 @@ func (a *App) LastCommit() (int64, []byte) {
 
 // Info reports the last committed height and app hash, so that CometBFT's
 // handshake replays exactly the blocks the app has not committed.
-func (a *App) Info(_ context.Context, _ *abci.InfoRequest) (*abci.InfoResponse, error) {
+func (a *App) Info(_ context.Context, _ *abci.RequestInfo) (*abci.ResponseInfo, error) {
 	a.stateMu.RLock()
 	defer a.stateMu.RUnlock()
 	if a.closed {
 		return nil, ErrClosed
 	}
-	resp := &abci.InfoResponse{
+	resp := &abci.ResponseInfo{
 		Data:       "fedledger",
 		Version:    Version,
 		AppVersion: AppVersion,
@@ -152,7 +152,7 @@ func (a *App) Info(_ context.Context, _ *abci.InfoRequest) (*abci.InfoResponse, 
 }
 
 // InitChain stores the genesis participants; they are committed with block 1.
-func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.InitChainResponse, error) {
+func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.ResponseInitChain, error) {
 	defer a.lockAll(false)()
 	if a.closed {
 		return nil, ErrClosed
@@ -172,7 +172,7 @@ func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.In
 	st.set(keyMetaChainID, []byte(req.ChainId))
 	a.checkState = newOverlay(a.genesis)
 	a.logger.Info("init chain", "chain_id", req.ChainId, "participants", len(g.Participants))
-	return &abci.InitChainResponse{AppHash: a.store.root(a.genesis.writes)}, nil
+	return &abci.ResponseInitChain{AppHash: a.store.root(a.genesis.writes)}, nil
 }
 
 func (a *App) chainID(o *overlay) (string, error) {
@@ -185,7 +185,7 @@ func (a *App) chainID(o *overlay) (string, error) {
 
 // CheckTx runs every check FinalizeBlock would run, against the last
 // committed state plus the transactions CheckTx already accepted.
-func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
+func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
 	a.checkMu.Lock()
 	defer a.checkMu.Unlock()
 	a.stateMu.RLock()
@@ -203,14 +203,14 @@ func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckT
 		if code == CodeInternal {
 			a.logger.Error("check tx failed", "err", err)
 		}
-		return &abci.CheckTxResponse{Code: code, Codespace: Codespace, Log: err.Error()}, nil
+		return &abci.ResponseCheckTx{Code: code, Codespace: Codespace, Log: err.Error()}, nil
 	}
-	return &abci.CheckTxResponse{Code: CodeOK}, nil
+	return &abci.ResponseCheckTx{Code: CodeOK}, nil
 }
 
 // FinalizeBlock executes the block's transactions, then advances every
 // running task's round, and returns the app hash of the staged state.
-func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (*abci.FinalizeBlockResponse, error) {
+func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
 	a.consMu.Lock()
 	defer a.consMu.Unlock()
 	a.stateMu.RLock() // reads committed state; writes go to a.pending
@@ -255,11 +255,11 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 	}
 	a.pendingH = req.Height
 	a.pendingHash = a.store.root(a.stagedWrites())
-	return &abci.FinalizeBlockResponse{TxResults: results, Events: c.events, AppHash: a.pendingHash}, nil
+	return &abci.ResponseFinalizeBlock{TxResults: results, Events: c.events, AppHash: a.pendingHash}, nil
 }
 
 // Commit persists the staged state in one atomic batch and resets CheckTx's view.
-func (a *App) Commit(_ context.Context, _ *abci.CommitRequest) (*abci.CommitResponse, error) {
+func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCommit, error) {
 	defer a.lockAll(true)()
 	if a.closed {
 		return nil, ErrClosed
@@ -272,7 +272,7 @@ func (a *App) Commit(_ context.Context, _ *abci.CommitRequest) (*abci.CommitResp
 	}
 	a.genesis, a.pending = nil, nil
 	a.checkState = newOverlay(a.store)
-	return &abci.CommitResponse{}, nil
+	return &abci.ResponseCommit{}, nil
 }
 
 // stagedWrites merges genesis and block writes.

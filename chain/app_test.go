@@ -61,7 +61,7 @@ func newHarness(t testing.TB, n int) *harness {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { app.Close() })
-		if _, err := app.InitChain(context.Background(), &abci.InitChainRequest{ChainId: testChain, AppStateBytes: testGenesis()}); err != nil {
+		if _, err := app.InitChain(context.Background(), &abci.RequestInitChain{ChainId: testChain, AppStateBytes: testGenesis()}); err != nil {
 			t.Fatal(err)
 		}
 		h.apps = append(h.apps, app)
@@ -83,16 +83,16 @@ func (h *harness) tx(name string, msg *pb.Msg) []byte {
 
 // block finalizes and commits txs on every app, checks that they agree, and
 // returns the first app's results.
-func (h *harness) block(txs ...[]byte) *abci.FinalizeBlockResponse {
+func (h *harness) block(txs ...[]byte) *abci.ResponseFinalizeBlock {
 	h.t.Helper()
 	h.height++
-	var first *abci.FinalizeBlockResponse
+	var first *abci.ResponseFinalizeBlock
 	for i, app := range h.apps {
-		resp, err := app.FinalizeBlock(context.Background(), &abci.FinalizeBlockRequest{Height: h.height, Txs: txs})
+		resp, err := app.FinalizeBlock(context.Background(), &abci.RequestFinalizeBlock{Height: h.height, Txs: txs})
 		if err != nil {
 			h.t.Fatalf("app %d height %d: %v", i, h.height, err)
 		}
-		if _, err := app.Commit(context.Background(), &abci.CommitRequest{}); err != nil {
+		if _, err := app.Commit(context.Background(), &abci.RequestCommit{}); err != nil {
 			h.t.Fatal(err)
 		}
 		if first == nil {
@@ -104,7 +104,7 @@ func (h *harness) block(txs ...[]byte) *abci.FinalizeBlockResponse {
 	return first
 }
 
-func (h *harness) mustOK(resp *abci.FinalizeBlockResponse) {
+func (h *harness) mustOK(resp *abci.ResponseFinalizeBlock) {
 	h.t.Helper()
 	for i, r := range resp.TxResults {
 		if r.Code != CodeOK {
@@ -113,8 +113,8 @@ func (h *harness) mustOK(resp *abci.FinalizeBlockResponse) {
 	}
 }
 
-func (h *harness) check(tx []byte) *abci.CheckTxResponse {
-	resp, err := h.apps[0].CheckTx(context.Background(), &abci.CheckTxRequest{Tx: tx, Type: abci.CHECK_TX_TYPE_CHECK})
+func (h *harness) check(tx []byte) *abci.ResponseCheckTx {
+	resp, err := h.apps[0].CheckTx(context.Background(), &abci.RequestCheckTx{Tx: tx, Type: abci.CheckTxType_New})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func (h *harness) check(tx []byte) *abci.CheckTxResponse {
 
 func (h *harness) query(path string) []byte {
 	h.t.Helper()
-	resp, err := h.apps[0].Query(context.Background(), &abci.QueryRequest{Path: path, Prove: true})
+	resp, err := h.apps[0].Query(context.Background(), &abci.RequestQuery{Path: path, Prove: true})
 	if err != nil || resp.Code != 0 {
 		h.t.Fatalf("query %s: %v %d %s", path, err, resp.Code, resp.Log)
 	}
@@ -409,7 +409,7 @@ func TestRestartKeepsState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := app.InitChain(context.Background(), &abci.InitChainRequest{ChainId: testChain, AppStateBytes: testGenesis()}); err != nil {
+	if _, err := app.InitChain(context.Background(), &abci.RequestInitChain{ChainId: testChain, AppStateBytes: testGenesis()}); err != nil {
 		t.Fatal(err)
 	}
 	h.apps = append(h.apps, app)
@@ -419,7 +419,7 @@ func TestRestartKeepsState(t *testing.T) {
 	// A FinalizeBlock that is never committed (a crash before Commit) is lost,
 	// and the block is executed again after the restart.
 	pendingTx := h.tx("h2", commitMsg(1, 1, up, 3))
-	if _, err := app.FinalizeBlock(context.Background(), &abci.FinalizeBlockRequest{Height: h.height + 1, Txs: [][]byte{pendingTx}}); err != nil {
+	if _, err := app.FinalizeBlock(context.Background(), &abci.RequestFinalizeBlock{Height: h.height + 1, Txs: [][]byte{pendingTx}}); err != nil {
 		t.Fatal(err)
 	}
 	wantH, wantHash := app.LastCommit()
@@ -431,7 +431,7 @@ func TestRestartKeepsState(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { app2.Close() })
-	info, _ := app2.Info(context.Background(), &abci.InfoRequest{})
+	info, _ := app2.Info(context.Background(), &abci.RequestInfo{})
 	if info.LastBlockHeight != wantH || !bytes.Equal(info.LastBlockAppHash, wantHash) {
 		t.Fatalf("Info after restart: %d %X, want %d %X", info.LastBlockHeight, info.LastBlockAppHash, wantH, wantHash)
 	}
@@ -472,7 +472,7 @@ func TestQueryErrors(t *testing.T) {
 		"/model/3":         CodeNotFound,
 		"/round/1/2/extra": codeUnknownQuery,
 	} {
-		resp, _ := h.apps[0].Query(context.Background(), &abci.QueryRequest{Path: path})
+		resp, _ := h.apps[0].Query(context.Background(), &abci.RequestQuery{Path: path})
 		if resp.Code != code || resp.Log == "" {
 			t.Errorf("%s: code %d %q, want %d", path, resp.Code, resp.Log, code)
 		}
@@ -482,17 +482,17 @@ func TestQueryErrors(t *testing.T) {
 		t.Fatalf("participant query: %+v %v", p, err)
 	}
 	h.mustOK(h.block(h.tx("researcher", createTask(testSpec(h, "h1"))), h.tx("researcher", createTask(testSpec(h, "h2")))))
-	resp, _ := h.apps[0].Query(context.Background(), &abci.QueryRequest{Path: "/tasks"})
+	resp, _ := h.apps[0].Query(context.Background(), &abci.RequestQuery{Path: "/tasks"})
 	var tl pb.TaskList
 	if err := tl.Unmarshal(resp.Value); err != nil || len(tl.Tasks) != 2 || tl.Tasks[1].Id != 2 {
 		t.Fatalf("/tasks: %v %+v", err, tl)
 	}
-	resp, _ = h.apps[0].Query(context.Background(), &abci.QueryRequest{Path: "/participants"})
+	resp, _ = h.apps[0].Query(context.Background(), &abci.RequestQuery{Path: "/participants"})
 	var pl pb.ParticipantList
 	if err := pl.Unmarshal(resp.Value); err != nil || len(pl.Participants) != len(testParticipants) {
 		t.Fatalf("/participants: %v %d", err, len(pl.Participants))
 	}
-	if resp, _ := h.apps[0].Query(context.Background(), &abci.QueryRequest{Path: "/tasks", Prove: true}); resp.Code != codeQueryBadRequest {
+	if resp, _ := h.apps[0].Query(context.Background(), &abci.RequestQuery{Path: "/tasks", Prove: true}); resp.Code != codeQueryBadRequest {
 		t.Fatalf("/tasks with prove: code %d", resp.Code)
 	}
 }
@@ -523,10 +523,10 @@ func FuzzCheckTx(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer app.Close()
-		if _, err := app.InitChain(context.Background(), &abci.InitChainRequest{ChainId: testChain, AppStateBytes: testGenesis()}); err != nil {
+		if _, err := app.InitChain(context.Background(), &abci.RequestInitChain{ChainId: testChain, AppStateBytes: testGenesis()}); err != nil {
 			t.Fatal(err)
 		}
-		res, err := app.CheckTx(context.Background(), &abci.CheckTxRequest{Tx: bz})
+		res, err := app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: bz})
 		if err != nil || res.Code == CodeInternal {
 			t.Fatalf("CheckTx(%x): %v code %d %s", bz, err, res.Code, res.Log)
 		}
@@ -639,17 +639,17 @@ func TestNoLockAcrossAggregation(t *testing.T) {
 	reveals := [][]byte{h.tx("h1", revealMsg(1, 1, u)), h.tx("h2", revealMsg(1, 1, u))}
 	done := make(chan error, 1)
 	go func() {
-		_, err := app.FinalizeBlock(context.Background(), &abci.FinalizeBlockRequest{Height: h.height + 1, Txs: reveals})
+		_, err := app.FinalizeBlock(context.Background(), &abci.RequestFinalizeBlock{Height: h.height + 1, Txs: reveals})
 		done <- err
 	}()
 	<-entered
 	answered := make(chan string, 2)
 	go func() {
-		r, _ := app.Query(context.Background(), &abci.QueryRequest{Path: "/task/1"})
+		r, _ := app.Query(context.Background(), &abci.RequestQuery{Path: "/task/1"})
 		answered <- fmt.Sprintf("query code %d", r.Code)
 	}()
 	go func() {
-		r, _ := app.CheckTx(context.Background(), &abci.CheckTxRequest{Tx: h.tx("researcher", createTask(testSpec(h, "h1")))})
+		r, _ := app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: h.tx("researcher", createTask(testSpec(h, "h1")))})
 		answered <- fmt.Sprintf("checktx code %d", r.Code)
 	}()
 	for i := 0; i < 2; i++ {
@@ -668,7 +668,7 @@ func TestNoLockAcrossAggregation(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if _, err := app.Commit(context.Background(), &abci.CommitRequest{}); err != nil {
+	if _, err := app.Commit(context.Background(), &abci.RequestCommit{}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -87,7 +87,7 @@ func BenchmarkCheckTx(b *testing.B) {
 		b.Run(fmt.Sprintf("reveal/d=%d", d), func(b *testing.B) {
 			h, reveals := revealSetup(b, d)
 			app := h.apps[0]
-			req := &abci.CheckTxRequest{Tx: reveals[0], Type: abci.CHECK_TX_TYPE_CHECK}
+			req := &abci.RequestCheckTx{Tx: reveals[0], Type: abci.CheckTxType_New}
 			b.SetBytes(int64(len(reveals[0])))
 			for b.Loop() {
 				app.checkMu.Lock()
@@ -117,7 +117,7 @@ func BenchmarkFinalizeBlock(b *testing.B) {
 				name = "4reveals+aggregate"
 			}
 			b.Run(fmt.Sprintf("%s/d=%d", name, d), func(b *testing.B) {
-				req := &abci.FinalizeBlockRequest{Height: h.height + 1, Txs: reveals[:n]}
+				req := &abci.RequestFinalizeBlock{Height: h.height + 1, Txs: reveals[:n]}
 				var bytes int64
 				for _, tx := range reveals[:n] {
 					bytes += int64(len(tx))

@@ -28,11 +28,11 @@ func Example() {
 		{Name: "cleveland", PubKey: hospital.Public().(ed25519.PublicKey), Role: "hospital"},
 	}})
 	ctx := context.Background()
-	if _, err := app.InitChain(ctx, &abci.InitChainRequest{ChainId: "demo", AppStateBytes: genesis}); err != nil {
+	if _, err := app.InitChain(ctx, &abci.RequestInitChain{ChainId: "demo", AppStateBytes: genesis}); err != nil {
 		panic(err)
 	}
 	tx, _ := pb.SignTx(hospital, "demo", 1, &pb.Msg{Sum: &pb.Msg_CreateTask{CreateTask: &pb.CreateTask{}}})
-	res, _ := app.CheckTx(ctx, &abci.CheckTxRequest{Tx: tx})
+	res, _ := app.CheckTx(ctx, &abci.RequestCheckTx{Tx: tx})
 	fmt.Println(res.Code == chain.CodeUnauthorized)
 	fmt.Println(res.Log)
 	// Output:

@@ -33,13 +33,13 @@ const (
 )
 
 // Query answers from the last committed state.
-func (a *App) Query(_ context.Context, req *abci.QueryRequest) (*abci.QueryResponse, error) {
+func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQuery, error) {
 	a.stateMu.RLock()
 	defer a.stateMu.RUnlock()
 	if a.closed {
 		return nil, ErrClosed
 	}
-	resp := &abci.QueryResponse{Height: a.store.height, Codespace: Codespace}
+	resp := &abci.ResponseQuery{Height: a.store.height, Codespace: Codespace}
 	if req.Height != 0 && req.Height != a.store.height {
 		return fail(resp, fmt.Errorf("%w: only the latest height %d can be queried, not %d", errQueryBadRequest, a.store.height, req.Height)), nil
 	}
@@ -68,7 +68,7 @@ func (a *App) Query(_ context.Context, req *abci.QueryRequest) (*abci.QueryRespo
 	return resp, nil
 }
 
-func fail(resp *abci.QueryResponse, err error) *abci.QueryResponse {
+func fail(resp *abci.ResponseQuery, err error) *abci.ResponseQuery {
 	resp.Code = CodeOf(err)
 	resp.Log = err.Error()
 	return resp
@@ -130,7 +130,7 @@ func (a *App) queryKey(path string) (string, error) {
 
 // VerifyProof checks a query answer's proof against an app hash. Clients
 // call it with the app hash of the header at the answer's height + 1.
-func VerifyProof(resp *abci.QueryResponse, appHash []byte) error {
+func VerifyProof(resp *abci.ResponseQuery, appHash []byte) error {
 	if resp.ProofOps == nil {
 		return fmt.Errorf("query answer carries no proof")
 	}
@@ -140,7 +140,7 @@ func VerifyProof(resp *abci.QueryResponse, appHash []byte) error {
 }
 
 // queryList answers /tasks and /participants from committed state.
-func (a *App) queryList(req *abci.QueryRequest, resp *abci.QueryResponse) *abci.QueryResponse {
+func (a *App) queryList(req *abci.RequestQuery, resp *abci.ResponseQuery) *abci.ResponseQuery {
 	if req.Prove {
 		return fail(resp, fmt.Errorf("%w: %s is a list and has no proof; query each item with prove", errQueryBadRequest, req.Path))
 	}

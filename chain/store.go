@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/cockroachdb/pebble"
-	cmtcrypto "github.com/cometbft/cometbft/api/cometbft/crypto/v1"
+	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
 	"github.com/cometbft/cometbft/crypto/merkle"
 )
 

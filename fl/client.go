@@ -72,7 +72,7 @@ func (c *Client) unavailable(format string, args ...any) error {
 // Dial connects to a node's RPC address (http://host:port) as key.
 func Dial(ctx context.Context, addr string, key ed25519.PrivateKey) (*Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	rpc, err := rpchttp.NewWithClient(addr, &http.Client{Transport: tr, Timeout: 30 * time.Second})
+	rpc, err := rpchttp.NewWithClient(addr, "/websocket", &http.Client{Transport: tr, Timeout: 30 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("fl: node address %q: %w", addr, err)
 	}

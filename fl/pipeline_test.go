@@ -40,7 +40,7 @@ func (r *dropRPC) Status(context.Context) (*ctypes.ResultStatus, error) {
 }
 
 func (r *dropRPC) ABCIQuery(context.Context, string, cmtbytes.HexBytes) (*ctypes.ResultABCIQuery, error) {
-	return &ctypes.ResultABCIQuery{Response: abci.QueryResponse{Code: 101, Log: "not found"}}, nil
+	return &ctypes.ResultABCIQuery{Response: abci.ResponseQuery{Code: 101, Log: "not found"}}, nil
 }
 
 func (r *dropRPC) BroadcastTxSync(_ context.Context, tx types.Tx) (*ctypes.ResultBroadcastTx, error) {

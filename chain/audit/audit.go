@@ -101,7 +101,7 @@ func Run(ctx context.Context, rpc RPC, id uint64) (*Report, error) {
 		return nil, err
 	}
 	defer app.Close()
-	initResp, err := app.InitChain(ctx, &abci.InitChainRequest{ChainId: gd.ChainID, AppStateBytes: gd.AppState, InitialHeight: gd.InitialHeight})
+	initResp, err := app.InitChain(ctx, &abci.RequestInitChain{ChainId: gd.ChainID, AppStateBytes: gd.AppState, InitialHeight: gd.InitialHeight})
 	if err != nil {
 		return nil, fmt.Errorf("audit: genesis app_state: %w", err)
 	}
@@ -191,12 +191,12 @@ func (au *auditor) advanceTo(ctx context.Context, top int64) error {
 			return nil
 		}
 		au.appHashAt[h-1] = b.AppHash
-		fin, err := au.app.FinalizeBlock(ctx, &abci.FinalizeBlockRequest{Height: h, Txs: b.Txs.ToSliceOfBytes(), Time: b.Time, ProposerAddress: b.ProposerAddress})
+		fin, err := au.app.FinalizeBlock(ctx, &abci.RequestFinalizeBlock{Height: h, Txs: b.Txs.ToSliceOfBytes(), Time: b.Time, ProposerAddress: b.ProposerAddress})
 		if err != nil {
 			au.rep.Chain, au.rep.ChainHeight = fmt.Sprintf("replay of block %d failed: %v", h, err), h
 			return nil
 		}
-		if _, err := au.app.Commit(ctx, &abci.CommitRequest{}); err != nil {
+		if _, err := au.app.Commit(ctx, &abci.RequestCommit{}); err != nil {
 			return err
 		}
 		au.expectAppHash = fin.AppHash
@@ -208,7 +208,7 @@ func (au *auditor) advanceTo(ctx context.Context, top int64) error {
 
 // replayed reads the replay's state (as of the last replayed block).
 func (au *auditor) replayed(ctx context.Context, path string, out interface{ Unmarshal([]byte) error }) error {
-	r, err := au.app.Query(ctx, &abci.QueryRequest{Path: path})
+	r, err := au.app.Query(ctx, &abci.RequestQuery{Path: path})
 	if err != nil {
 		return err
 	}

@@ -51,7 +51,7 @@ func tamperProxy(t *testing.T, target string, rewrite func(method string, params
 
 func runAudit(t *testing.T, ctx context.Context, addr string) *audit.Report {
 	t.Helper()
-	c, err := rpchttp.New(addr)
+	c, err := rpchttp.New(addr, "/websocket")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@
 //	net, err := localnet.Start(ctx, cfg)
 //	if err != nil { ... }
 //	defer net.Stop()
-//	client, _ := rpchttp.New(net.Nodes()[0].RPCAddress())
+//	client, _ := net.Nodes()[0].Client()
 //
 // Every node has a standard CometBFT home under cfg.Dir (config, genesis,
 // keys, data), so a node can be stopped and started again on it, and the

@@ -42,7 +42,7 @@ func runAudit(args []string, stdout, stderr io.Writer) error {
 	if err := checkOutput(*output); err != nil {
 		return err
 	}
-	c, err := rpchttp.New(*node)
+	c, err := rpchttp.New(*node, "/websocket")
 	if err != nil {
 		return fmt.Errorf("%w: --node %q: %v", errUsage, *node, err)
 	}

@@ -13,10 +13,12 @@ import (
 	"syscall"
 	"time"
 
+	cmtcfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/libs/log"
 
 	"github.com/fedledger/fedledger/chain"
 	"github.com/fedledger/fedledger/chain/localnet"
+	"github.com/fedledger/fedledger/chain/node"
 	"github.com/fedledger/fedledger/fl"
 )
 
@@ -88,18 +90,25 @@ func runTestnet(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg := localnet.DefaultConfig()
-	cfg.Validators = *validators
-	cfg.Dir = *out
-	cfg.ChainID = *chainID
-	cfg.AppState = appState
-	cfg.BlockInterval = *blockInterval
-	cfg.Hosts = hostList
-	cfg.BasePort = *basePort
 	if entries, err := os.ReadDir(*out); err == nil && len(entries) > 0 {
 		return fmt.Errorf("%s is not empty; remove it or choose another --out", *out)
 	}
-	homes, err := localnet.WriteHomes(cfg)
+	spec := node.NetworkSpec{Dir: *out, ChainID: *chainID, AppState: appState, Network: node.DefaultNetwork()}
+	for i := range *validators {
+		host := "127.0.0.1"
+		if len(hostList) > 0 {
+			if len(hostList) != *validators {
+				return fmt.Errorf("%w: --hosts lists %d addresses for %d validators; give one per validator", errUsage, len(hostList), *validators)
+			}
+			host = hostList[i]
+		}
+		spec.Validators = append(spec.Validators, node.Endpoint{Host: host, P2PPort: *basePort + 10*i, RPCPort: *basePort + 10*i + 1})
+	}
+	if len(hostList) == 0 {
+		// Every validator on this machine's loopback: tune for it.
+		spec.Tune = func(c *cmtcfg.Config) { localnet.Tune(c, *blockInterval) }
+	}
+	homes, err := node.WriteHomes(spec)
 	if err != nil {
 		return err
 	}
@@ -175,7 +184,7 @@ func runNode(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: --log-level: %v", errUsage, err)
 	}
 	logger = log.NewFilter(logger, opt)
-	n, err := localnet.OpenNode(*home, logger)
+	n, err := node.Open(*home, node.Options{Logger: logger})
 	if err != nil {
 		return err
 	}

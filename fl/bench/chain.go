@@ -454,7 +454,7 @@ func sendAndWait(ctx context.Context, clients []*rpchttp.HTTP, senders int, txs 
 		if err != nil {
 			return nil, err
 		}
-		for i, r := range res.TxResults {
+		for i, r := range res.TxsResults {
 			if r.Code != 0 {
 				return nil, fmt.Errorf("block %d tx %d failed: code %d: %s", hh, i, r.Code, r.Log)
 			}

@@ -1,4 +1,4 @@
-package localnet
+package node
 
 import (
 	"errors"
@@ -7,12 +7,12 @@ import (
 	dbm "github.com/cometbft/cometbft-db"
 )
 
-// TestOnceDBAfterClose uses a real Pebble database the way the goroutines
+// TestOnceDBAfterClose uses a real goleveldb database (CometBFT's default backend) the way the goroutines
 // of a stopping CometBFT node may: after Close, reads find nothing, writes
 // (direct or batched, including a batch made before Close) fail with
 // errDBClosed, and nothing panics.
 func TestOnceDBAfterClose(t *testing.T) {
-	raw, err := dbm.NewPebbleDB("t", t.TempDir())
+	raw, err := dbm.NewGoLevelDB("t", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

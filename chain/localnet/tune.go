@@ -21,6 +21,7 @@ func Tune(c *cmtcfg.Config, blockInterval time.Duration) {
 	c.P2P.HandshakeTimeout = 5 * time.Second
 	c.P2P.DialTimeout = 3 * time.Second
 	c.P2P.PersistentPeersMaxDialPeriod = 2 * time.Second
+	c.P2P.FlushThrottleTimeout = 10 * time.Millisecond
 	c.Instrumentation.Prometheus = false
 	c.Consensus.TimeoutPropose = 1000 * time.Millisecond
 	c.Consensus.TimeoutProposeDelta = 200 * time.Millisecond

@@ -8,6 +8,9 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/cometbft/cometbft/libs/log"
+
+	"github.com/fedledger/fedledger/chain/module"
+	"github.com/fedledger/fedledger/protocol"
 )
 
 // Version is the app's software version, reported by Info.
@@ -61,6 +64,7 @@ type App struct {
 	stateMu sync.RWMutex
 	store   *store
 	logger  log.Logger
+	router  *router
 	// beforeAggregate, when set (tests), runs inside FinalizeBlock just
 	// before a round's aggregation.
 	beforeAggregate func()
@@ -105,11 +109,15 @@ func NewApp(cfg Config) (*App, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = log.NewNopLogger()
 	}
-	s, err := openStore(cfg.Dir)
+	r, err := newRouter(Modules())
 	if err != nil {
 		return nil, err
 	}
-	a := &App{store: s, logger: cfg.Logger}
+	s, err := openStore(cfg.Dir, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{store: s, logger: cfg.Logger, router: r}
 	a.checkState = newOverlay(s)
 	return a, nil
 }
@@ -165,18 +173,23 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 		return nil, errors.New("genesis: chain_id is empty")
 	}
 	a.genesis = newOverlay(a.store)
-	st := state{a.genesis}
+	c := &module.Context{State: module.State{Store: a.genesis}, ChainID: req.ChainId}
 	for _, p := range g.participants() {
-		st.save(participantKey(p.PubKey), &p)
+		c.State.Save(module.ParticipantKey(p.PubKey), &p)
 	}
-	st.set(keyMetaChainID, []byte(req.ChainId))
+	for _, m := range a.router.modules {
+		if err := m.InitGenesis(c, g.Modules[m.Name()]); err != nil {
+			return nil, fmt.Errorf("genesis app_state: section %q: %w", m.Name(), err)
+		}
+	}
+	c.State.Set(keyMetaChainID, []byte(req.ChainId))
 	a.checkState = newOverlay(a.genesis)
 	a.logger.Info("init chain", "chain_id", req.ChainId, "participants", len(g.Participants))
 	return &abci.ResponseInitChain{AppHash: a.store.root(a.genesis.writes)}, nil
 }
 
 func (a *App) chainID(o *overlay) (string, error) {
-	bz, err := o.get(keyMetaChainID)
+	bz, err := o.Get(keyMetaChainID)
 	if err != nil {
 		return "", err
 	}
@@ -197,15 +210,15 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 	if err != nil {
 		return nil, err
 	}
-	c := &execCtx{st: state{a.checkState}, height: a.store.height + 1, chainID: id}
-	if err := c.deliverTx(req.Tx); err != nil {
-		code := CodeOf(err)
-		if code == CodeInternal {
+	c := &module.Context{State: module.State{Store: a.checkState}, Height: a.store.height + 1, ChainID: id}
+	if err := a.deliverTx(c, req.Tx); err != nil {
+		code := protocol.CodeOf(err)
+		if code == protocol.CodeInternal {
 			a.logger.Error("check tx failed", "err", err)
 		}
-		return &abci.ResponseCheckTx{Code: code, Codespace: Codespace, Log: err.Error()}, nil
+		return &abci.ResponseCheckTx{Code: code, Codespace: protocol.Codespace, Log: err.Error()}, nil
 	}
-	return &abci.ResponseCheckTx{Code: CodeOK}, nil
+	return &abci.ResponseCheckTx{Code: protocol.CodeOK}, nil
 }
 
 // FinalizeBlock executes the block's transactions, then advances every
@@ -232,30 +245,30 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	if err != nil {
 		return nil, err
 	}
-	c := &execCtx{st: state{a.pending}, height: req.Height, chainID: id, beforeAggregate: a.beforeAggregate}
+	c := &module.Context{State: module.State{Store: a.pending}, Height: req.Height, ChainID: id, BeforeAggregate: a.beforeAggregate}
 	results := make([]*abci.ExecTxResult, len(req.Txs))
 	for i, tx := range req.Txs {
-		c.events = nil
-		err := c.deliverTx(tx)
-		code := CodeOf(err)
-		if code == CodeInternal {
+		c.Events = nil
+		err := a.deliverTx(c, tx)
+		code := protocol.CodeOf(err)
+		if code == protocol.CodeInternal {
 			return nil, fmt.Errorf("chain: height %d tx %d: %w", req.Height, i, err)
 		}
-		r := &abci.ExecTxResult{Code: code, Events: c.events}
+		r := &abci.ExecTxResult{Code: code, Events: c.Events}
 		if err != nil {
-			r.Codespace = Codespace
+			r.Codespace = protocol.Codespace
 			r.Log = err.Error()
 			r.Events = nil
 		}
 		results[i] = r
 	}
-	c.events = nil
-	if err := c.endBlock(); err != nil {
+	c.Events = nil
+	if err := a.router.endBlock(c); err != nil {
 		return nil, fmt.Errorf("chain: height %d end of block: %w", req.Height, err)
 	}
 	a.pendingH = req.Height
 	a.pendingHash = a.store.root(a.stagedWrites())
-	return &abci.ResponseFinalizeBlock{TxResults: results, Events: c.events, AppHash: a.pendingHash}, nil
+	return &abci.ResponseFinalizeBlock{TxResults: results, Events: c.Events, AppHash: a.pendingHash}, nil
 }
 
 // Commit persists the staged state in one atomic batch and resets CheckTx's view.

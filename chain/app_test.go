@@ -16,6 +16,7 @@ import (
 
 	"github.com/fedledger/fedledger/aggregator"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+	"github.com/fedledger/fedledger/protocol"
 )
 
 const testChain = "fedledger-test"
@@ -107,7 +108,7 @@ func (h *harness) block(txs ...[]byte) *abci.ResponseFinalizeBlock {
 func (h *harness) mustOK(resp *abci.ResponseFinalizeBlock) {
 	h.t.Helper()
 	for i, r := range resp.TxResults {
-		if r.Code != CodeOK {
+		if r.Code != protocol.CodeOK {
 			h.t.Fatalf("height %d tx %d: code %d: %s", h.height, i, r.Code, r.Log)
 		}
 	}
@@ -317,19 +318,19 @@ func TestCheckTxRejects(t *testing.T) {
 		code uint32
 		log  string
 	}{
-		{"undecodable bytes", []byte("not a tx"), CodeDecode, "undecodable"},
-		{"bad signature", badSig, CodeBadSignature, "does not verify"},
-		{"wrong chain-id", signed("h2", "other-chain", 10, commitMsg(1, 1, up, 5)), CodeWrongChain, `"other-chain"`},
-		{"replayed nonce", signed("h1", testChain, h.nonces["h1"], commitMsg(1, 1, up, 5)), CodeBadNonce, "already used"},
-		{"unknown signer", strangerTx, CodeUnknownSigner, "not a participant"},
-		{"wrong role: hospital creates task", signed("h2", testChain, 10, createTask(testSpec(h, "h1"))), CodeUnauthorized, "only a researcher"},
-		{"wrong role: reviewer submits update", signed("reviewer", testChain, 10, commitMsg(1, 1, up, 5)), CodeUnauthorized, "only a hospital"},
-		{"reveal without commit", signed("h2", testChain, 10, revealMsg(1, 1, up)), CodeWrongPhase, "commit phase"},
-		{"not invited", signed("h5", testChain, 10, commitMsg(1, 1, up, 5)), CodeNotInvited, "not invited"},
-		{"duplicate commit", signed("h1", testChain, 10, commitMsg(1, 1, up, 5)), CodeDuplicate, "already committed"},
-		{"unknown task", signed("h2", testChain, 10, commitMsg(9, 1, up, 5)), CodeUnknownTask, "task 9"},
-		{"future round", signed("h2", testChain, 10, commitMsg(1, 2, up, 5)), CodeWrongPhase, "has not opened"},
-		{"zero samples", signed("h2", testChain, 10, commitMsg(1, 1, up, 0)), CodeInvalidMsg, "num_samples"},
+		{"undecodable bytes", []byte("not a tx"), protocol.CodeDecode, "undecodable"},
+		{"bad signature", badSig, protocol.CodeBadSignature, "does not verify"},
+		{"wrong chain-id", signed("h2", "other-chain", 10, commitMsg(1, 1, up, 5)), protocol.CodeWrongChain, `"other-chain"`},
+		{"replayed nonce", signed("h1", testChain, h.nonces["h1"], commitMsg(1, 1, up, 5)), protocol.CodeBadNonce, "already used"},
+		{"unknown signer", strangerTx, protocol.CodeUnknownSigner, "not a participant"},
+		{"wrong role: hospital creates task", signed("h2", testChain, 10, createTask(testSpec(h, "h1"))), protocol.CodeUnauthorized, "only a researcher"},
+		{"wrong role: reviewer submits update", signed("reviewer", testChain, 10, commitMsg(1, 1, up, 5)), protocol.CodeUnauthorized, "only a hospital"},
+		{"reveal without commit", signed("h2", testChain, 10, revealMsg(1, 1, up)), protocol.CodeWrongPhase, "commit phase"},
+		{"not invited", signed("h5", testChain, 10, commitMsg(1, 1, up, 5)), protocol.CodeNotInvited, "not invited"},
+		{"duplicate commit", signed("h1", testChain, 10, commitMsg(1, 1, up, 5)), protocol.CodeDuplicate, "already committed"},
+		{"unknown task", signed("h2", testChain, 10, commitMsg(9, 1, up, 5)), protocol.CodeUnknownTask, "task 9"},
+		{"future round", signed("h2", testChain, 10, commitMsg(1, 2, up, 5)), protocol.CodeWrongPhase, "has not opened"},
+		{"zero samples", signed("h2", testChain, 10, commitMsg(1, 1, up, 0)), protocol.CodeInvalidMsg, "num_samples"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -356,10 +357,10 @@ func TestCheckTxRejects(t *testing.T) {
 		code uint32
 		log  string
 	}{
-		{"reveal without commit", signed("h4", testChain, 20, revealMsg(1, 1, up)), CodeNoCommitment, "no commitment"},
-		{"reveal differs from commitment", signed("h1", testChain, 20, revealMsg(1, 1, testUpdate(4, 3, 2, 1))), CodeHashMismatch, "commitment is"},
-		{"update of the wrong shape", signed("h3", testChain, 20, revealMsg(1, 1, wrongShape)), CodeBadShape, "has 3 values"},
-		{"late commit", signed("h4", testChain, 21, commitMsg(1, 1, up, 5)), CodeRoundClosed, "commit window"},
+		{"reveal without commit", signed("h4", testChain, 20, revealMsg(1, 1, up)), protocol.CodeNoCommitment, "no commitment"},
+		{"reveal differs from commitment", signed("h1", testChain, 20, revealMsg(1, 1, testUpdate(4, 3, 2, 1))), protocol.CodeHashMismatch, "commitment is"},
+		{"update of the wrong shape", signed("h3", testChain, 20, revealMsg(1, 1, wrongShape)), protocol.CodeBadShape, "has 3 values"},
+		{"late commit", signed("h4", testChain, 21, commitMsg(1, 1, up, 5)), protocol.CodeRoundClosed, "commit window"},
 	}
 	for _, tt := range reveal {
 		t.Run(tt.name, func(t *testing.T) {
@@ -375,12 +376,12 @@ func TestCheckTxRejects(t *testing.T) {
 		h.block()
 	}
 	resp := h.check(signed("h1", testChain, 30, commitMsg(1, 1, up, 5)))
-	if resp.Code != CodeRoundClosed || !strings.Contains(resp.Log, "is closed") {
+	if resp.Code != protocol.CodeRoundClosed || !strings.Contains(resp.Log, "is closed") {
 		t.Fatalf("submission to closed round: code %d %q", resp.Code, resp.Log)
 	}
 	// FinalizeBlock refuses what CheckTx refuses, with the same code.
 	res := h.block(signed("h1", testChain, 30, commitMsg(1, 1, up, 5)), []byte{1, 2, 3})
-	if res.TxResults[0].Code != CodeRoundClosed || res.TxResults[1].Code != CodeDecode {
+	if res.TxResults[0].Code != protocol.CodeRoundClosed || res.TxResults[1].Code != protocol.CodeDecode {
 		t.Fatalf("FinalizeBlock codes %d, %d", res.TxResults[0].Code, res.TxResults[1].Code)
 	}
 }
@@ -395,8 +396,8 @@ func TestCheckTxTracksMempool(t *testing.T) {
 		t.Fatalf("first: %d %s", r.Code, r.Log)
 	}
 	again, _ := pb.SignTx(h.keys["researcher"], testChain, h.nonces["researcher"], createTask(testSpec(h, "h2")))
-	if r := h.check(again); r.Code != CodeBadNonce {
-		t.Fatalf("same nonce in mempool: code %d, want %d", r.Code, CodeBadNonce)
+	if r := h.check(again); r.Code != protocol.CodeBadNonce {
+		t.Fatalf("same nonce in mempool: code %d, want %d", r.Code, protocol.CodeBadNonce)
 	}
 }
 
@@ -465,12 +466,12 @@ func TestQueryErrors(t *testing.T) {
 	h := newHarness(t, 1)
 	h.block()
 	for path, code := range map[string]uint32{
-		"/task/1":          CodeNotFound,
-		"/task/x":          codeQueryBadRequest,
-		"/nope":            codeUnknownQuery,
-		"/participant/zz":  codeQueryBadRequest,
-		"/model/3":         CodeNotFound,
-		"/round/1/2/extra": codeUnknownQuery,
+		"/task/1":          protocol.CodeNotFound,
+		"/task/x":          protocol.CodeBadQuery,
+		"/nope":            protocol.CodeUnknownQuery,
+		"/participant/zz":  protocol.CodeBadQuery,
+		"/model/3":         protocol.CodeNotFound,
+		"/round/1/2/extra": protocol.CodeUnknownQuery,
 	} {
 		resp, _ := h.apps[0].Query(context.Background(), &abci.RequestQuery{Path: path})
 		if resp.Code != code || resp.Log == "" {
@@ -492,7 +493,7 @@ func TestQueryErrors(t *testing.T) {
 	if err := pl.Unmarshal(resp.Value); err != nil || len(pl.Participants) != len(testParticipants) {
 		t.Fatalf("/participants: %v %d", err, len(pl.Participants))
 	}
-	if resp, _ := h.apps[0].Query(context.Background(), &abci.RequestQuery{Path: "/tasks", Prove: true}); resp.Code != codeQueryBadRequest {
+	if resp, _ := h.apps[0].Query(context.Background(), &abci.RequestQuery{Path: "/tasks", Prove: true}); resp.Code != protocol.CodeBadQuery {
 		t.Fatalf("/tasks with prove: code %d", resp.Code)
 	}
 }
@@ -527,7 +528,7 @@ func FuzzCheckTx(f *testing.F) {
 			t.Fatal(err)
 		}
 		res, err := app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: bz})
-		if err != nil || res.Code == CodeInternal {
+		if err != nil || res.Code == protocol.CodeInternal {
 			t.Fatalf("CheckTx(%x): %v code %d %s", bz, err, res.Code, res.Log)
 		}
 	})
@@ -541,7 +542,7 @@ func TestServerOptimizerOnChain(t *testing.T) {
 	spec := testSpec(h, "h1", "h2")
 	spec.ServerOpt = pb.ServerOpt{Name: "fedadam", LrMicro: 100_000, Beta1Micro: 900_000, Beta2Micro: 990_000, TauMicro: 1_000}
 	h.mustOK(h.block(h.tx("researcher", createTask(spec))))
-	p := serverOptParams(&spec)
+	p := protocol.ServerOptParams(&spec)
 	var st aggregator.ServerOptState
 	model := make([]int64, testDim)
 	for r := uint32(1); r <= 3; r++ {
@@ -568,7 +569,7 @@ func TestServerOptimizerOnChain(t *testing.T) {
 	}
 	bad := testSpec(h, "h1")
 	bad.ServerOpt = pb.ServerOpt{Name: "fedadam", LrMicro: 100_000}
-	if r := h.check(h.tx("researcher", createTask(bad))); r.Code != CodeInvalidMsg || !strings.Contains(r.Log, "tau") {
+	if r := h.check(h.tx("researcher", createTask(bad))); r.Code != protocol.CodeInvalidMsg || !strings.Contains(r.Log, "tau") {
 		t.Fatalf("fedadam without tau: code %d %q", r.Code, r.Log)
 	}
 }
@@ -600,11 +601,11 @@ func TestReputationFlagsAndReinstates(t *testing.T) {
 		t.Fatalf("h3 after two withheld reveals: %+v", h3)
 	}
 	res := h.check(h.tx("h3", commitMsg(1, 3, testUpdate(1, 1, 1, 1), 5)))
-	if res.Code != CodeUnauthorized || !strings.Contains(res.Log, "flagged") {
+	if res.Code != protocol.CodeUnauthorized || !strings.Contains(res.Log, "flagged") {
 		t.Fatalf("flagged commit: code %d %q", res.Code, res.Log)
 	}
 	reinstate := &pb.Msg{Sum: &pb.Msg_Reinstate{Reinstate: &pb.Reinstate{TaskId: 1, Hospital: h.pub("h3"), Reason: "key rotated"}}}
-	if r := h.check(h.tx("researcher", reinstate)); r.Code != CodeUnauthorized {
+	if r := h.check(h.tx("researcher", reinstate)); r.Code != protocol.CodeUnauthorized {
 		t.Fatalf("researcher reinstating: code %d", r.Code)
 	}
 	h.mustOK(h.block(h.tx("admin", reinstate)))

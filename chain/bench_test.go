@@ -9,6 +9,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+	"github.com/fedledger/fedledger/protocol"
 )
 
 // benchUpdate is an encoded int32 update of d random values.
@@ -94,7 +95,7 @@ func BenchmarkCheckTx(b *testing.B) {
 				app.checkState = newOverlay(app.store) // forget the last accepted reveal
 				app.checkMu.Unlock()
 				resp, err := app.CheckTx(context.Background(), req)
-				if err != nil || resp.Code != CodeOK {
+				if err != nil || resp.Code != protocol.CodeOK {
 					b.Fatalf("CheckTx: %v %d %s", err, resp.Code, resp.Log)
 				}
 			}
@@ -129,7 +130,7 @@ func BenchmarkFinalizeBlock(b *testing.B) {
 						b.Fatal(err)
 					}
 					for _, r := range resp.TxResults {
-						if r.Code != CodeOK {
+						if r.Code != protocol.CodeOK {
 							b.Fatalf("code %d: %s", r.Code, r.Log)
 						}
 					}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+	"github.com/fedledger/fedledger/protocol"
 )
 
 func chunkedCommit(task uint64, round uint32, update []byte, parts int) (*pb.Msg, [][]byte) {
@@ -45,21 +46,21 @@ func TestChunkedReveal(t *testing.T) {
 		msg  *pb.Msg
 		code uint32
 	}{
-		{"whole reveal of a chunked commitment", revealMsg(1, 1, up1), CodeInvalidMsg},
-		{"index past the end", chunkMsg(1, 1, 3, chunks[0]), CodeInvalidMsg},
-		{"chunk that does not match its hash", chunkMsg(1, 1, 0, chunks[1]), CodeHashMismatch},
+		{"whole reveal of a chunked commitment", revealMsg(1, 1, up1), protocol.CodeInvalidMsg},
+		{"index past the end", chunkMsg(1, 1, 3, chunks[0]), protocol.CodeInvalidMsg},
+		{"chunk that does not match its hash", chunkMsg(1, 1, 0, chunks[1]), protocol.CodeHashMismatch},
 	}
 	for _, r := range refusals {
 		if resp := h.check(h.tx("h1", r.msg)); resp.Code != r.code {
 			t.Errorf("%s: code %d (%s), want %d", r.name, resp.Code, resp.Log, r.code)
 		}
 	}
-	if resp := h.check(h.tx("h2", chunkMsg(1, 1, 0, up2))); resp.Code != CodeInvalidMsg {
-		t.Errorf("chunk for a whole commitment: code %d, want %d", resp.Code, CodeInvalidMsg)
+	if resp := h.check(h.tx("h2", chunkMsg(1, 1, 0, up2))); resp.Code != protocol.CodeInvalidMsg {
+		t.Errorf("chunk for a whole commitment: code %d, want %d", resp.Code, protocol.CodeInvalidMsg)
 	}
 	h.mustOK(h.block(h.tx("h1", chunkMsg(1, 1, 2, chunks[2])), h.tx("h2", revealMsg(1, 1, up2))))
-	if resp := h.check(h.tx("h1", chunkMsg(1, 1, 2, chunks[2]))); resp.Code != CodeDuplicate {
-		t.Errorf("repeated chunk: code %d, want %d", resp.Code, CodeDuplicate)
+	if resp := h.check(h.tx("h1", chunkMsg(1, 1, 2, chunks[2]))); resp.Code != protocol.CodeDuplicate {
+		t.Errorf("repeated chunk: code %d, want %d", resp.Code, protocol.CodeDuplicate)
 	}
 	rd := h.round(1, 1)
 	if rd.Phase != pb.PHASE_REVEAL || rd.Submissions[0].ChunksRevealed+rd.Submissions[1].ChunksRevealed != 1 {
@@ -78,7 +79,7 @@ func TestChunkedReveal(t *testing.T) {
 		t.Errorf("model %v, want the mean of both updates", got)
 	}
 	for _, app := range h.apps {
-		if keys := app.store.keysWithPrefix("c/"); len(keys) != 0 {
+		if keys := app.store.KeysWithPrefix("c/"); len(keys) != 0 {
 			t.Errorf("%d chunk keys left in state", len(keys))
 		}
 	}
@@ -94,7 +95,7 @@ func TestChunksDroppedWithRound(t *testing.T) {
 	commit, chunks := chunkedCommit(1, 1, testUpdate(1, 2, 3, 4), 2)
 	h.mustOK(h.block(h.tx("h1", commit)))
 	h.mustOK(h.block(h.tx("h1", chunkMsg(1, 1, 0, chunks[0]))))
-	if keys := h.apps[0].store.keysWithPrefix("c/"); len(keys) != 1 {
+	if keys := h.apps[0].store.KeysWithPrefix("c/"); len(keys) != 1 {
 		t.Fatalf("%d chunk keys, want 1", len(keys))
 	}
 	h.block()
@@ -102,7 +103,7 @@ func TestChunksDroppedWithRound(t *testing.T) {
 	if rd := h.round(1, 1); rd.Phase != pb.PHASE_CLOSED || !strings.HasPrefix(rd.Outcome, "skipped") {
 		t.Fatalf("round 1: %v %q", rd.Phase, rd.Outcome)
 	}
-	if keys := h.apps[0].store.keysWithPrefix("c/"); len(keys) != 0 {
+	if keys := h.apps[0].store.KeysWithPrefix("c/"); len(keys) != 0 {
 		t.Errorf("%d chunk keys left after the round closed", len(keys))
 	}
 }
@@ -133,14 +134,14 @@ func TestCompressionEnforced(t *testing.T) {
 		update []byte
 		code   uint32
 	}{
-		{"no compression takes int32", pb.Compression{}, int32Dense, CodeOK},
-		{"no compression refuses int8", pb.Compression{}, int8Dense, CodeBadShape},
-		{"int8 takes int8", pb.Compression{Width: pb.WIDTH_INT8}, int8Dense, CodeOK},
-		{"int8 refuses int32", pb.Compression{Width: pb.WIDTH_INT8}, int32Dense, CodeBadShape},
-		{"int8 refuses sparse", pb.Compression{Width: pb.WIDTH_INT8}, int8Top2, CodeBadShape},
-		{"top-50% takes 2 of 4", pb.Compression{Width: pb.WIDTH_INT8, TopkPpm: 500_000}, int8Top2, CodeOK},
-		{"top-50% refuses 3 of 4", pb.Compression{Width: pb.WIDTH_INT8, TopkPpm: 500_000}, int8Top3, CodeBadShape},
-		{"top-k refuses dense", pb.Compression{Width: pb.WIDTH_INT8, TopkPpm: 500_000}, int8Dense, CodeBadShape},
+		{"no compression takes int32", pb.Compression{}, int32Dense, protocol.CodeOK},
+		{"no compression refuses int8", pb.Compression{}, int8Dense, protocol.CodeBadShape},
+		{"int8 takes int8", pb.Compression{Width: pb.WIDTH_INT8}, int8Dense, protocol.CodeOK},
+		{"int8 refuses int32", pb.Compression{Width: pb.WIDTH_INT8}, int32Dense, protocol.CodeBadShape},
+		{"int8 refuses sparse", pb.Compression{Width: pb.WIDTH_INT8}, int8Top2, protocol.CodeBadShape},
+		{"top-50% takes 2 of 4", pb.Compression{Width: pb.WIDTH_INT8, TopkPpm: 500_000}, int8Top2, protocol.CodeOK},
+		{"top-50% refuses 3 of 4", pb.Compression{Width: pb.WIDTH_INT8, TopkPpm: 500_000}, int8Top3, protocol.CodeBadShape},
+		{"top-k refuses dense", pb.Compression{Width: pb.WIDTH_INT8, TopkPpm: 500_000}, int8Dense, protocol.CodeBadShape},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, 1)
@@ -152,7 +153,7 @@ func TestCompressionEnforced(t *testing.T) {
 			if got := res.TxResults[0].Code; got != tc.code {
 				t.Fatalf("reveal: code %d (%s), want %d", got, res.TxResults[0].Log, tc.code)
 			}
-			if tc.code != CodeOK {
+			if tc.code != protocol.CodeOK {
 				return
 			}
 			var m pb.GlobalModel
@@ -170,14 +171,14 @@ func TestCompressionEnforced(t *testing.T) {
 	for _, c := range []pb.Compression{{Width: 9}, {TopkPpm: 1_000_001}} {
 		spec := testSpec(h, "h1")
 		spec.Compression = c
-		if resp := h.check(h.tx("researcher", createTask(spec))); resp.Code != CodeInvalidMsg {
-			t.Errorf("compression %+v: code %d, want %d", c, resp.Code, CodeInvalidMsg)
+		if resp := h.check(h.tx("researcher", createTask(spec))); resp.Code != protocol.CodeInvalidMsg {
+			t.Errorf("compression %+v: code %d, want %d", c, resp.Code, protocol.CodeInvalidMsg)
 		}
 	}
-	if got := TopK(&pb.TaskSpec{InitialModel: pb.Vector{Len: 1_000_000}, Compression: pb.Compression{TopkPpm: 10_000}}); got != 10_000 {
+	if got := protocol.TopK(&pb.TaskSpec{InitialModel: pb.Vector{Len: 1_000_000}, Compression: pb.Compression{TopkPpm: 10_000}}); got != 10_000 {
 		t.Errorf("TopK 1%% of 10^6 = %d", got)
 	}
-	if got := TopK(&pb.TaskSpec{InitialModel: pb.Vector{Len: 3}, Compression: pb.Compression{TopkPpm: 1}}); got != 1 {
+	if got := protocol.TopK(&pb.TaskSpec{InitialModel: pb.Vector{Len: 3}, Compression: pb.Compression{TopkPpm: 1}}); got != 1 {
 		t.Errorf("TopK rounds up to 1, got %d", got)
 	}
 }

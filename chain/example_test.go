@@ -11,6 +11,7 @@ import (
 
 	"github.com/fedledger/fedledger/chain"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+	"github.com/fedledger/fedledger/protocol"
 )
 
 // A hospital may not launch a task: CheckTx says so with its own code.
@@ -33,7 +34,7 @@ func Example() {
 	}
 	tx, _ := pb.SignTx(hospital, "demo", 1, &pb.Msg{Sum: &pb.Msg_CreateTask{CreateTask: &pb.CreateTask{}}})
 	res, _ := app.CheckTx(ctx, &abci.RequestCheckTx{Tx: tx})
-	fmt.Println(res.Code == chain.CodeUnauthorized)
+	fmt.Println(res.Code == protocol.CodeUnauthorized)
 	fmt.Println(res.Log)
 	// Output:
 	// true

@@ -11,7 +11,11 @@ import (
 
 	"github.com/cockroachdb/pebble"
 	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
+
 	"github.com/cometbft/cometbft/crypto/merkle"
+	"github.com/cometbft/cometbft/libs/log"
+
+	"github.com/fedledger/fedledger/chain/module"
 )
 
 // Keys that start with metaPrefix are bookkeeping (last height, app hash,
@@ -25,9 +29,7 @@ var (
 )
 
 // kvReader reads one version of the state.
-type kvReader interface {
-	get(key string) ([]byte, error) // nil, nil when absent
-}
+type kvReader = module.Reader
 
 // store is the committed state: a Pebble database plus, in memory, the hash
 // of every value, from which the app hash (a Merkle root over the sorted
@@ -40,8 +42,8 @@ type store struct {
 	chainID string
 }
 
-func openStore(dir string) (*store, error) {
-	db, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
+func openStore(dir string, logger log.Logger) (*store, error) {
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{logger.With("module", "pebble")}})
 	if err != nil {
 		return nil, fmt.Errorf("open state store at %s: %w", dir, err)
 	}
@@ -88,7 +90,7 @@ func openStore(dir string) (*store, error) {
 
 func (s *store) close() error { return s.db.Close() }
 
-func (s *store) get(key string) ([]byte, error) {
+func (s *store) Get(key string) ([]byte, error) {
 	v, closer, err := s.db.Get([]byte(key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
@@ -100,8 +102,8 @@ func (s *store) get(key string) ([]byte, error) {
 	return bytes.Clone(v), nil
 }
 
-// keysWithPrefix returns the committed Merkle keys that start with prefix, sorted.
-func (s *store) keysWithPrefix(prefix string) []string {
+// KeysWithPrefix returns the committed Merkle keys that start with prefix, sorted.
+func (s *store) KeysWithPrefix(prefix string) []string {
 	var out []string
 	for k := range s.leaves {
 		if strings.HasPrefix(k, prefix) {
@@ -225,21 +227,44 @@ func newOverlay(parent kvReader) *overlay {
 	return &overlay{parent: parent, writes: map[string][]byte{}}
 }
 
-func (o *overlay) get(key string) ([]byte, error) {
+// Get reads key from the staged writes, else from the parent.
+func (o *overlay) Get(key string) ([]byte, error) {
 	if v, ok := o.writes[key]; ok {
 		return v, nil
 	}
-	return o.parent.get(key)
+	return o.parent.Get(key)
 }
 
-func (o *overlay) set(key string, value []byte) {
+// KeysWithPrefix lists the parent's keys with prefix, with the staged
+// writes applied, sorted.
+func (o *overlay) KeysWithPrefix(prefix string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, k := range o.parent.KeysWithPrefix(prefix) {
+		seen[k] = true
+		if v, ok := o.writes[k]; !ok || v != nil {
+			out = append(out, k)
+		}
+	}
+	for k, v := range o.writes {
+		if v != nil && !seen[k] && strings.HasPrefix(k, prefix) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Set stages a write (a nil value is stored as empty).
+func (o *overlay) Set(key string, value []byte) {
 	if value == nil {
 		value = []byte{}
 	}
 	o.writes[key] = value
 }
 
-func (o *overlay) del(key string) { o.writes[key] = nil }
+// Delete stages a delete.
+func (o *overlay) Delete(key string) { o.writes[key] = nil }
 
 // flush applies this overlay's writes to parent, which must be an overlay.
 func (o *overlay) flushInto(parent *overlay) {
@@ -248,12 +273,25 @@ func (o *overlay) flushInto(parent *overlay) {
 	}
 }
 
-// quietLogger drops Pebble's informational messages (WAL replay on every
-// restart); errors still reach the caller as returned errors.
-type quietLogger struct{}
+// pebbleLogger sends Pebble's messages to the app's logger: its
+// informational lines (WAL replay on every restart, compactions) at debug
+// level, its background errors (a failed compaction or flush, a full
+// disk) at error level, where an operator sees them.
+type pebbleLogger struct{ log.Logger }
 
-func (quietLogger) Infof(string, ...any)  {}
-func (quietLogger) Errorf(string, ...any) {}
-func (quietLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf("pebble: "+format, args...))
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.Debug(strings.TrimSpace(fmt.Sprintf(format, args...)))
+}
+
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.Error(strings.TrimSpace(fmt.Sprintf(format, args...)))
+}
+
+// Fatalf is called by Pebble on corruption it cannot go on from; it logs
+// and panics, as Pebble's own default logger does (the node then stops
+// with the reason instead of writing on a broken store).
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	msg := strings.TrimSpace(fmt.Sprintf(format, args...))
+	l.Error(msg)
+	panic("pebble: " + msg)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,8 +19,8 @@ import (
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	"github.com/cometbft/cometbft/types"
 
-	"github.com/fedledger/fedledger/chain"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+	"github.com/fedledger/fedledger/protocol"
 )
 
 // RPC is the part of CometBFT's RPC client that fedledger uses; the HTTP
@@ -158,7 +157,7 @@ func (inc *Included) Attr(typ, key string) (string, bool) {
 // Submit signs msg with the next nonce, broadcasts it, and waits until a
 // block includes it. A tx that CheckTx refuses, or that the block executes
 // with an error, returns an error wrapping the chain's sentinel (see
-// chain.ErrorOf). A tx not included within ResendAfter is broadcast again,
+// protocol.ErrorOf). A tx not included within ResendAfter is broadcast again,
 // up to MaxAttempts times.
 func (c *Client) Submit(ctx context.Context, msg *pb.Msg) (*Included, error) {
 	if c.key == nil {
@@ -203,8 +202,8 @@ func (c *Client) Submit(ctx context.Context, msg *pb.Msg) (*Included, error) {
 				return nil, err
 			}
 			continue
-		case res.Code != chain.CodeOK:
-			return c.refused(ctx, msg, hash, nonce, chain.ErrorOf(res.Code, res.Log))
+		case res.Code != protocol.CodeOK:
+			return c.refused(ctx, msg, hash, nonce, protocol.ErrorOf(res.Code, res.Log))
 		}
 		sent := time.Now()
 		for time.Since(sent) < c.ResendAfter {
@@ -274,7 +273,7 @@ func (c *Client) pipeline(ctx context.Context, msgs []*pb.Msg, out []Result) {
 			return
 		}
 		res, err := c.rpc.BroadcastTxSync(ctx, bz)
-		if err != nil || res.Code != chain.CodeOK {
+		if err != nil || res.Code != protocol.CodeOK {
 			break // the rest go one by one
 		}
 		h := sha256.Sum256(bz)
@@ -316,7 +315,7 @@ func (c *Client) pipeline(ctx context.Context, msgs []*pb.Msg, out []Result) {
 // then the tx counts as included. Otherwise the client takes the chain's
 // nonce, so that the next Submit signs with a fresh one.
 func (c *Client) refused(ctx context.Context, msg *pb.Msg, hash []byte, nonce uint64, err error) (*Included, error) {
-	if errors.Is(err, chain.ErrBadNonce) {
+	if errors.Is(err, protocol.ErrBadNonce) {
 		if inc, ferr := c.findIncluded(ctx, hash, nonce, true); inc != nil || ferr != nil {
 			return inc, ferr
 		}
@@ -324,7 +323,7 @@ func (c *Client) refused(ctx context.Context, msg *pb.Msg, hash []byte, nonce ui
 	return nil, fmt.Errorf("fl: %s refused: %w", msg.Kind(), err)
 }
 
-var refusalRE = regexp.MustCompile(`is invalid: code=(\d+), data=[0-9A-Fa-f]*, log='(.*)', codespace='` + chain.Codespace + `'`)
+var refusalRE = regexp.MustCompile(`is invalid: code=(\d+), data=[0-9A-Fa-f]*, log='(.*)', codespace='` + protocol.Codespace + `'`)
 
 // checkTxRefusal extracts the app's code and log from the RPC error
 // CometBFT returns when CheckTx refuses a tx, or returns nil.
@@ -337,7 +336,7 @@ func checkTxRefusal(err error) error {
 	if perr != nil {
 		return nil
 	}
-	return chain.ErrorOf(uint32(code), m[2])
+	return protocol.ErrorOf(uint32(code), m[2])
 }
 
 // waitSynced waits until the node is not catching up.
@@ -372,7 +371,7 @@ func (c *Client) findIncluded(ctx context.Context, hash []byte, nonce uint64, by
 		return nil, nil
 	}
 	var p pb.Participant
-	h, err := c.Query(ctx, fmt.Sprintf("%s/%s", chain.PathParticipant, hex.EncodeToString(c.PubKey())), &p)
+	h, err := c.Query(ctx, protocol.ParticipantPath(c.PubKey()), &p)
 	if err == nil && p.Nonce >= nonce {
 		c.nonce = p.Nonce
 		return &Included{Hash: hash, Height: h}, nil
@@ -381,8 +380,8 @@ func (c *Client) findIncluded(ctx context.Context, hash []byte, nonce uint64, by
 }
 
 func (c *Client) included(res *ctypes.ResultTx, nonce uint64) (*Included, error) {
-	if res.TxResult.Code != chain.CodeOK {
-		return nil, fmt.Errorf("fl: tx %X failed in block %d: %w", res.Hash, res.Height, chain.ErrorOf(res.TxResult.Code, res.TxResult.Log))
+	if res.TxResult.Code != protocol.CodeOK {
+		return nil, fmt.Errorf("fl: tx %X failed in block %d: %w", res.Hash, res.Height, protocol.ErrorOf(res.TxResult.Code, res.TxResult.Log))
 	}
 	c.nonce = max(c.nonce, nonce) // txs of SubmitAll may be found out of order
 	return &Included{Hash: res.Hash, Height: res.Height, Events: res.TxResult.Events}, nil
@@ -408,7 +407,7 @@ func (c *Client) Query(ctx context.Context, path string, out unmarshaler) (heigh
 		return 0, c.unavailable("query %s: %v", path, err)
 	}
 	r := res.Response
-	if r.Code == chain.CodeNotFound {
+	if r.Code == protocol.CodeNotFound {
 		return r.Height, fmt.Errorf("%w: %s", ErrNotFound, r.Log)
 	}
 	if r.Code != 0 {
@@ -423,14 +422,14 @@ func (c *Client) Query(ctx context.Context, path string, out unmarshaler) (heigh
 // Task reads a task.
 func (c *Client) Task(ctx context.Context, id uint64) (*pb.Task, error) {
 	var t pb.Task
-	_, err := c.Query(ctx, fmt.Sprintf("%s/%d", chain.PathTask, id), &t)
+	_, err := c.Query(ctx, protocol.TaskPath(id), &t)
 	return &t, err
 }
 
 // Round reads a round of a task.
 func (c *Client) Round(ctx context.Context, task uint64, round uint32) (*pb.Round, error) {
 	var r pb.Round
-	_, err := c.Query(ctx, fmt.Sprintf("%s/%d/%d", chain.PathRound, task, round), &r)
+	_, err := c.Query(ctx, protocol.RoundPath(task, round), &r)
 	return &r, err
 }
 
@@ -438,7 +437,7 @@ func (c *Client) Round(ctx context.Context, task uint64, round uint32) (*pb.Roun
 // checks that its weights hash to its recorded hash.
 func (c *Client) Model(ctx context.Context, task uint64, round uint32) (*pb.GlobalModel, error) {
 	var m pb.GlobalModel
-	if _, err := c.Query(ctx, fmt.Sprintf("%s/%d/%d", chain.PathModel, task, round), &m); err != nil {
+	if _, err := c.Query(ctx, protocol.ModelPath(task, round), &m); err != nil {
 		return nil, err
 	}
 	if got := m.Weights.Hash(); string(got) != string(m.Hash) {
@@ -447,10 +446,17 @@ func (c *Client) Model(ctx context.Context, task uint64, round uint32) (*pb.Glob
 	return &m, nil
 }
 
+// Reputation reads a task's reputation scores.
+func (c *Client) Reputation(ctx context.Context, task uint64) (*pb.Reputation, error) {
+	var r pb.Reputation
+	_, err := c.Query(ctx, protocol.ReputationPath(task), &r)
+	return &r, err
+}
+
 // Participant reads a participant record.
 func (c *Client) Participant(ctx context.Context, pub []byte) (*pb.Participant, error) {
 	var p pb.Participant
-	_, err := c.Query(ctx, fmt.Sprintf("%s/%s", chain.PathParticipant, hex.EncodeToString(pub)), &p)
+	_, err := c.Query(ctx, protocol.ParticipantPath(pub), &p)
 	if err != nil {
 		return nil, err
 	}
@@ -477,13 +483,13 @@ func (c *Client) WaitRound(ctx context.Context, task uint64, round uint32, phase
 // Tasks lists every task on chain.
 func (c *Client) Tasks(ctx context.Context) ([]pb.Task, error) {
 	var l pb.TaskList
-	_, err := c.Query(ctx, "/tasks", &l)
+	_, err := c.Query(ctx, protocol.PathTasks, &l)
 	return l.Tasks, err
 }
 
 // Participants lists every participant on chain.
 func (c *Client) Participants(ctx context.Context) ([]pb.Participant, error) {
 	var l pb.ParticipantList
-	_, err := c.Query(ctx, "/participants", &l)
+	_, err := c.Query(ctx, protocol.PathParticipants, &l)
 	return l.Participants, err
 }

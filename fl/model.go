@@ -6,30 +6,19 @@ import (
 
 	"github.com/fedledger/fedledger/datasets"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+	"github.com/fedledger/fedledger/protocol"
 )
 
-// InitParams returns the initial parameters of a model: zeros for logistic
-// regression; for an MLP, hidden weights drawn from N(0, 2/input_dim)
-// (He initialisation) with spec.InitSeed, and zeros elsewhere.
-func InitParams(spec pb.ModelSpec) ([]float64, error) {
-	n, err := spec.NumParams()
+// InitParams returns a task's initial parameters as floats: the one
+// deterministic draw the chain makes for a task that leaves its initial
+// model empty (protocol.DrawInitialModel), at scale 2^-fracBits. Zeros
+// for logistic regression; integer Glorot weights for an MLP.
+func InitParams(spec pb.ModelSpec, fracBits uint32) ([]float64, error) {
+	q, err := protocol.DrawInitialModel(spec, fracBits)
 	if err != nil {
 		return nil, err
 	}
-	p := make([]float64, n)
-	if spec.Arch == pb.ArchMLP {
-		rng := datasets.NewRand(spec.InitSeed, "mlp-init")
-		scale := math.Sqrt(2 / float64(spec.InputDim))
-		for i := 0; i < int(spec.InputDim*spec.HiddenDim); i++ {
-			p[i] = scale * rng.NormFloat64()
-		}
-		// Output weights start small and non-zero so gradients reach the hidden layer.
-		off := int(spec.InputDim*spec.HiddenDim + spec.HiddenDim)
-		for i := 0; i < int(spec.HiddenDim); i++ {
-			p[off+i] = 0.1 * rng.NormFloat64()
-		}
-	}
-	return p, nil
+	return Dequantize(q, fracBits), nil
 }
 
 // Logit returns the model's logit for one row, in plain Go (the inference

@@ -6,8 +6,8 @@ import (
 	"math"
 	"slices"
 
-	"github.com/fedledger/fedledger/chain"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+	"github.com/fedledger/fedledger/protocol"
 )
 
 // Quantize maps floats to fixed point: round(x·2^fracBits), halves away from
@@ -119,7 +119,7 @@ func TaskUpdateVector(spec *pb.TaskSpec, local, global []float64) (pb.Vector, er
 	}
 	var idx []uint32
 	if comp.TopkPpm > 0 {
-		idx = topK(delta, int(chain.TopK(spec)))
+		idx = topK(delta, int(protocol.TopK(spec)))
 	}
 	q := delta // the carried values
 	if idx != nil {

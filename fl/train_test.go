@@ -21,7 +21,7 @@ func TestTrainLearns(t *testing.T) {
 		{"mlp-adam", pb.ModelSpec{Arch: pb.ArchMLP, InputDim: 13, HiddenDim: 8, InitSeed: 3}, TrainConfig{Optimizer: "adam", LearningRate: 0.01, Epochs: 10, BatchSize: 16}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p0, err := InitParams(tc.spec)
+			p0, err := InitParams(tc.spec, 16)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,7 +51,7 @@ func TestTrainLearns(t *testing.T) {
 
 func TestTrainRejects(t *testing.T) {
 	spec := pb.ModelSpec{Arch: pb.ArchLogReg, InputDim: 13}
-	p, _ := InitParams(spec)
+	p, _ := InitParams(spec, 16)
 	tab := datasets.Synthetic(1).Hospitals[0].Train
 	for name, cfg := range map[string]TrainConfig{
 		"optimizer": {Optimizer: "rmsprop", LearningRate: 0.1, Epochs: 1, BatchSize: 4},
@@ -86,7 +86,7 @@ func TestQuantizeRoundTrip(t *testing.T) {
 // closer to where it started.
 func TestProxTermPullsTowardStart(t *testing.T) {
 	spec := pb.ModelSpec{Arch: pb.ArchMLP, InputDim: 13, HiddenDim: 4, InitSeed: 1}
-	p0, _ := InitParams(spec)
+	p0, _ := InitParams(spec, 16)
 	tab := datasets.Synthetic(2).Hospitals[1].Train
 	dist := func(mu float64) float64 {
 		cfg := TrainConfig{Optimizer: "sgd", LearningRate: 0.05, Epochs: 5, BatchSize: 8, ProxMu: mu}

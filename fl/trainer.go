@@ -7,12 +7,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/fedledger/fedledger/chain"
 	"github.com/fedledger/fedledger/datasets"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+	"github.com/fedledger/fedledger/protocol"
 )
 
 // Trainer is a hospital's side of a task: each round it reads the global
@@ -33,14 +32,35 @@ type Trainer struct {
 	// Pending keeps each committed update until it is revealed; a
 	// DirPending survives a restart of the trainer. Nil keeps them in memory.
 	Pending PendingStore
-	// Attack, for simulations, makes the trainer malicious (nil: honest).
-	Attack *Attack
+	// Hook, when set, may change what the trainer sends: simulations
+	// (package sim) make hospitals malicious through it. Nil is honest.
+	Hook Hook
 	// ChunkSize is the largest reveal transaction body: a larger encoded
 	// update is committed with chunk hashes and revealed in chunks of at
 	// most this size. Zero means DefaultChunkSize.
 	ChunkSize int
 
 	lost map[uint32]bool // rounds whose update was lost (cannot reveal)
+}
+
+// Hook is what a simulation may change in a trainer's round (package sim
+// implements its attacks with it). The trainer calls it; nil is honest.
+type Hook interface {
+	// Update returns the model to encode in place of the honest local one.
+	Update(ctx context.Context, in UpdateInput) ([]float64, error)
+	// Samples returns the sample count to claim, given the true one.
+	Samples(actual uint64) uint64
+	// Reveal reports whether to reveal the update committed in a round.
+	Reveal(task uint64, round uint32) bool
+}
+
+// UpdateInput is what Hook.Update sees of a round.
+type UpdateInput struct {
+	Task          *pb.Task
+	Round         uint32
+	Global, Local []float64
+	// PrevGlobal reads the global model before Global (nil in round 1).
+	PrevGlobal func(ctx context.Context) ([]float64, error)
 }
 
 // DefaultChunkSize keeps every reveal transaction within CometBFT's stock
@@ -143,7 +163,7 @@ func (t *Trainer) step(ctx context.Context, id uint64, me []byte) error {
 	switch {
 	case rd.Phase == pb.PHASE_COMMIT && mine == nil:
 		return t.commit(ctx, task, rd)
-	case rd.Phase == pb.PHASE_REVEAL && mine != nil && !mine.Revealed && !t.lost[r] && t.Attack != nil && t.Attack.Name == "commit-no-reveal":
+	case rd.Phase == pb.PHASE_REVEAL && mine != nil && !mine.Revealed && !t.lost[r] && t.Hook != nil && !t.Hook.Reveal(id, r):
 		t.lost[r] = true
 		t.emit(Event{Task: id, Round: r, Stage: "withheld"})
 		return nil
@@ -161,7 +181,7 @@ func (t *Trainer) step(ctx context.Context, id uint64, me []byte) error {
 		}
 		inc, err := t.reveal(ctx, id, r, mine, update)
 		if err != nil {
-			if !errors.Is(err, chain.ErrRoundClosed) && !errors.Is(err, chain.ErrDuplicate) {
+			if !errors.Is(err, protocol.ErrRoundClosed) && !errors.Is(err, protocol.ErrDuplicate) {
 				return err
 			}
 			t.emit(Event{Task: id, Round: r, Stage: "missed", Err: err})
@@ -210,8 +230,18 @@ func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round) error
 		if err != nil {
 			return fmt.Errorf("fl: %s round %d: %w", t.Name, rd.Round, err)
 		}
-		if t.Attack != nil {
-			if local, err = t.attack(ctx, task, rd.Round, global, local); err != nil {
+		if t.Hook != nil {
+			in := UpdateInput{Task: task, Round: rd.Round, Global: global, Local: local}
+			if task.ModelRound >= 1 {
+				in.PrevGlobal = func(ctx context.Context) ([]float64, error) {
+					prev, err := c.Model(ctx, task.Id, task.ModelRound-1)
+					if err != nil {
+						return nil, err
+					}
+					return ModelParams(prev)
+				}
+			}
+			if local, err = t.Hook.Update(ctx, in); err != nil {
 				return err
 			}
 		}
@@ -224,8 +254,8 @@ func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round) error
 	}
 	h := sha256.Sum256(update)
 	samples := uint64(t.Data.Train.Len())
-	if t.Attack != nil && t.Attack.ClaimSamples > 0 {
-		samples = t.Attack.ClaimSamples
+	if t.Hook != nil {
+		samples = t.Hook.Samples(samples)
 	}
 	commit := &pb.CommitUpdate{TaskId: task.Id, Round: rd.Round, UpdateHash: h[:], NumSamples: samples, Metrics: metrics.ToProto()}
 	if n := t.chunks(len(update)); n > 0 {
@@ -236,13 +266,14 @@ func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round) error
 	}
 	inc, err := c.Submit(ctx, &pb.Msg{Sum: &pb.Msg_CommitUpdate{CommitUpdate: commit}})
 	if err != nil {
-		if errors.Is(err, chain.ErrRoundClosed) || errors.Is(err, chain.ErrDuplicate) {
+		if errors.Is(err, protocol.ErrRoundClosed) || errors.Is(err, protocol.ErrDuplicate) {
 			t.emit(Event{Task: task.Id, Round: rd.Round, Stage: "missed", Err: err})
 			return sleep(ctx, c.PollInterval)
 		}
-		if errors.Is(err, chain.ErrUnauthorized) && strings.Contains(err.Error(), "flagged") {
-			// Flagged by the chain's reputation: wait for the next round
-			// (an admin may reinstate the hospital).
+		if errors.Is(err, protocol.ErrUnauthorized) && t.flagged(ctx, task.Id) {
+			// Flagged by the chain's reputation (the refusal's code, then
+			// the reputation record on chain, say so): wait for the next
+			// round (an admin may reinstate the hospital).
 			t.emit(Event{Task: task.Id, Round: rd.Round, Stage: "flagged", Err: err})
 			return t.waitRoundEnd(ctx, task.Id, rd.Round)
 		}
@@ -270,7 +301,7 @@ func (t *Trainer) reveal(ctx context.Context, id uint64, r uint32, mine *pb.Subm
 	var last *Included
 	for _, res := range t.Client.SubmitAll(ctx, msgs) {
 		switch {
-		case res.Err != nil && errors.Is(res.Err, chain.ErrDuplicate):
+		case res.Err != nil && errors.Is(res.Err, protocol.ErrDuplicate):
 			// Sent before a restart: already on chain.
 		case res.Err != nil:
 			return nil, res.Err
@@ -279,40 +310,25 @@ func (t *Trainer) reveal(ctx context.Context, id uint64, r uint32, mine *pb.Subm
 		}
 	}
 	if last == nil {
-		return nil, fmt.Errorf("%w: every chunk of round %d was already in", chain.ErrDuplicate, r)
+		return nil, fmt.Errorf("%w: every chunk of round %d was already in", protocol.ErrDuplicate, r)
 	}
 	return last, nil
 }
 
-// attack turns the honest local model into the attacker's.
-func (t *Trainer) attack(ctx context.Context, task *pb.Task, round uint32, global, local []float64) ([]float64, error) {
-	delta := make([]float64, len(local))
-	for i := range local {
-		delta[i] = local[i] - global[i]
+// flagged reports whether the chain's reputation record of task flags
+// this hospital.
+func (t *Trainer) flagged(ctx context.Context, task uint64) bool {
+	rep, err := t.Client.Reputation(ctx, task)
+	if err != nil {
+		return false
 	}
-	var prevStep []float64
-	if t.Attack.Name == "free-rider-echo" && task.ModelRound >= 1 {
-		if prev, err := t.Client.Model(ctx, task.Id, task.ModelRound-1); err == nil {
-			if p, err := ModelParams(prev); err == nil {
-				prevStep = make([]float64, len(p))
-				for i := range p {
-					prevStep[i] = global[i] - p[i]
-				}
-			}
+	me := t.Client.PubKey()
+	for _, sc := range rep.Scores {
+		if bytes.Equal(sc.Hospital, me) {
+			return sc.Flagged
 		}
 	}
-	if prevStep == nil {
-		prevStep = make([]float64, len(delta))
-	}
-	bad, err := t.Attack.Transform(ctx, t.Name, task.Id, round, delta, prevStep)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]float64, len(global))
-	for i := range out {
-		out[i] = global[i] + bad[i]
-	}
-	return out, nil
+	return false
 }
 
 // waitRoundEnd waits until round is closed or the task moved on.

@@ -15,8 +15,9 @@ import (
 	"github.com/fedledger/fedledger/aggregator"
 	"github.com/fedledger/fedledger/chain/localnet"
 	"github.com/fedledger/fedledger/datasets"
-	"github.com/fedledger/fedledger/fl"
 	"github.com/fedledger/fedledger/fl/bench"
+	"github.com/fedledger/fedledger/fl/sim"
+	"github.com/fedledger/fedledger/protocol"
 )
 
 const benchHelp = `Usage: fedledger bench heart|attacks|aggregate|chain|large [flags]
@@ -184,11 +185,11 @@ func runBenchAttacks(args []string, stdout io.Writer) error {
 		return err
 	}
 	if *attacks != "" {
-		m, err := fl.ParseAttacks(strings.Split(*attacks, ","))
+		m, err := sim.ParseAttacks(strings.Split(*attacks, ","))
 		if err != nil {
 			return fmt.Errorf("%w: --attacks: %v", errUsage, err)
 		}
-		for _, a := range fl.Attacks {
+		for _, a := range sim.Attacks {
 			if m[a] > 0 {
 				cfg.Attacks = append(cfg.Attacks, a)
 			}
@@ -377,7 +378,7 @@ func runBenchLarge(args []string, stdout, stderr io.Writer) error {
 	cfg.Params, cfg.Rounds, cfg.Validators, cfg.TopkPpm = *params, *rounds, *validators, uint32(*topk)
 	cfg.Encodings = strings.Split(*encodings, ",")
 	for _, e := range cfg.Encodings {
-		if _, err := bench.ParseEncoding(e, cfg.TopkPpm); err != nil {
+		if _, err := protocol.ParseEncoding(e, cfg.TopkPpm); err != nil {
 			return fmt.Errorf("%w: --encodings: %v", errUsage, err)
 		}
 	}

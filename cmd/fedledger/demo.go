@@ -15,8 +15,8 @@ import (
 	"github.com/fedledger/fedledger/aggregator"
 	"github.com/fedledger/fedledger/datasets"
 	"github.com/fedledger/fedledger/fl"
-	"github.com/fedledger/fedledger/fl/bench"
 	"github.com/fedledger/fedledger/fl/sim"
+	"github.com/fedledger/fedledger/protocol"
 )
 
 const demoHelp = `Usage: fedledger demo [flags]
@@ -67,7 +67,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	rule := fs.String("rule", "fedavg", "aggregation rule: fedavg, median, trimmed_mean, multikrum, normclip, centeredclip")
 	reputation := fs.Bool("reputation", false, "score hospitals on chain and exclude those flagged (default on for every rule but fedavg)")
 	var attacks multiFlag
-	fs.Var(&attacks, "attack", "make COUNT hospitals malicious: NAME:COUNT, repeatable ("+strings.Join(fl.Attacks, ", ")+")")
+	fs.Var(&attacks, "attack", "make COUNT hospitals malicious: NAME:COUNT, repeatable ("+strings.Join(sim.Attacks, ", ")+")")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -97,14 +97,14 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if strings.HasPrefix(*dataset, "csv:") && *label == "" {
 		return fmt.Errorf("%w: --dataset csv:PATH needs --label COLUMN", errUsage)
 	}
-	so, ok := bench.ServerOpts()[*serverOpt]
+	so, ok := protocol.ServerOpts()[*serverOpt]
 	if !ok {
 		return fmt.Errorf("%w: --server-opt %q: want one of fedavg, fedavgm, fedadagrad, fedadam, fedyogi", errUsage, *serverOpt)
 	}
 	if _, err := aggregator.RuleByName(*rule); err != nil {
 		return fmt.Errorf("%w: --rule: %v", errUsage, err)
 	}
-	atk, err := fl.ParseAttacks(attacks)
+	atk, err := sim.ParseAttacks(attacks)
 	if err != nil {
 		return fmt.Errorf("%w: --attack: %v", errUsage, err)
 	}

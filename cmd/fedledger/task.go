@@ -18,10 +18,9 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/fedledger/fedledger/aggregator"
-	"github.com/fedledger/fedledger/chain"
 	"github.com/fedledger/fedledger/fl"
-	"github.com/fedledger/fedledger/fl/bench"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+	"github.com/fedledger/fedledger/protocol"
 )
 
 const taskHelp = `Usage: fedledger task create|list|show|reinstate [flags]
@@ -122,17 +121,17 @@ func (f taskSpecFlags) spec(participants []pb.Participant) (pb.TaskSpec, error) 
 	bad := func(format string, a ...any) (pb.TaskSpec, error) {
 		return pb.TaskSpec{}, fmt.Errorf("%w: "+format, append([]any{errUsage}, a...)...)
 	}
-	if f.Rounds < 1 || f.Rounds > chain.MaxRounds {
-		return bad("--rounds %d: want 1 to %d", f.Rounds, chain.MaxRounds)
+	if f.Rounds < 1 || f.Rounds > protocol.MaxRounds {
+		return bad("--rounds %d: want 1 to %d", f.Rounds, protocol.MaxRounds)
 	}
-	if f.CommitWindow < 1 || f.RevealWindow < 1 || f.CommitWindow > chain.MaxWindow || f.RevealWindow > chain.MaxWindow {
-		return bad("--commit-window and --reveal-window must be 1 to %d blocks", chain.MaxWindow)
+	if f.CommitWindow < 1 || f.RevealWindow < 1 || f.CommitWindow > protocol.MaxWindow || f.RevealWindow > protocol.MaxWindow {
+		return bad("--commit-window and --reveal-window must be 1 to %d blocks", protocol.MaxWindow)
 	}
 	rp := pb.RuleParams{F: uint32(max(f.KrumF, 0)), BetaMicro: uint64(f.TrimBeta * 1e6)}
 	if _, err := aggregator.NewRule(f.Rule, aggregator.RuleParams{F: int(rp.F), BetaMicro: rp.BetaMicro}); err != nil {
 		return bad("--rule: %v", err)
 	}
-	so, ok := bench.ServerOpts()[f.ServerOpt]
+	so, ok := protocol.ServerOpts()[f.ServerOpt]
 	if !ok {
 		return bad("--server-opt %q: want fedavg, fedavgm, fedadagrad, fedadam or fedyogi", f.ServerOpt)
 	}
@@ -183,25 +182,13 @@ func (f taskSpecFlags) spec(participants []pb.Participant) (pb.TaskSpec, error) 
 	if minP < 1 || minP > len(keys) {
 		return bad("--min-participants %d: want 1 to the %d invited hospitals", minP, len(keys))
 	}
-	comp, err := bench.ParseEncoding(f.Encoding, uint32(f.TopkPpm))
+	comp, err := protocol.ParseEncoding(f.Encoding, uint32(f.TopkPpm))
 	if err != nil {
 		return bad("--encoding: %v", err)
 	}
-	init, err := fl.InitParams(model)
-	if err != nil {
-		return bad("%v", err)
-	}
-	fb := uint32(f.FracBits)
-	iv, err := pb.NewVector(fb, pb.WIDTH_INT32, fl.Quantize(init, fb, pb.WIDTH_INT32))
-	if err != nil {
-		return bad("%v", err)
-	}
-	if len(iv.Data) > 256<<10 {
-		iv = pb.Vector{} // too large for one transaction: the chain draws it from --seed
-	}
 	return pb.TaskSpec{Compression: comp, Name: f.Name, Model: model, Training: tc.Hints(), Rule: f.Rule, Rounds: uint32(f.Rounds),
 		MinParticipants: uint32(minP), CommitWindow: uint32(f.CommitWindow), RevealWindow: uint32(f.RevealWindow),
-		Hospitals: keys, FracBits: fb, InitialModel: iv, ServerOpt: so, RuleParams: rp, Reputation: f.Reputation}, nil
+		Hospitals: keys, FracBits: uint32(f.FracBits), ServerOpt: so, RuleParams: rp, Reputation: f.Reputation}, nil
 }
 
 func runTask(args []string, stdout, stderr io.Writer) error {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/fedledger/fedledger/datasets"
-	"github.com/fedledger/fedledger/fl"
 	"github.com/fedledger/fedledger/fl/sim"
 )
 
@@ -72,7 +71,7 @@ func Attacks(ctx context.Context, cfg AttackConfig) ([]AttackRow, error) {
 	}
 	attacks := cfg.Attacks
 	if len(attacks) == 0 {
-		attacks = fl.Attacks
+		attacks = sim.Attacks
 	}
 	rules := cfg.Rules
 	if len(rules) == 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/fedledger/fedledger/fl"
 	"github.com/fedledger/fedledger/fl/sim"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+	"github.com/fedledger/fedledger/protocol"
 )
 
 // FLamby is FLamby's published mean test accuracy on Fed-Heart-Disease
@@ -31,28 +32,12 @@ type Method struct {
 	ServerOpt pb.ServerOpt
 }
 
-// ServerOpts are the server optimizers with the hyperparameters fedledger
-// uses by default: server learning rate 1 and momentum 0.5 for FedAvgM;
-// η = 0.1, β₁ = 0.9, β₂ = 0.99, τ = 10⁻³ for the adaptive ones (Reddi et al.).
-func ServerOpts() map[string]pb.ServerOpt {
-	adaptive := func(name string) pb.ServerOpt {
-		return pb.ServerOpt{Name: name, LrMicro: 100_000, Beta1Micro: 900_000, Beta2Micro: 990_000, TauMicro: 1_000}
-	}
-	return map[string]pb.ServerOpt{
-		"fedavg":     {},
-		"fedavgm":    {Name: "fedavgm", LrMicro: 1_000_000, Beta1Micro: 500_000},
-		"fedadagrad": adaptive("fedadagrad"),
-		"fedadam":    adaptive("fedadam"),
-		"fedyogi":    adaptive("fedyogi"),
-	}
-}
-
 // FederatedMethods are the recipes the heart benchmark runs through the chain.
 func FederatedMethods() []Method {
 	client := sim.DefaultConfig().Train
 	prox := client
 	prox.ProxMu = 0.1
-	so := ServerOpts()
+	so := protocol.ServerOpts()
 	return []Method{
 		{Name: "fedavg", Train: client},
 		{Name: "fedprox", Train: prox},
@@ -131,7 +116,7 @@ func Heart(ctx context.Context, cfg HeartConfig) ([]Row, error) {
 			}
 			tc := cfg.Centralized
 			tc.Seed = seed
-			p0, _ := fl.InitParams(spec)
+			p0, _ := fl.InitParams(spec, protocol.DefaultFracBits)
 			p, err := fl.Train(spec, p0, h.Train, tc)
 			if err != nil {
 				return nil, err
@@ -148,7 +133,7 @@ func Heart(ctx context.Context, cfg HeartConfig) ([]Row, error) {
 			}
 			tc := cfg.Centralized
 			tc.Seed = seed
-			p0, _ := fl.InitParams(spec)
+			p0, _ := fl.InitParams(spec, protocol.DefaultFracBits)
 			p, err := fl.Train(spec, p0, train, tc)
 			if err != nil {
 				return nil, err

@@ -12,30 +12,8 @@ import (
 	"github.com/fedledger/fedledger/fl"
 	"github.com/fedledger/fedledger/fl/sim"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+	"github.com/fedledger/fedledger/protocol"
 )
-
-// Encodings are the update encodings `bench large` compares.
-var Encodings = []string{"int32", "int16", "int8", "topk"}
-
-// ParseEncoding maps an encoding name to a task's compression: "int32"
-// (dense, no compression), "int16", "int8", or "topk" (int8 keeping
-// topkPpm millionths of the coordinates).
-func ParseEncoding(name string, topkPpm uint32) (pb.Compression, error) {
-	switch name {
-	case "int32":
-		return pb.Compression{Width: pb.WIDTH_INT32}, nil
-	case "int16":
-		return pb.Compression{Width: pb.WIDTH_INT16}, nil
-	case "int8":
-		return pb.Compression{Width: pb.WIDTH_INT8}, nil
-	case "topk":
-		if topkPpm == 0 || topkPpm > 1_000_000 {
-			return pb.Compression{}, fmt.Errorf("bench: top-k share %d ppm; want 1 to 1000000", topkPpm)
-		}
-		return pb.Compression{Width: pb.WIDTH_INT8, TopkPpm: topkPpm}, nil
-	}
-	return pb.Compression{}, fmt.Errorf("bench: unknown encoding %q (known: int32, int16, int8, topk)", name)
-}
 
 // LargeConfig configures `fedledger bench large`: a task with a model of
 // about Params parameters (an MLP whose hidden layer is sized to get
@@ -104,7 +82,7 @@ func Large(ctx context.Context, cfg LargeConfig) ([]LargeResult, error) {
 	}
 	var res []LargeResult
 	for _, enc := range cfg.Encodings {
-		comp, err := ParseEncoding(enc, cfg.TopkPpm)
+		comp, err := protocol.ParseEncoding(enc, cfg.TopkPpm)
 		if err != nil {
 			return nil, err
 		}

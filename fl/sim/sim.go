@@ -25,6 +25,7 @@ import (
 	"github.com/fedledger/fedledger/datasets"
 	"github.com/fedledger/fedledger/fl"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+	"github.com/fedledger/fedledger/protocol"
 )
 
 // Config describes one simulated federation.
@@ -98,8 +99,8 @@ func (c Config) Validate() error {
 		return errors.New("sim: no data; load a federation first")
 	case c.Validators < 1 || c.Validators > 64:
 		return fmt.Errorf("sim: %d validators; want 1 to 64", c.Validators)
-	case c.Rounds < 1 || c.Rounds > chain.MaxRounds:
-		return fmt.Errorf("sim: %d rounds; want 1 to %d", c.Rounds, chain.MaxRounds)
+	case c.Rounds < 1 || c.Rounds > protocol.MaxRounds:
+		return fmt.Errorf("sim: %d rounds; want 1 to %d", c.Rounds, protocol.MaxRounds)
 	case c.FracBits < 4 || c.FracBits > 24:
 		return fmt.Errorf("sim: frac bits %d; want 4 to 24", c.FracBits)
 	case c.CommitWindow == 0 || c.RevealWindow == 0:
@@ -256,24 +257,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	init, err := fl.InitParams(spec)
-	if err != nil {
-		return nil, err
-	}
-	initVec, err := pb.NewVector(cfg.FracBits, pb.WIDTH_INT32, fl.Quantize(init, cfg.FracBits, pb.WIDTH_INT32))
-	if err != nil {
-		return nil, err
-	}
-	drawn := len(initVec.Data) > maxInitialModelBytes
-	if drawn {
-		initVec = pb.Vector{} // too large for a transaction: the chain draws it
-	}
 	task := pb.TaskSpec{
 		Name: fed.Name + "-demo", Model: spec, Training: cfg.Train.Hints(), Rule: cfg.Rule, ServerOpt: cfg.ServerOpt,
 		RuleParams: cfg.RuleParams, Reputation: cfg.Reputation,
 		Rounds: uint32(cfg.Rounds), MinParticipants: uint32((len(hospitals) + 1) / 2),
 		CommitWindow: cfg.CommitWindow, RevealWindow: cfg.RevealWindow,
-		FracBits: cfg.FracBits, InitialModel: initVec, Compression: cfg.Compression,
+		FracBits: cfg.FracBits, Compression: cfg.Compression, // the chain draws the initial model
 	}
 	for _, n := range hospitals {
 		task.Hospitals = append(task.Hospitals, Key(cfg.Seed, n).Public().(ed25519.PublicKey))
@@ -298,14 +287,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rule += " + server " + cfg.ServerOpt.Name
 	}
 	fmt.Fprintf(out, "task %d created at height %d: %s, %d hospitals, %d rounds, %s\n", taskID, inc.Height, spec.Arch, len(hospitals), cfg.Rounds, rule)
-	if drawn {
-		m, err := researcher.Model(ctx, taskID, 0)
-		if err != nil {
-			return nil, err
-		}
-		if init, err = fl.ModelParams(m); err != nil {
-			return nil, err
-		}
+	m0, err := researcher.Model(ctx, taskID, 0)
+	if err != nil {
+		return nil, err
+	}
+	init, err := fl.ModelParams(m0)
+	if err != nil {
+		return nil, err
 	}
 
 	// Attackers: the last hospitals, attack by attack in Attacks' order.
@@ -313,13 +301,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// sample-weighted FedAvg gives its update real weight.
 	rep := &Report{Dataset: fed.Name, Synthetic: fed.Synthetic, Seed: cfg.Seed, ChainID: ncfg.ChainID, TaskID: taskID, Hospitals: hospitals,
 		Malicious: map[string]string{}, Flagged: map[string]uint32{}}
-	attacks := map[string]*fl.Attack{}
+	attacks := map[string]*Attack{}
 	next := len(fed.Hospitals)
-	for _, name := range fl.Attacks {
+	for _, name := range Attacks {
 		count := cfg.Attacks[name]
-		var group *fl.Colluders
-		if fl.Collusive(name) && count > 0 {
-			group = fl.NewColluders(count, len(fed.Hospitals))
+		var group *Colluders
+		if Collusive(name) && count > 0 {
+			group = NewColluders(count, len(fed.Hospitals))
 		}
 		for k := 0; k < count; k++ {
 			next--
@@ -327,7 +315,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				return nil, fmt.Errorf("sim: more attackers than the %d hospitals", len(fed.Hospitals))
 			}
 			h := fed.Hospitals[next].Name
-			attacks[h] = &fl.Attack{Name: name, Colluders: group, Seed: cfg.Seed, ClaimSamples: uint64(totalTrain(fed))}
+			attacks[h] = &Attack{Name: name, Colluders: group, Seed: cfg.Seed, ClaimSamples: uint64(totalTrain(fed))}
 			rep.Malicious[h] = name
 		}
 	}
@@ -339,7 +327,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 		atk := attacks[h.Name]
-		tr := &fl.Trainer{Name: h.Name, Client: client, Data: atk.PrepareData(h), Train: &cfg.Train, Seed: cfg.Seed, OnEvent: cfg.OnEvent, Attack: atk, ChunkSize: cfg.ChunkSize}
+		tr := &fl.Trainer{Name: h.Name, Client: client, Data: atk.PrepareData(h), Train: &cfg.Train, Seed: cfg.Seed, OnEvent: cfg.OnEvent, ChunkSize: cfg.ChunkSize}
+		if atk != nil {
+			tr.Hook = hook{a: atk, name: h.Name}
+		}
 		g.Go(func() error { return tr.Run(gctx, taskID) })
 	}
 
@@ -467,10 +458,6 @@ func totalTrain(fed *datasets.Federation) int {
 	}
 	return n
 }
-
-// maxInitialModelBytes is the largest initial model the sim sends in its
-// CreateTask; a larger one is left for the chain to draw.
-const maxInitialModelBytes = 256 << 10
 
 type roundTiming struct {
 	seconds    float64

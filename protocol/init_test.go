@@ -1,4 +1,4 @@
-package chain
+package protocol
 
 import (
 	"fmt"
@@ -21,7 +21,7 @@ func TestDrawInitialModel(t *testing.T) {
 	if got := fmt.Sprint(w); got != want {
 		t.Errorf("drawn model %s, want %s", got, want)
 	}
-	a1, a2 := int64(isqrt(6<<32/5)), int64(isqrt(6<<32/3))
+	a1, a2 := int64(Isqrt(6<<32/5)), int64(Isqrt(6<<32/3))
 	for i, v := range w {
 		bound := a1
 		switch i {
@@ -42,36 +42,9 @@ func TestDrawInitialModel(t *testing.T) {
 		t.Error("two draws differ")
 	}
 	for _, n := range []uint64{0, 1, 2, 3, 4, 15, 16, 17, 1<<62 + 12345, 1<<64 - 1} {
-		r := isqrt(n)
+		r := Isqrt(n)
 		if r*r > n || (r+1)*(r+1) <= n && r+1 != 1<<32 {
-			t.Errorf("isqrt(%d) = %d", n, r)
+			t.Errorf("Isqrt(%d) = %d", n, r)
 		}
-	}
-}
-
-// TestDrawnInitialModelOnChain: a task created without initial weights
-// gets the drawn model as its round-0 model, and its stored spec keeps the
-// shape only.
-func TestDrawnInitialModelOnChain(t *testing.T) {
-	h := newHarness(t, 2)
-	spec := testSpec(h, "h1")
-	spec.Model.InitSeed = 9
-	spec.InitialModel = pb.Vector{}
-	h.mustOK(h.block(h.tx("researcher", createTask(spec))))
-	var m pb.GlobalModel
-	if err := m.Unmarshal(h.query("/model/1/0")); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := m.Weights.Values()
-	want, _ := DrawInitialModel(spec.Model, spec.FracBits)
-	if !slices.Equal(got, want) || len(got) != testDim {
-		t.Errorf("round-0 model %v, want %v", got, want)
-	}
-	var task pb.Task
-	if err := task.Unmarshal(h.query("/task/1")); err != nil {
-		t.Fatal(err)
-	}
-	if task.Spec.InitialModel.Len != testDim || len(task.Spec.InitialModel.Data) != 0 {
-		t.Errorf("stored initial model: len %d, %d data bytes; want the shape only", task.Spec.InitialModel.Len, len(task.Spec.InitialModel.Data))
 	}
 }

@@ -1,29 +1,11 @@
-package chain
+package training
 
-import (
-	"encoding/binary"
-	"encoding/hex"
-)
+import "encoding/binary"
 
-// Key layout of the Merkle state. Every key starts with a one-letter prefix
-// and a slash; numbers are big-endian so keys sort in numeric order.
-//
-//	p/<hex pubkey>                  Participant
-//	t/<task u64>                    Task
-//	r/<task u64><round u32>         Round
-//	m/<task u64><round u32>         GlobalModel after that round (0: initial)
-//	u/<task u64><round u32><pubkey> revealed update, kept until the round closes
-//	c/<task u64><round u32><pubkey><index u32> chunk of a chunked reveal, until complete
-//	o/<task u64>                    ServerOptState of the task's server optimizer
-//	h/<task u64>                    Reputation: every invited hospital's score
-//	s/task_seq                      last task id (u64)
-//	s/active                        ids of running tasks (u64 each, ascending)
 const (
 	keyTaskSeq = "s/task_seq"
 	keyActive  = "s/active"
 )
-
-func participantKey(pub []byte) string { return "p/" + hex.EncodeToString(pub) }
 
 func taskKey(id uint64) string {
 	return "t/" + string(binary.BigEndian.AppendUint64(nil, id))

@@ -1,4 +1,4 @@
-package fl
+package sim
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package fl
+package sim
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fedledger/fedledger/datasets"
+	"github.com/fedledger/fedledger/fl"
 )
 
 // Attacks lists the behaviours a simulated malicious hospital can have.
@@ -49,12 +50,12 @@ func ParseAttacks(specs []string) (map[string]int, error) {
 		if ok {
 			v, err := strconv.Atoi(count)
 			if err != nil || v < 1 {
-				return nil, fmt.Errorf("fl: attack %q: COUNT must be a positive number", s)
+				return nil, fmt.Errorf("sim: attack %q: COUNT must be a positive number", s)
 			}
 			n = v
 		}
 		if !knownAttack(name) {
-			return nil, fmt.Errorf("fl: unknown attack %q (known: %s)", name, strings.Join(Attacks, ", "))
+			return nil, fmt.Errorf("sim: unknown attack %q (known: %s)", name, strings.Join(Attacks, ", "))
 		}
 		out[name] += n
 	}
@@ -114,14 +115,63 @@ func (a *Attack) Transform(ctx context.Context, name string, task uint64, round 
 		copy(out, prevStep)
 	case "sybil", "alie", "ipm":
 		if a.Colluders == nil {
-			return nil, fmt.Errorf("fl: attack %s needs a Colluders group", a.Name)
+			return nil, fmt.Errorf("sim: attack %s needs a Colluders group", a.Name)
 		}
 		return a.Colluders.exchange(ctx, a, name, task, round, delta)
 	default:
-		return nil, fmt.Errorf("fl: unknown attack %q", a.Name)
+		return nil, fmt.Errorf("sim: unknown attack %q", a.Name)
 	}
 	return out, nil
 }
+
+// hook is how a malicious trainer's attack runs: the trainer calls it
+// (fl.Hook) at the points an attack changes what it sends.
+type hook struct {
+	a    *Attack
+	name string // the hospital's name
+}
+
+var _ fl.Hook = hook{}
+
+// Update turns the honest local model into the attacker's.
+func (h hook) Update(ctx context.Context, in fl.UpdateInput) ([]float64, error) {
+	delta := make([]float64, len(in.Local))
+	for i := range in.Local {
+		delta[i] = in.Local[i] - in.Global[i]
+	}
+	var prevStep []float64
+	if h.a.Name == "free-rider-echo" && in.PrevGlobal != nil {
+		if p, err := in.PrevGlobal(ctx); err == nil && len(p) == len(in.Global) {
+			prevStep = make([]float64, len(p))
+			for i := range p {
+				prevStep[i] = in.Global[i] - p[i]
+			}
+		}
+	}
+	if prevStep == nil {
+		prevStep = make([]float64, len(delta))
+	}
+	bad, err := h.a.Transform(ctx, h.name, in.Task.Id, in.Round, delta, prevStep)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(in.Global))
+	for i := range out {
+		out[i] = in.Global[i] + bad[i]
+	}
+	return out, nil
+}
+
+// Samples is the sample count the attacker claims.
+func (h hook) Samples(actual uint64) uint64 {
+	if h.a.ClaimSamples > 0 {
+		return h.a.ClaimSamples
+	}
+	return actual
+}
+
+// Reveal is false for commit-no-reveal.
+func (h hook) Reveal(uint64, uint32) bool { return h.a.Name != "commit-no-reveal" }
 
 // Colluders lets a group of malicious trainers in one process see each
 // other's honest updates before they send, as colluding attackers would.

@@ -23,6 +23,7 @@ type onceDB struct {
 
 // errDBClosed is what a write to a database of a stopped node returns.
 var errDBClosed = errors.New("node: database closed: node stopped")
+
 // do runs f under the read lock unless the database is closed.
 func (d *onceDB) do(f func() error) error {
 	d.mu.RLock()
@@ -161,4 +162,3 @@ func (it *onceIter) Close() error {
 	}
 	return nil
 }
-

@@ -2,6 +2,7 @@ package chain
 
 import (
 	"github.com/fedledger/fedledger/chain/module"
+	"github.com/fedledger/fedledger/chain/records"
 	"github.com/fedledger/fedledger/chain/training"
 )
 
@@ -11,5 +12,6 @@ import (
 func Modules() []module.Module {
 	return []module.Module{
 		training.Module{},
+		records.Module{},
 	}
 }

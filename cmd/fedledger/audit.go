@@ -4,17 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	"github.com/spf13/cobra"
 
 	"github.com/fedledger/fedledger/chain/audit"
 )
 
-const auditHelp = `Usage: fedledger audit --node URL --task ID [flags]
-
-Verifies a task's history without trusting the node: fetches every block
+const auditHelp = `Verifies a task's history without trusting the node: fetches every block
 through RPC, checks that the headers form one chain signed by the genesis
 validators and that each block holds the transactions its header commits to,
 replays every block through a fresh fedledger app (recomputing every
@@ -27,67 +25,63 @@ Examples:
   fedledger audit --node http://127.0.0.1:26657 --task 1
   fedledger audit --node http://10.0.0.3:26657 --task 1 --output json`
 
-func runAudit(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("audit", auditHelp, stdout)
-	node := fs.String("node", "http://127.0.0.1:26657", "a node's RPC address")
-	task := fs.Uint64("task", 0, "task id")
-	output := fs.String("output", "text", "text or json")
-	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *task == 0 {
-		return fmt.Errorf("%w: --task ID is required", errUsage)
-	}
-	if err := checkOutput(*output); err != nil {
-		return err
-	}
-	c, err := rpchttp.New(*node, "/websocket")
-	if err != nil {
-		return fmt.Errorf("%w: --node %q: %v", errUsage, *node, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	defer cancel()
-	if _, err := c.Status(ctx); err != nil {
-		return fmt.Errorf("node %s unreachable: %v", *node, err)
-	}
-	rep, err := audit.Run(ctx, c, *task)
-	if err != nil {
-		return err
-	}
-	if *output == "json" {
-		if err := writeJSON(stdout, rep); err != nil {
+func newAuditCmd(g *globals) *cobra.Command {
+	cmd := leaf("audit", "Verify a task's every round against the blocks, independently of the node", auditHelp)
+	task := cmd.Flags().Uint64("task", 0, "task id")
+	timeout := cmd.Flags().Duration("timeout", 10*time.Minute, "give up after this long")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		stdout, node := cmd.OutOrStdout(), &g.node
+		if *task == 0 {
+			return usagef("--task ID is required")
+		}
+		c, err := rpchttp.New(*node, "/websocket")
+		if err != nil {
+			return usagef("--node %q: %v", *node, err)
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), *timeout)
+		defer cancel()
+		if _, err := c.Status(ctx); err != nil {
+			return fmt.Errorf("node %s unreachable: %v", *node, err)
+		}
+		rep, err := audit.Run(ctx, c, *task)
+		if err != nil {
 			return err
 		}
-	} else {
-		fmt.Fprintf(stdout, "task %d on %s: %d blocks replayed\n", rep.Task, rep.ChainID, rep.Blocks)
-		for _, r := range rep.Rounds {
-			if r.OK {
-				fmt.Fprintf(stdout, "round %d: OK (model %s, closed at %d)\n", r.Round, r.ModelHash[:16], r.Closed)
-			} else {
-				fmt.Fprintf(stdout, "round %d: MISMATCH: %s\n", r.Round, r.Problem)
+		if g.json() {
+			if err := writeJSON(stdout, rep); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprintf(stdout, "task %d on %s: %d blocks replayed\n", rep.Task, rep.ChainID, rep.Blocks)
+			for _, r := range rep.Rounds {
+				if r.OK {
+					fmt.Fprintf(stdout, "round %d: OK (model %s, closed at %d)\n", r.Round, r.ModelHash[:16], r.Closed)
+				} else {
+					fmt.Fprintf(stdout, "round %d: MISMATCH: %s\n", r.Round, r.Problem)
+				}
+			}
+			if rep.Chain != "" {
+				fmt.Fprintf(stdout, "chain: %s\n", rep.Chain)
+			}
+			if rep.Reputation != "" {
+				fmt.Fprintf(stdout, "reputation scores: %s\n", rep.Reputation)
 			}
 		}
-		if rep.Chain != "" {
-			fmt.Fprintf(stdout, "chain: %s\n", rep.Chain)
-		}
-		if rep.Reputation != "" {
-			fmt.Fprintf(stdout, "reputation scores: %s\n", rep.Reputation)
-		}
-	}
-	if !rep.OK() {
-		for _, r := range rep.Rounds {
-			if !r.OK {
-				return fmt.Errorf("audit failed at round %d: %s", r.Round, r.Problem)
+		if !rep.OK() {
+			for _, r := range rep.Rounds {
+				if !r.OK {
+					return fmt.Errorf("audit failed at round %d: %s", r.Round, r.Problem)
+				}
 			}
+			if rep.Chain != "" {
+				return errors.New("audit failed: " + rep.Chain)
+			}
+			return errors.New("audit failed: reputation: " + rep.Reputation)
 		}
-		if rep.Chain != "" {
-			return errors.New("audit failed: " + rep.Chain)
+		if !g.json() {
+			fmt.Fprintf(stdout, "all %d rounds OK\n", len(rep.Rounds))
 		}
-		return errors.New("audit failed: reputation: " + rep.Reputation)
+		return nil
 	}
-	if *output == "text" {
-		fmt.Fprintf(stdout, "all %d rounds OK\n", len(rep.Rounds))
-	}
-	return nil
+	return cmd
 }

@@ -2,15 +2,15 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/fedledger/fedledger/aggregator"
 	"github.com/fedledger/fedledger/datasets"
@@ -19,13 +19,14 @@ import (
 	"github.com/fedledger/fedledger/protocol"
 )
 
-const demoHelp = `Usage: fedledger demo [flags]
-
-Runs a whole federation in one process: an in-process network of CometBFT
+const demoHelp = `Runs a whole federation in one process: an in-process network of CometBFT
 validators on loopback, one trainer per hospital (local Gorgonia training on
 data that never leaves the hospital), and a researcher who launches one task.
 Prints one line per round (hospitals revealed, global model hash, each
-hospital's test accuracy, their mean) and a summary.
+hospital's test accuracy, their mean) and a summary; with --output json the
+lines go to stderr and the report of every round to stdout. --home keeps the
+chain data (empty or new folder); by default it goes to a temporary folder
+that is removed.
 
 Data (--dataset):
   heart      the UCI heart disease files of four hospitals (the default), from
@@ -43,19 +44,20 @@ Examples:
   fedledger demo --dataset csv:patients.csv --label outcome --site hospital
   fedledger demo --server-opt fedadagrad --data ../shared/datasets
   fedledger demo --data ../shared/datasets --dataset wdbc --hospitals 10 --rule median --attack sybil:3
-  fedledger demo --home /tmp/fl-chain     # keep the chain data for inspection`
+  fedledger demo --home /tmp/fl-chain     # keep the chain data (CometBFT homes) for inspection
+  fedledger demo --data ../shared/datasets --output json > run.json`
 
-func runDemo(args []string, stdout, stderr io.Writer) error {
+func newDemoCmd(g *globals) *cobra.Command {
 	def := sim.DefaultConfig()
-	fs := newFlagSet("demo", demoHelp, stdout)
+	cmd := leaf("demo", "Run a federated task end to end on an in-process 4-validator network", demoHelp)
+	fs := cmd.Flags()
 	data := fs.String("data", "", "data directory holding heart-disease/ (default $"+datasets.EnvData+")")
 	rounds := fs.Int("rounds", def.Rounds, "training rounds")
 	validators := fs.Int("validators", def.Validators, "CometBFT validators")
 	seed := fs.Uint64("seed", def.Seed, "seed of keys, data split, initial model and local training")
-	home := fs.String("home", "", "keep the chain data in this (empty or new) directory; default a temporary one that is removed")
 	report := fs.String("report", "", "write a JSON report of every round to this file")
 	blockInterval := fs.Duration("block-interval", def.BlockInterval, "pause between blocks")
-	verbose := fs.Bool("v", false, "print every trainer step")
+	verbose := fs.BoolP("verbose", "v", false, "print every trainer step")
 	dataset := fs.String("dataset", "heart", "heart, wdbc or csv:PATH")
 	label := fs.String("label", "", "csv: the binary label column")
 	site := fs.String("site", "", "csv: the column naming each row's hospital (natural split)")
@@ -66,119 +68,113 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	serverOpt := fs.String("server-opt", "fedavg", "optimizer the chain applies to each aggregate: fedavg, fedavgm, fedadagrad, fedadam, fedyogi")
 	rule := fs.String("rule", "fedavg", "aggregation rule: fedavg, median, trimmed_mean, multikrum, normclip, centeredclip")
 	reputation := fs.Bool("reputation", false, "score hospitals on chain and exclude those flagged (default on for every rule but fedavg)")
-	var attacks multiFlag
-	fs.Var(&attacks, "attack", "make COUNT hospitals malicious: NAME:COUNT, repeatable ("+strings.Join(sim.Attacks, ", ")+")")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *rounds < 1 {
-		return fmt.Errorf("%w: --rounds %d: want at least 1", errUsage, *rounds)
-	}
-	if *validators < 1 || *validators > 64 {
-		return fmt.Errorf("%w: --validators %d: want 1 to 64", errUsage, *validators)
-	}
-	if *blockInterval < 0 {
-		return fmt.Errorf("%w: --block-interval must not be negative", errUsage)
-	}
-	if *report != "" {
-		// Fail now, not after the run, if the report's folder is missing.
-		if st, err := os.Stat(filepath.Dir(*report)); err != nil || !st.IsDir() {
-			return fmt.Errorf("%w: --report %s: folder %s does not exist", errUsage, *report, filepath.Dir(*report))
+	attacks := fs.StringArray("attack", nil, "make COUNT hospitals malicious: NAME:COUNT, repeatable ("+strings.Join(sim.Attacks, ", ")+")")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if *rounds < 1 {
+			return usagef("--rounds %d: want at least 1", *rounds)
 		}
-	}
-
-	dir := *data
-	if dir == "" {
-		dir = os.Getenv(datasets.EnvData)
-	}
-	if *dataset != "heart" && *dataset != "wdbc" && !strings.HasPrefix(*dataset, "csv:") {
-		return fmt.Errorf("%w: --dataset %q: want heart, wdbc or csv:PATH", errUsage, *dataset)
-	}
-	if strings.HasPrefix(*dataset, "csv:") && *label == "" {
-		return fmt.Errorf("%w: --dataset csv:PATH needs --label COLUMN", errUsage)
-	}
-	so, ok := protocol.ServerOpts()[*serverOpt]
-	if !ok {
-		return fmt.Errorf("%w: --server-opt %q: want one of fedavg, fedavgm, fedadagrad, fedadam, fedyogi", errUsage, *serverOpt)
-	}
-	if _, err := aggregator.RuleByName(*rule); err != nil {
-		return fmt.Errorf("%w: --rule: %v", errUsage, err)
-	}
-	atk, err := sim.ParseAttacks(attacks)
-	if err != nil {
-		return fmt.Errorf("%w: --attack: %v", errUsage, err)
-	}
-	repOn := *reputation || *rule != "fedavg"
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "reputation" {
+		if *validators < 1 || *validators > 64 {
+			return usagef("--validators %d: want 1 to 64", *validators)
+		}
+		if *blockInterval < 0 {
+			return usagef("--block-interval must not be negative")
+		}
+		if *report != "" {
+			// Fail now, not after the run, if the report's folder is missing.
+			if st, err := os.Stat(filepath.Dir(*report)); err != nil || !st.IsDir() {
+				return usagef("--report %s: folder %s does not exist", *report, filepath.Dir(*report))
+			}
+		}
+		dir := *data
+		if dir == "" {
+			dir = os.Getenv(datasets.EnvData)
+		}
+		if *dataset != "heart" && *dataset != "wdbc" && !strings.HasPrefix(*dataset, "csv:") {
+			return usagef("--dataset %q: want heart, wdbc or csv:PATH", *dataset)
+		}
+		if strings.HasPrefix(*dataset, "csv:") && *label == "" {
+			return usagef("--dataset csv:PATH needs --label COLUMN")
+		}
+		so, err := protocol.ServerOpt(*serverOpt)
+		if err != nil {
+			return usagef("--server-opt %q: %v", *serverOpt, err)
+		}
+		if _, err := aggregator.RuleByName(*rule); err != nil {
+			return usagef("--rule: %v", err)
+		}
+		atk, err := sim.ParseAttacks(*attacks)
+		if err != nil {
+			return usagef("--attack: %v", err)
+		}
+		repOn := *rule != "fedavg"
+		if changed(fs, "reputation") {
 			repOn = *reputation
 		}
-	})
-	src := datasets.Source{Dataset: *dataset, Dir: dir, Label: *label, Site: *site, Missing: *missing,
-		Positive: *positive, Hospitals: *hospitals, Partition: *partition}
-	fed, note, err := src.Open(*seed)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, note)
-	fmt.Fprint(stdout, fed.Summary())
-
-	cfg := def
-	cfg.Data = fed
-	cfg.Rounds = *rounds
-	cfg.Validators = *validators
-	cfg.Seed = *seed
-	cfg.Home = *home
-	cfg.BlockInterval = *blockInterval
-	cfg.Out = stdout
-	cfg.ServerOpt = so
-	cfg.Rule, cfg.Reputation, cfg.Attacks = *rule, repOn, atk
-	if *verbose {
-		cfg.OnEvent = func(e fl.Event) {
-			switch {
-			case e.Err != nil:
-				fmt.Fprintf(stdout, "  %-12s round %d %s: %v\n", e.Hospital, e.Round, e.Stage, e.Err)
-			case e.Stage == "committed":
-				fmt.Fprintf(stdout, "  %-12s round %d committed at height %d (global model: test accuracy %.3f, loss %.3f)\n", e.Hospital, e.Round, e.Height, e.Metrics.Accuracy, e.Metrics.Loss)
-			default:
-				fmt.Fprintf(stdout, "  %-12s round %d %s at height %d\n", e.Hospital, e.Round, e.Stage, e.Height)
-			}
-		}
-	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
-	defer cancel()
-	rep, err := sim.Run(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	if len(rep.Malicious) > 0 || len(rep.Flagged) > 0 {
-		fmt.Fprintln(stdout, "hospitals:")
-		for _, h := range rep.Hospitals {
-			role := "honest"
-			if a, bad := rep.Malicious[h]; bad {
-				role = "malicious (" + a + ")"
-			}
-			status := "not flagged"
-			if r, ok := rep.Flagged[h]; ok {
-				status = fmt.Sprintf("flagged at round %d", r)
-			}
-			fmt.Fprintf(stdout, "  %-12s %-28s %s\n", h, role, status)
-		}
-	}
-	if *report != "" {
-		if err := rep.WriteJSON(*report); err != nil {
+		out := progress(cmd, g)
+		src := datasets.Source{Dataset: *dataset, Dir: dir, Label: *label, Site: *site, Missing: *missing,
+			Positive: *positive, Hospitals: *hospitals, Partition: *partition}
+		fed, note, err := src.Open(*seed)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "report written to %s\n", *report)
+		fmt.Fprintln(out, note)
+		fmt.Fprint(out, fed.Summary())
+
+		cfg := def
+		cfg.Data = fed
+		cfg.Rounds = *rounds
+		cfg.Validators = *validators
+		cfg.Seed = *seed
+		cfg.Home = g.home
+		cfg.BlockInterval = *blockInterval
+		cfg.Out = out
+		cfg.ServerOpt = so
+		cfg.Rule, cfg.Reputation, cfg.Attacks = *rule, repOn, atk
+		if *verbose {
+			cfg.OnEvent = func(e fl.Event) {
+				switch {
+				case e.Err != nil:
+					fmt.Fprintf(out, "  %-12s round %d %s: %v\n", e.Hospital, e.Round, e.Stage, e.Err)
+				case e.Stage == "committed":
+					fmt.Fprintf(out, "  %-12s round %d committed at height %d (global model: test accuracy %.3f, loss %.3f)\n", e.Hospital, e.Round, e.Height, e.Metrics.Accuracy, e.Metrics.Loss)
+				default:
+					fmt.Fprintf(out, "  %-12s round %d %s at height %d\n", e.Hospital, e.Round, e.Stage, e.Height)
+				}
+			}
+		}
+
+		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+		defer cancel()
+		rep, err := sim.Run(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		if len(rep.Malicious) > 0 || len(rep.Flagged) > 0 {
+			fmt.Fprintln(out, "hospitals:")
+			for _, h := range rep.Hospitals {
+				role := "honest"
+				if a, bad := rep.Malicious[h]; bad {
+					role = "malicious (" + a + ")"
+				}
+				status := "not flagged"
+				if r, ok := rep.Flagged[h]; ok {
+					status = fmt.Sprintf("flagged at round %d", r)
+				}
+				fmt.Fprintf(out, "  %-12s %-28s %s\n", h, role, status)
+			}
+		}
+		if *report != "" {
+			if err := rep.WriteJSON(*report); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "report written to %s\n", *report)
+		}
+		if g.json() {
+			return writeJSON(cmd.OutOrStdout(), rep)
+		}
+		return nil
 	}
-	return nil
+	return cmd
 }
-
-// multiFlag collects a repeatable flag.
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }

@@ -1,126 +1,194 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
-type command struct {
-	name    string
-	summary string
-	run     func(args []string, stdout, stderr io.Writer) error
-}
+// EnvNode names the environment variable that gives --node its default.
+const EnvNode = "FEDLEDGER_NODE"
 
-var commands = []command{
-	{"demo", "run a federated task end to end on an in-process 4-validator network", runDemo},
-	{"datasets", "'datasets fetch heart-disease|wdbc' downloads UCI data and checks its MD5 sums", runDatasets},
-	{"testnet", "write node homes and participant keys for a multi-machine network", runTestnet},
-	{"node", "run a validator (or full node) with the fedledger app", runNode},
-	{"train", "run a hospital's trainer against a node", runTrain},
-	{"task", "create, list and show training tasks (researchers)", runTask},
-	{"rounds", "list and show the rounds of a task (reviewers)", runRounds},
-	{"audit", "verify a task's every round against the blocks, independently of the node", runAudit},
-	{"bench", "benchmarks: 'bench heart' (FLamby's table), 'bench attacks' (malicious hospitals)", runBench},
-}
+// defaultNode is --node when neither the flag nor $FEDLEDGER_NODE is set.
+const defaultNode = "http://127.0.0.1:26657"
 
 // errUsage marks a bad command line; main prints it with a hint and exits 2.
 var errUsage = errors.New("usage")
+
+// usagef returns a usage error.
+func usagef(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errUsage}, a...)...)
+}
+
+// globals are the persistent flags every command has.
+type globals struct {
+	home   string
+	node   string
+	output string
+}
+
+// json reports whether the command should print JSON.
+func (g *globals) json() bool { return g.output == "json" }
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run executes the command line and returns the exit code: 0 done, 1
+// failed, 2 a bad command line.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		if len(args) > 1 {
-			return run([]string{args[1], "--help"}, stdout, stderr)
-		}
-		usage(stdout)
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	if err == nil {
 		return 0
 	}
-	for _, c := range commands {
-		if c.name == args[0] {
-			err := c.run(args[1:], stdout, stderr)
-			switch {
-			case err == nil:
-				return 0
-			case errors.Is(err, flag.ErrHelp):
-				return 0
-			case errors.Is(err, errUsage):
-				fmt.Fprintf(stderr, "fedledger %s: %v\nRun 'fedledger %s --help' for usage.\n", c.name, err, c.name)
-				return 2
-			default:
-				fmt.Fprintf(stderr, "fedledger %s: %v\n", c.name, err)
-				return 1
+	name := strings.TrimPrefix(cmd.CommandPath(), "fedledger ")
+	if errors.Is(err, errUsage) {
+		msg := strings.TrimPrefix(err.Error(), errUsage.Error()+": ")
+		if cmd == root {
+			fmt.Fprintf(stderr, "fedledger: %s\nRun 'fedledger --help' for the list of commands.\n", msg)
+		} else {
+			fmt.Fprintf(stderr, "fedledger %s: %s\nRun '%s --help' for usage.\n", name, msg, cmd.CommandPath())
+		}
+		return 2
+	}
+	if cmd == root {
+		fmt.Fprintf(stderr, "fedledger: %v\n", err)
+	} else {
+		fmt.Fprintf(stderr, "fedledger %s: %v\n", name, err)
+	}
+	return 1
+}
+
+// newRoot builds the command tree.
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "fedledger",
+		Short: "Federated learning between hospitals, with a CometBFT blockchain in place of the central server",
+		Long: `fedledger: federated learning between hospitals, with a CometBFT blockchain
+in place of the central server. Hospitals train locally and submit signed,
+hash-committed model updates; the validators aggregate them deterministically
+inside the state machine, so every round is on a ledger anyone can replay.
+
+Start with 'fedledger demo --data ../shared/datasets': a whole federation in
+one process.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cmd.Help()
+		},
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if g.output != "text" && g.output != "json" {
+				return usagef("--output %q: want text or json", g.output)
 			}
+			return nil
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
+	node := os.Getenv(EnvNode)
+	if node == "" {
+		node = defaultNode
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.home, "home", "", "a home folder: a participant's key home (key.json), or a node's CometBFT home")
+	pf.StringVar(&g.node, "node", node, "a node's RPC address; $"+EnvNode+" sets the default")
+	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+	root.AddCommand(
+		newDemoCmd(g), newDatasetsCmd(g), newTestnetCmd(g), newNodeCmd(g), newTrainCmd(g),
+		newTaskCmd(g), newRoundsCmd(g), newAuditCmd(g), newBenchCmd(g), newVersionCmd(g), newDocsCmd(g),
+	)
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Short = "Generate the shell completion script for bash, zsh, fish or powershell"
+			c.Example = "  fedledger completion bash > /etc/bash_completion.d/fedledger\n  source <(fedledger completion zsh)"
 		}
 	}
-	fmt.Fprintf(stderr, "fedledger: unknown command %q\nRun 'fedledger help' for the list of commands.\n", args[0])
-	return 2
+	return root
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, `fedledger: federated learning between hospitals, with a CometBFT blockchain
-in place of the central server.
-
-Usage:
-  fedledger <command> [flags]
-
-Commands:`)
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w, `
-Run 'fedledger <command> --help' for a command's flags and examples.`)
-}
-
-// newFlagSet returns a flag set whose errors are returned, not printed, and
-// whose --help goes to stdout.
-func newFlagSet(name, help string, stdout io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), help)
-		fmt.Fprintln(fs.Output(), "\nFlags:")
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parse parses flags; a bad flag is a usage error, -h is flag.ErrHelp.
-func parse(fs *flag.FlagSet, args []string) error {
-	out := fs.Output()
-	fs.SetOutput(io.Discard)
-	err := fs.Parse(args)
-	fs.SetOutput(out)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
-		return err
-	}
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	return nil
-}
-
-func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" }
-
-// subcommand splits "SUB args..." off a command's arguments. With no
-// arguments it is a usage error saying missing; with a help flag it prints
-// help and reports done.
-func subcommand(args []string, help, missing string, stdout io.Writer) (sub string, rest []string, done bool, err error) {
+// noArgs refuses positional arguments; on a command with subcommands it
+// names the unknown subcommand and the known ones.
+func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
-		return "", nil, false, fmt.Errorf("%w: %s", errUsage, missing)
+		return nil
 	}
-	if isHelp(args[0]) {
-		fmt.Fprintln(stdout, help)
-		return "", nil, true, nil
+	if cmd.HasSubCommands() {
+		return unknownSub(cmd, args[0])
 	}
-	return args[0], args[1:], false, nil
+	return usagef("unexpected argument %q", args[0])
+}
+
+// unknownSub is the error for an unknown subcommand, with suggestions.
+func unknownSub(cmd *cobra.Command, name string) error {
+	var known []string
+	for _, c := range cmd.Commands() {
+		if c.IsAvailableCommand() {
+			known = append(known, c.Name())
+		}
+	}
+	what := "subcommand"
+	if !cmd.HasParent() {
+		what = "command"
+	}
+	if n, ok := cmd.Annotations["noun"]; ok {
+		what = n
+	}
+	msg := fmt.Sprintf("unknown %s %q (known: %s)", what, name, strings.Join(known, ", "))
+	if s := cmd.SuggestionsFor(name); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return usagef("%s", msg)
+}
+
+// group returns a command that only holds subcommands: run bare, it says
+// which ones there are.
+func group(use, short, long, example, missing string) *cobra.Command {
+	return &cobra.Command{
+		Use: use, Short: short, Long: long, Example: example,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usagef("%s", missing)
+		},
+	}
+}
+
+// leaf returns a runnable command with the given help; long text and
+// examples come from one help text split at its "Examples:" line.
+func leaf(use, short, help string) *cobra.Command {
+	long, example, _ := strings.Cut(help, "\nExamples:\n")
+	return &cobra.Command{Use: use, Short: short, Long: strings.TrimSpace(long), Example: strings.TrimRight(example, "\n"), Args: noArgs}
+}
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// progress is where a command prints progress: stdout for text output,
+// stderr when stdout carries JSON.
+func progress(cmd *cobra.Command, g *globals) io.Writer {
+	if g.json() {
+		return cmd.ErrOrStderr()
+	}
+	return cmd.OutOrStdout()
+}
+
+// changed reports whether a flag was given on the command line.
+func changed(fs *pflag.FlagSet, name string) bool {
+	f := fs.Lookup(name)
+	return f != nil && f.Changed
 }

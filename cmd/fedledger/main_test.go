@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
+
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
@@ -22,7 +24,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"demo", "--help"}, 0, "Examples:"},
 		{[]string{"help", "demo"}, 0, "--data ../shared/datasets"},
 		{[]string{"frob"}, 2, `unknown command "frob"`},
-		{[]string{"demo", "--rounds", "x"}, 2, `invalid value "x" for flag -rounds`},
+		{[]string{"demo", "--rounds", "x"}, 2, `invalid argument "x" for "--rounds" flag`},
 		{[]string{"demo", "--rounds", "0"}, 2, "--rounds 0: want at least 1"},
 		{[]string{"demo", "--validators", "0"}, 2, "--validators 0"},
 		{[]string{"demo", "stray"}, 2, `unexpected argument "stray"`},
@@ -67,10 +69,13 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"audit"}, 2, "--task ID is required"},
 		{[]string{"audit", "--task", "1", "--node", "http://127.0.0.1:1"}, 1, "node http://127.0.0.1:1 unreachable"},
 	}
-	for _, c := range commands {
+	for _, c := range newRoot(io.Discard, io.Discard).Commands() {
+		if c.Hidden || c.Name() == "help" {
+			continue
+		}
 		var out, errb bytes.Buffer
-		if code := run([]string{"help", c.name}, &out, &errb); code != 0 || !strings.Contains(out.String(), "Example") {
-			t.Errorf("fedledger help %s: exit %d, no example in %q", c.name, code, out.String())
+		if code := run([]string{"help", c.Name()}, &out, &errb); code != 0 || !strings.Contains(out.String(), "Example") {
+			t.Errorf("fedledger help %s: exit %d, no example in %q", c.Name(), code, out.String())
 		}
 	}
 	for _, tt := range tests {
@@ -95,7 +100,7 @@ func TestTaskFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := defaultTaskFlags()
-	fs := newFlagSet("t", "", io.Discard)
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
 	f.register(fs)
 	if err := fs.Parse([]string{"--rounds", "3"}); err != nil {
 		t.Fatal(err)

@@ -4,16 +4,15 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
-const roundsHelp = `Usage: fedledger rounds list|show --task ID [flags]
-
-For reviewers: what happened in each round of a task, as the chain recorded
+const roundsHelp = `For reviewers: what happened in each round of a task, as the chain recorded
 it. list prints one line per round; show prints one round in full: every
 hospital's commitment (update hash, sample count, its metrics of the round's
 global model), whether and when it revealed, the weight the rule gave it, the
@@ -85,102 +84,102 @@ func viewRound(r *pb.Round, names map[string]string) roundView {
 	return v
 }
 
-func runRounds(args []string, stdout, stderr io.Writer) error {
-	sub, args, done, err := subcommand(args, roundsHelp, "want: fedledger rounds list|show --task ID", stdout)
-	if done || err != nil {
-		return err
-	}
-	if sub != "list" && sub != "show" {
-		return fmt.Errorf("%w: unknown subcommand %q (known: list, show)", errUsage, sub)
-	}
-	fs := newFlagSet("rounds "+sub, roundsHelp, stdout)
-	node := fs.String("node", "http://127.0.0.1:26657", "a node's RPC address")
-	output := fs.String("output", "text", "text or json")
+func newRoundsCmd(g *globals) *cobra.Command {
+	long, example, _ := strings.Cut(roundsHelp, "\nExamples:\n")
+	cmd := group("rounds", "List and show the rounds of a task (reviewers)", strings.TrimSpace(long), strings.TrimRight(example, "\n"), "name a subcommand: fedledger rounds list|show --task ID")
+	cmd.AddCommand(newRoundsSubCmd(g, "list", "One line per round of a task"), newRoundsSubCmd(g, "show", "One round of a task in full (--round R)"))
+	return cmd
+}
+
+func newRoundsSubCmd(g *globals, sub, short string) *cobra.Command {
+	cmd := leaf(sub, short, roundsHelp)
+	fs := cmd.Flags()
 	task := fs.Uint64("task", 0, "task id")
-	round := fs.Uint("round", 0, "round (show)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *task == 0 {
-		return fmt.Errorf("%w: --task ID is required", errUsage)
-	}
-	if sub == "show" && *round == 0 {
-		return fmt.Errorf("%w: --round R is required", errUsage)
-	}
-	if err := checkOutput(*output); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, names, err := dialReader(ctx, *node)
-	if err != nil {
-		return err
-	}
-	t, err := c.Task(ctx, *task)
-	if err != nil {
-		return err
-	}
-	first, last := uint32(1), t.CurrentRound
+	round := new(uint)
 	if sub == "show" {
-		if uint32(*round) > t.CurrentRound {
-			return fmt.Errorf("task %d has no round %d yet (it is at round %d)", *task, *round, t.CurrentRound)
-		}
-		first, last = uint32(*round), uint32(*round)
+		round = fs.Uint("round", 0, "round")
 	}
-	var views []roundView
-	for r := first; r <= last; r++ {
-		rd, err := c.Round(ctx, *task, r)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		stdout, node := cmd.OutOrStdout(), &g.node
+		if *task == 0 {
+			return usagef("--task ID is required")
+		}
+		if sub == "show" && *round == 0 {
+			return usagef("--round R is required")
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+		defer cancel()
+		c, names, err := dialReader(ctx, *node)
 		if err != nil {
 			return err
 		}
-		views = append(views, viewRound(rd, names))
-	}
-	if *output == "json" {
-		if sub == "show" {
-			return writeJSON(stdout, views[0])
+		t, err := c.Task(ctx, *task)
+		if err != nil {
+			return err
 		}
-		return writeJSON(stdout, views)
-	}
-	if sub == "list" {
-		fmt.Fprintf(stdout, "%5s  %-7s  %8s  %10s  %-10s  %s\n", "round", "phase", "revealed", "closed at", "model", "outcome")
-		for _, v := range views {
-			revealed := 0
-			for _, s := range v.Submissions {
-				if s.Revealed {
-					revealed++
+		first, last := uint32(1), t.CurrentRound
+		if sub == "show" {
+			if uint32(*round) > t.CurrentRound {
+				return fmt.Errorf("task %d has no round %d yet (it is at round %d)", *task, *round, t.CurrentRound)
+			}
+			first, last = uint32(*round), uint32(*round)
+		}
+		var views []roundView
+		for r := first; r <= last; r++ {
+			rd, err := c.Round(ctx, *task, r)
+			if err != nil {
+				return err
+			}
+			views = append(views, viewRound(rd, names))
+		}
+		if g.json() {
+			if sub == "show" {
+				return writeJSON(stdout, views[0])
+			}
+			return writeJSON(stdout, views)
+		}
+		if sub == "list" {
+			fmt.Fprintf(stdout, "%5s  %-7s  %8s  %10s  %-10s  %s\n", "round", "phase", "revealed", "closed at", "model", "outcome")
+			for _, v := range views {
+				revealed := 0
+				for _, s := range v.Submissions {
+					if s.Revealed {
+						revealed++
+					}
 				}
+				model := v.OutputModel
+				if len(model) > 10 {
+					model = model[:10]
+				}
+				fmt.Fprintf(stdout, "%5d  %-7s  %8s  %10d  %-10s  %s\n", v.Round, v.Phase, fmt.Sprintf("%d/%d", revealed, len(v.Submissions)), v.Closed, model, v.Outcome)
 			}
-			model := v.OutputModel
-			if len(model) > 10 {
-				model = model[:10]
+			return nil
+		}
+		v := views[0]
+		fmt.Fprintf(stdout, "task %d round %d: %s; opened at %d, commit deadline %d, reveal deadline %d, closed at %d\n",
+			v.Task, v.Round, v.Phase, v.Opened, v.CommitDeadline, v.RevealDeadline, v.Closed)
+		fmt.Fprintf(stdout, "outcome: %s (%d updates aggregated)\ninput model:  %s\noutput model: %s\n", v.Outcome, v.Aggregated, v.InputModel, v.OutputModel)
+		for _, s := range v.Submissions {
+			rev := "not revealed"
+			if s.Revealed {
+				rev = fmt.Sprintf("revealed at %d", s.RevealHeight)
 			}
-			fmt.Fprintf(stdout, "%5d  %-7s  %8s  %10d  %-10s  %s\n", v.Round, v.Phase, fmt.Sprintf("%d/%d", revealed, len(v.Submissions)), v.Closed, model, v.Outcome)
+			if s.Weight != nil {
+				rev += fmt.Sprintf(", rule weight %d", *s.Weight)
+			}
+			fmt.Fprintf(stdout, "  %-12s committed at %d, %d samples, accuracy %.3f, update %s..., %s\n", s.Hospital, s.CommitHeight, s.Samples, s.Accuracy, s.UpdateHash[:16], rev)
+		}
+		if len(v.Reputation) > 0 {
+			fmt.Fprintln(stdout, "reputation:")
+			for _, c := range v.Reputation {
+				flag := ""
+				if c.Flagged {
+					flag = " FLAGGED"
+				}
+				fmt.Fprintf(stdout, "  %-12s %+.2f -> %.2f%s  %s\n", c.Hospital, c.Delta, c.Score, flag, strings.Join(c.Reasons, "; "))
+			}
 		}
 		return nil
 	}
-	v := views[0]
-	fmt.Fprintf(stdout, "task %d round %d: %s; opened at %d, commit deadline %d, reveal deadline %d, closed at %d\n",
-		v.Task, v.Round, v.Phase, v.Opened, v.CommitDeadline, v.RevealDeadline, v.Closed)
-	fmt.Fprintf(stdout, "outcome: %s (%d updates aggregated)\ninput model:  %s\noutput model: %s\n", v.Outcome, v.Aggregated, v.InputModel, v.OutputModel)
-	for _, s := range v.Submissions {
-		rev := "not revealed"
-		if s.Revealed {
-			rev = fmt.Sprintf("revealed at %d", s.RevealHeight)
-		}
-		if s.Weight != nil {
-			rev += fmt.Sprintf(", rule weight %d", *s.Weight)
-		}
-		fmt.Fprintf(stdout, "  %-12s committed at %d, %d samples, accuracy %.3f, update %s..., %s\n", s.Hospital, s.CommitHeight, s.Samples, s.Accuracy, s.UpdateHash[:16], rev)
-	}
-	if len(v.Reputation) > 0 {
-		fmt.Fprintln(stdout, "reputation:")
-		for _, c := range v.Reputation {
-			flag := ""
-			if c.Flagged {
-				flag = " FLAGGED"
-			}
-			fmt.Fprintf(stdout, "  %-12s %+.2f -> %.2f%s  %s\n", c.Hospital, c.Delta, c.Score, flag, strings.Join(c.Reasons, "; "))
-		}
-	}
-	return nil
+	return cmd
 }

@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,6 +13,8 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/fedledger/fedledger/aggregator"
 	"github.com/fedledger/fedledger/fl"
@@ -23,25 +22,19 @@ import (
 	"github.com/fedledger/fedledger/protocol"
 )
 
-const taskHelp = `Usage: fedledger task create|list|show|reinstate [flags]
-
-  create     launch a training task (researchers); flags or --file task.toml
-  list       every task on chain
-  show       one task (--task ID)
-  reinstate  clear a flagged hospital in a task (admins)
-
-Every flag of create can be a key of the TOML file (same name, without --);
-flags given on the command line win. The spec is checked before anything is
-sent: unknown hospitals, impossible windows or a bad rule are refused here.
+const taskHelp = `Researchers launch training tasks; anyone lists and shows them; admins
+reinstate a hospital the chain's reputation flagged.
 
 Examples:
   fedledger task create --home ./net/keys/researcher --node http://127.0.0.1:26657 --rounds 10
-  fedledger task create --home ./net/keys/researcher --file task.toml
   fedledger task list --node http://127.0.0.1:26657 --output json
-  fedledger task show --node http://127.0.0.1:26657 --task 1
-  fedledger task create --home ./net/keys/researcher --rule median --reputation
-  fedledger task create --home ./net/keys/researcher --model mlp --hidden 30000 --encoding topk --topk-ppm 10000
-  fedledger task reinstate --home ./net/keys/admin --task 1 --hospital va --reason "key rotated"
+  fedledger task show --node http://127.0.0.1:26657 --task 1`
+
+const taskCreateHelp = `Launches a training task, signed by the researcher's key in --home. Every
+flag can also be a key of the TOML file given with --file (same name, without
+--); flags given on the command line win. The spec is checked before anything
+is sent: unknown hospitals, impossible windows or a bad rule are refused here.
+The task's initial model is drawn by the chain from --seed.
 
 task.toml:
   name = "heart-logreg"
@@ -49,7 +42,32 @@ task.toml:
   rounds = 15
   model = "logreg"
   inputs = 13
-  server-opt = "fedadagrad"`
+  server-opt = "fedadagrad"
+
+Examples:
+  fedledger task create --home ./net/keys/researcher --node http://127.0.0.1:26657 --rounds 10
+  fedledger task create --home ./net/keys/researcher --file task.toml
+  fedledger task create --home ./net/keys/researcher --rule median --reputation
+  fedledger task create --home ./net/keys/researcher --model mlp --hidden 30000 --encoding topk --topk-ppm 10000`
+
+const taskListHelp = `Lists every task on chain: status, round, rule, model, invited hospitals
+and current model hash.
+
+Examples:
+  fedledger task list --node http://127.0.0.1:26657
+  fedledger task list --node http://127.0.0.1:26657 --output json`
+
+const taskShowHelp = `Shows one task.
+
+Examples:
+  fedledger task show --node http://127.0.0.1:26657 --task 1
+  fedledger task show --node http://127.0.0.1:26657 --task 1 --output json`
+
+const taskReinstateHelp = `Clears the flag the chain's reputation put on a hospital in a task, so it
+may submit again (admins only; the reason is kept on chain).
+
+Examples:
+  fedledger task reinstate --home ./net/keys/admin --task 1 --hospital va --reason "key rotated"`
 
 // taskSpecFlags are the create flags; the TOML file uses the same names.
 type taskSpecFlags struct {
@@ -87,7 +105,7 @@ func defaultTaskFlags() taskSpecFlags {
 		Encoding: "int32", TopkPpm: 10_000}
 }
 
-func (f *taskSpecFlags) register(fs *flag.FlagSet) {
+func (f *taskSpecFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Name, "name", f.Name, "task name")
 	fs.StringVar(&f.Hospitals, "hospitals", f.Hospitals, "comma-separated hospital names to invite, or all")
 	fs.IntVar(&f.Rounds, "rounds", f.Rounds, "rounds")
@@ -119,7 +137,7 @@ func (f *taskSpecFlags) register(fs *flag.FlagSet) {
 // checked without the chain, and the hospitals against the chain's list.
 func (f taskSpecFlags) spec(participants []pb.Participant) (pb.TaskSpec, error) {
 	bad := func(format string, a ...any) (pb.TaskSpec, error) {
-		return pb.TaskSpec{}, fmt.Errorf("%w: "+format, append([]any{errUsage}, a...)...)
+		return pb.TaskSpec{}, usagef(format, a...)
 	}
 	if f.Rounds < 1 || f.Rounds > protocol.MaxRounds {
 		return bad("--rounds %d: want 1 to %d", f.Rounds, protocol.MaxRounds)
@@ -191,34 +209,32 @@ func (f taskSpecFlags) spec(participants []pb.Participant) (pb.TaskSpec, error) 
 		Hospitals: keys, FracBits: uint32(f.FracBits), ServerOpt: so, RuleParams: rp, Reputation: f.Reputation}, nil
 }
 
-func runTask(args []string, stdout, stderr io.Writer) error {
-	sub, args, done, err := subcommand(args, taskHelp, "want: fedledger task create|list|show", stdout)
-	if done || err != nil {
-		return err
-	}
-	fs := newFlagSet("task "+sub, taskHelp, stdout)
-	node := fs.String("node", "http://127.0.0.1:26657", "a node's RPC address")
-	output := fs.String("output", "text", "text or json")
-	switch sub {
-	case "create":
-		f := defaultTaskFlags()
-		home := fs.String("home", "", "the researcher's key home (holds key.json)")
-		file := fs.String("file", "", "TOML file with the task's settings")
-		f.register(fs)
-		if err := parse(fs, args); err != nil {
-			return err
-		}
+func newTaskCmd(g *globals) *cobra.Command {
+	long, example, _ := strings.Cut(taskHelp, "\nExamples:\n")
+	cmd := group("task", "Create, list and show training tasks (researchers)", strings.TrimSpace(long), strings.TrimRight(example, "\n"), "name a subcommand: fedledger task create|list|show|reinstate")
+	cmd.AddCommand(newTaskCreateCmd(g), newTaskListCmd(g, "list"), newTaskListCmd(g, "show"), newTaskReinstateCmd(g))
+	return cmd
+}
+
+func newTaskCreateCmd(g *globals) *cobra.Command {
+	cmd := leaf("create", "Launch a training task (researchers); flags or --file task.toml", taskCreateHelp)
+	fs := cmd.Flags()
+	f := defaultTaskFlags()
+	file := fs.String("file", "", "TOML file with the task's settings")
+	f.register(fs)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		stdout := cmd.OutOrStdout()
 		if *file != "" {
 			if err := loadTaskFile(*file, &f, fs); err != nil {
 				return err
 			}
 		}
-		if *home == "" {
-			return fmt.Errorf("%w: --home DIR (the researcher's key home) is required", errUsage)
+		if g.home == "" {
+			return usagef("--home DIR (the researcher's key home) is required")
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 		defer cancel()
-		c, parts, err := dialAs(ctx, *home, *node)
+		c, parts, err := dialAs(ctx, g.home, g.node)
 		if err != nil {
 			return err
 		}
@@ -230,26 +246,33 @@ func runTask(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		id, _ := inc.Attr("task_created", "task_id")
-		if *output == "json" {
-			return json.NewEncoder(stdout).Encode(map[string]any{"task_id": id, "height": inc.Height, "tx": hex.EncodeToString(inc.Hash)})
+		id, ok := inc.Attr("task_created", "task_id")
+		if !ok {
+			return fmt.Errorf("the chain took the task at height %d, but its events carry no task id (tx %X); find it with 'fedledger task list'", inc.Height, inc.Hash)
+		}
+		if g.json() {
+			return writeJSON(stdout, map[string]any{"task_id": id, "height": inc.Height, "tx": hex.EncodeToString(inc.Hash)})
 		}
 		fmt.Fprintf(stdout, "task %s created at height %d (%d hospitals, %d rounds)\n", id, inc.Height, len(spec.Hospitals), spec.Rounds)
 		return nil
-	case "reinstate":
-		home := fs.String("home", "", "an admin's key home (holds key.json)")
-		id := fs.Uint64("task", 0, "task id")
-		hospital := fs.String("hospital", "", "the flagged hospital's name")
-		reason := fs.String("reason", "", "why (kept on chain)")
-		if err := parse(fs, args); err != nil {
-			return err
+	}
+	return cmd
+}
+
+func newTaskReinstateCmd(g *globals) *cobra.Command {
+	cmd := leaf("reinstate", "Clear a flagged hospital in a task (admins)", taskReinstateHelp)
+	fs := cmd.Flags()
+	id := fs.Uint64("task", 0, "task id")
+	hospital := fs.String("hospital", "", "the flagged hospital's name")
+	reason := fs.String("reason", "", "why (kept on chain)")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		stdout := cmd.OutOrStdout()
+		if g.home == "" || *id == 0 || *hospital == "" {
+			return usagef("--home, --task and --hospital are required")
 		}
-		if *home == "" || *id == 0 || *hospital == "" {
-			return fmt.Errorf("%w: --home, --task and --hospital are required", errUsage)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 		defer cancel()
-		c, parts, err := dialAs(ctx, *home, *node)
+		c, parts, err := dialAs(ctx, g.home, g.node)
 		if err != nil {
 			return err
 		}
@@ -260,25 +283,37 @@ func runTask(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		if pub == nil {
-			return fmt.Errorf("%w: --hospital %q is not a participant of this chain", errUsage, *hospital)
+			return usagef("--hospital %q is not a participant of this chain", *hospital)
 		}
 		inc, err := c.Submit(ctx, &pb.Msg{Sum: &pb.Msg_Reinstate{Reinstate: &pb.Reinstate{TaskId: *id, Hospital: pub, Reason: *reason}}})
 		if err != nil {
 			return err
 		}
+		if g.json() {
+			return writeJSON(stdout, map[string]any{"task_id": *id, "hospital": *hospital, "height": inc.Height, "tx": hex.EncodeToString(inc.Hash)})
+		}
 		fmt.Fprintf(stdout, "%s reinstated in task %d at height %d\n", *hospital, *id, inc.Height)
 		return nil
-	case "list", "show":
-		id := fs.Uint64("task", 0, "task id (show)")
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		if err := checkOutput(*output); err != nil {
-			return err
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	}
+	return cmd
+}
+
+func newTaskListCmd(g *globals, sub string) *cobra.Command {
+	short, help := "List every task on chain", taskListHelp
+	if sub == "show" {
+		short, help = "Show one task (--task ID)", taskShowHelp
+	}
+	cmd := leaf(sub, short, help)
+	fs := cmd.Flags()
+	id := new(uint64)
+	if sub == "show" {
+		id = fs.Uint64("task", 0, "task id")
+	}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		stdout := cmd.OutOrStdout()
+		ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 		defer cancel()
-		c, names, err := dialReader(ctx, *node)
+		c, names, err := dialReader(ctx, g.node)
 		if err != nil {
 			return err
 		}
@@ -289,7 +324,7 @@ func runTask(args []string, stdout, stderr io.Writer) error {
 			}
 		} else {
 			if *id == 0 {
-				return fmt.Errorf("%w: --task ID is required", errUsage)
+				return usagef("--task ID is required")
 			}
 			t, err := c.Task(ctx, *id)
 			if err != nil {
@@ -301,7 +336,7 @@ func runTask(args []string, stdout, stderr io.Writer) error {
 		for i := range tasks {
 			views[i] = viewTask(&tasks[i], names)
 		}
-		if *output == "json" {
+		if g.json() {
 			if sub == "show" {
 				return writeJSON(stdout, views[0])
 			}
@@ -316,11 +351,11 @@ func runTask(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("%w: unknown subcommand %q (known: create, list, show, reinstate)", errUsage, sub)
+	return cmd
 }
 
 // loadTaskFile reads TOML into f; flags set on the command line win.
-func loadTaskFile(path string, f *taskSpecFlags, fs *flag.FlagSet) error {
+func loadTaskFile(path string, f *taskSpecFlags, fs *pflag.FlagSet) error {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("--file: %w", err)
@@ -331,14 +366,14 @@ func loadTaskFile(path string, f *taskSpecFlags, fs *flag.FlagSet) error {
 	if err := dec.Decode(&fromFile); err != nil {
 		var sm *toml.StrictMissingError
 		if errors.As(err, &sm) {
-			return fmt.Errorf("%w: --file %s: unknown setting: %s", errUsage, path, sm.String())
+			return usagef("--file %s: unknown setting: %s", path, sm.String())
 		}
-		return fmt.Errorf("%w: --file %s: %v", errUsage, path, err)
+		return usagef("--file %s: %v", path, err)
 	}
 	// Flags given on the command line win over the file.
-	apply := flag.NewFlagSet("", flag.ContinueOnError)
+	apply := pflag.NewFlagSet("", pflag.ContinueOnError)
 	fromFile.register(apply)
-	fs.Visit(func(fl *flag.Flag) {
+	fs.Visit(func(fl *pflag.Flag) {
 		if apply.Lookup(fl.Name) != nil {
 			_ = apply.Set(fl.Name, fl.Value.String())
 		}
@@ -408,12 +443,6 @@ func participantNames(ctx context.Context, c *fl.Client) (map[string]string, err
 		names[string(p.PubKey)] = p.Name
 	}
 	return names, nil
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // dialAs connects to node as the key in home and lists the participants.

@@ -1,10 +1,9 @@
 package main
 
 import (
-	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -13,14 +12,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/fedledger/fedledger/datasets"
 	"github.com/fedledger/fedledger/fl"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
-const trainHelp = `Usage: fedledger train --home DIR --node URL [flags]
-
-Runs a hospital's trainer: it joins every running task it is invited to (or
+const trainHelp = `Runs a hospital's trainer: it joins every running task it is invited to (or
 only --task), and each round reads the global model from the chain, trains on
 local data that never leaves this machine, commits to its update and reveals
 it. Survives a restart: it picks up the current round from the chain and keeps
@@ -35,10 +34,9 @@ Examples:
   fedledger train --home ./net/keys/cleveland --node http://127.0.0.1:26657 --data ../shared/datasets
   fedledger train --home ./h1 --node http://10.0.0.1:26657 --dataset csv:/data/patients.csv --label outcome --task 3`
 
-func runTrain(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("train", trainHelp, stdout)
-	home := fs.String("home", "", "the hospital's key home (holds key.json)")
-	node := fs.String("node", "http://127.0.0.1:26657", "a node's RPC address")
+func newTrainCmd(g *globals) *cobra.Command {
+	cmd := leaf("train", "Run a hospital's trainer against a node", trainHelp)
+	fs := cmd.Flags()
 	data := fs.String("data", "", "data directory holding heart-disease/ (default $"+datasets.EnvData+")")
 	dataset := fs.String("dataset", "heart", "heart or csv:PATH")
 	site := fs.String("site", "", "heart: which hospital's split to train on (default: the key's name)")
@@ -47,99 +45,108 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 42, "seed of the train/test split and of local training")
 	taskID := fs.Uint64("task", 0, "join only this task and exit when it ends (default: every task, until stopped)")
 	chunkSize := fs.Int("chunk-size", fl.DefaultChunkSize, "largest reveal transaction body in bytes; larger updates are revealed in chunks (keep it below the nodes' mempool.max_tx_bytes)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *home == "" {
-		return fmt.Errorf("%w: --home DIR is required", errUsage)
-	}
-	if *chunkSize < 1024 {
-		return fmt.Errorf("%w: --chunk-size %d: want at least 1024 bytes", errUsage, *chunkSize)
-	}
-	kf, key, err := fl.ReadKeyFile(filepath.Join(*home, "key.json"))
-	if err != nil {
-		return err
-	}
-	if kf.Role != "hospital" {
-		return fmt.Errorf("%s is a %s key; a trainer needs a hospital's", kf.Name, kf.Role)
-	}
-	hosp, err := loadHospital(*dataset, *data, *site, kf.Name, *label, *missing, *seed)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	client, err := fl.Dial(ctx, *node, key)
-	if err != nil {
-		return fmt.Errorf("node %s: %w", *node, err)
-	}
-	fmt.Fprintf(stdout, "%s: %d training rows, %d test rows; chain %s via %s\n", kf.Name, hosp.Train.Len(), hosp.Test.Len(), client.ChainID(), *node)
-	var mu sync.Mutex
-	logf := func(format string, a ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(stdout, time.Now().Format("15:04:05 ")+format+"\n", a...)
-	}
-	tr := func() *fl.Trainer {
-		return &fl.Trainer{
-			Name: kf.Name, Client: client, Data: *hosp, Seed: *seed, ChunkSize: *chunkSize,
-			Pending: fl.DirPending(filepath.Join(*home, "pending")),
-			OnEvent: func(e fl.Event) {
-				switch {
-				case e.Stage == "retrying":
-					logf("task %d: node unreachable, retrying: %v", e.Task, e.Err)
-				case e.Err != nil:
-					logf("task %d round %d: %s: %v", e.Task, e.Round, e.Stage, e.Err)
-				case e.Stage == "committed":
-					logf("task %d round %d: committed %d bytes at height %d (global model: local test accuracy %.3f)", e.Task, e.Round, e.UpdateBytes, e.Height, e.Metrics.Accuracy)
-				default:
-					logf("task %d round %d: %s at height %d", e.Task, e.Round, e.Stage, e.Height)
-				}
-			},
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		stdout := cmd.OutOrStdout()
+		home, node := &g.home, &g.node
+		if *home == "" {
+			return usagef("--home DIR is required")
 		}
-	}
-	if *taskID != 0 {
-		logf("joining task %d", *taskID)
-		if err := tr().Run(ctx, *taskID); err != nil {
+		if *chunkSize < 1024 {
+			return usagef("--chunk-size %d: want at least 1024 bytes", *chunkSize)
+		}
+		kf, key, err := fl.ReadKeyFile(filepath.Join(*home, "key.json"))
+		if err != nil {
 			return err
 		}
-		logf("task %d finished", *taskID)
-		return nil
-	}
-	// Watch for tasks this hospital is invited to.
-	joined := map[uint64]bool{}
-	errc := make(chan error, 1)
-	logf("waiting for tasks (Ctrl-C to stop)")
-	for {
-		tasks, err := client.Tasks(ctx)
-		if err != nil && !errors.Is(err, fl.ErrUnavailable) {
+		if kf.Role != "hospital" {
+			return fmt.Errorf("%s is a %s key; a trainer needs a hospital's", kf.Name, kf.Role)
+		}
+		hosp, err := loadHospital(*dataset, *data, *site, kf.Name, *label, *missing, *seed)
+		if err != nil {
 			return err
 		}
-		for _, t := range tasks {
-			if joined[t.Id] || t.Status != pb.TASK_STATUS_RUNNING || !isInvited(&t, client.PubKey()) {
-				continue
+		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		client, err := fl.Dial(ctx, *node, key)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", *node, err)
+		}
+		var mu sync.Mutex
+		logf := func(format string, a ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			msg := fmt.Sprintf(format, a...)
+			if g.json() {
+				// One JSON object per line, as log processors take them.
+				bz, _ := json.Marshal(map[string]string{"time": time.Now().UTC().Format(time.RFC3339), "hospital": kf.Name, "msg": msg})
+				fmt.Fprintf(stdout, "%s\n", bz)
+				return
 			}
-			joined[t.Id] = true
-			logf("joining task %d (%s, %d rounds)", t.Id, t.Spec.Name, t.Spec.Rounds)
-			go func(id uint64) {
-				if err := tr().Run(ctx, id); err != nil && ctx.Err() == nil {
-					errc <- fmt.Errorf("task %d: %w", id, err)
-					return
-				}
-				if ctx.Err() == nil {
-					logf("task %d finished", id)
-				}
-			}(t.Id)
+			fmt.Fprintf(stdout, "%s %s\n", time.Now().Format("15:04:05"), msg)
 		}
-		select {
-		case <-ctx.Done():
-			logf("stopping")
+		logf("%d training rows, %d test rows; chain %s via %s", hosp.Train.Len(), hosp.Test.Len(), client.ChainID(), *node)
+		tr := func() *fl.Trainer {
+			return &fl.Trainer{
+				Name: kf.Name, Client: client, Data: *hosp, Seed: *seed, ChunkSize: *chunkSize,
+				Pending: fl.DirPending(filepath.Join(*home, "pending")),
+				OnEvent: func(e fl.Event) {
+					switch {
+					case e.Stage == "retrying":
+						logf("task %d: node unreachable, retrying: %v", e.Task, e.Err)
+					case e.Err != nil:
+						logf("task %d round %d: %s: %v", e.Task, e.Round, e.Stage, e.Err)
+					case e.Stage == "committed":
+						logf("task %d round %d: committed %d bytes at height %d (global model: local test accuracy %.3f)", e.Task, e.Round, e.UpdateBytes, e.Height, e.Metrics.Accuracy)
+					default:
+						logf("task %d round %d: %s at height %d", e.Task, e.Round, e.Stage, e.Height)
+					}
+				},
+			}
+		}
+		if *taskID != 0 {
+			logf("joining task %d", *taskID)
+			if err := tr().Run(ctx, *taskID); err != nil {
+				return err
+			}
+			logf("task %d finished", *taskID)
 			return nil
-		case err := <-errc:
-			return err
-		case <-time.After(time.Second):
+		}
+		// Watch for tasks this hospital is invited to.
+		joined := map[uint64]bool{}
+		errc := make(chan error, 1)
+		logf("waiting for tasks (Ctrl-C to stop)")
+		for {
+			tasks, err := client.Tasks(ctx)
+			if err != nil && !errors.Is(err, fl.ErrUnavailable) {
+				return err
+			}
+			for _, t := range tasks {
+				if joined[t.Id] || t.Status != pb.TASK_STATUS_RUNNING || !isInvited(&t, client.PubKey()) {
+					continue
+				}
+				joined[t.Id] = true
+				logf("joining task %d (%s, %d rounds)", t.Id, t.Spec.Name, t.Spec.Rounds)
+				go func(id uint64) {
+					if err := tr().Run(ctx, id); err != nil && ctx.Err() == nil {
+						errc <- fmt.Errorf("task %d: %w", id, err)
+						return
+					}
+					if ctx.Err() == nil {
+						logf("task %d finished", id)
+					}
+				}(t.Id)
+			}
+			select {
+			case <-ctx.Done():
+				logf("stopping")
+				return nil
+			case err := <-errc:
+				return err
+			case <-time.After(time.Second):
+			}
 		}
 	}
+	return cmd
 }
 
 func isInvited(t *pb.Task, pub []byte) bool {
@@ -159,7 +166,7 @@ func loadHospital(dataset, dir, site, name, label, missing string, seed uint64) 
 	switch {
 	case dataset == "heart":
 		if dir == "" {
-			return nil, fmt.Errorf("%w: give --data DIR (the folder holding heart-disease/) or set $%s", errUsage, datasets.EnvData)
+			return nil, usagef("give --data DIR (the folder holding heart-disease/) or set $%s", datasets.EnvData)
 		}
 		fed, err := datasets.LoadHeart(dir, seed)
 		if err != nil {
@@ -175,10 +182,10 @@ func loadHospital(dataset, dir, site, name, label, missing string, seed uint64) 
 			}
 			known = append(known, h.Name)
 		}
-		return nil, fmt.Errorf("%w: no heart disease site %q (known: %s); name it with --site", errUsage, site, strings.Join(known, ", "))
+		return nil, usagef("no heart disease site %q (known: %s); name it with --site", site, strings.Join(known, ", "))
 	case strings.HasPrefix(dataset, "csv:"):
 		if label == "" {
-			return nil, fmt.Errorf("%w: --dataset csv:PATH needs --label COLUMN", errUsage)
+			return nil, usagef("--dataset csv:PATH needs --label COLUMN")
 		}
 		d, err := datasets.LoadCSV(strings.TrimPrefix(dataset, "csv:"), datasets.CSVOptions{Label: label, Missing: missing})
 		if err != nil {
@@ -190,5 +197,5 @@ func loadHospital(dataset, dir, site, name, label, missing string, seed uint64) 
 		}
 		return &fed.Hospitals[0], nil
 	}
-	return nil, fmt.Errorf("%w: --dataset %q: want heart or csv:PATH", errUsage, dataset)
+	return nil, usagef("--dataset %q: want heart or csv:PATH", dataset)
 }

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -185,9 +183,6 @@ func (c *Client) Submit(ctx context.Context, msg *pb.Msg) (*Included, error) {
 		switch {
 		case err != nil && strings.Contains(err.Error(), "already exists in cache"):
 			// Sent before; wait for it below.
-		case err != nil && checkTxRefusal(err) != nil:
-			// CometBFT v1.0 reports a CheckTx refusal as an RPC error.
-			return c.refused(ctx, msg, hash, nonce, checkTxRefusal(err))
 		case err != nil:
 			if c.onFailure != nil {
 				c.onFailure()
@@ -321,22 +316,6 @@ func (c *Client) refused(ctx context.Context, msg *pb.Msg, hash []byte, nonce ui
 		}
 	}
 	return nil, fmt.Errorf("fl: %s refused: %w", msg.Kind(), err)
-}
-
-var refusalRE = regexp.MustCompile(`is invalid: code=(\d+), data=[0-9A-Fa-f]*, log='(.*)', codespace='` + protocol.Codespace + `'`)
-
-// checkTxRefusal extracts the app's code and log from the RPC error
-// CometBFT returns when CheckTx refuses a tx, or returns nil.
-func checkTxRefusal(err error) error {
-	m := refusalRE.FindStringSubmatch(err.Error())
-	if m == nil {
-		return nil
-	}
-	code, perr := strconv.ParseUint(m[1], 10, 32)
-	if perr != nil {
-		return nil
-	}
-	return protocol.ErrorOf(uint32(code), m[2])
 }
 
 // waitSynced waits until the node is not catching up.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/fedledger/fedledger/chain"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+	"github.com/fedledger/fedledger/protocol"
 )
 
 // RPC is what the audit reads from a node.
@@ -106,7 +107,7 @@ func Run(ctx context.Context, rpc RPC, id uint64) (*Report, error) {
 
 	// The task as the replay sees it.
 	var task pb.Task
-	if err := au.replayed(ctx, fmt.Sprintf("/task/%d", id), &task); err != nil {
+	if err := au.replayed(ctx, protocol.TaskPath(id), &task); err != nil {
 		if rep.Chain != "" {
 			return rep, nil
 		}
@@ -114,7 +115,7 @@ func Run(ctx context.Context, rpc RPC, id uint64) (*Report, error) {
 	}
 	for r := uint32(1); r <= task.CurrentRound; r++ {
 		var rd pb.Round
-		if err := au.replayed(ctx, fmt.Sprintf("/round/%d/%d", id, r), &rd); err != nil {
+		if err := au.replayed(ctx, protocol.RoundPath(id, r), &rd); err != nil {
 			return nil, fmt.Errorf("audit: replayed round %d: %w", r, err)
 		}
 		if rd.Phase != pb.PHASE_CLOSED {
@@ -135,7 +136,7 @@ func Run(ctx context.Context, rpc RPC, id uint64) (*Report, error) {
 	if task.Spec.Reputation && rep.Chain == "" {
 		// The scores the node keeps must be the ones the replay computed.
 		var r pb.Reputation
-		path := fmt.Sprintf("/reputation/%d", id)
+		path := protocol.ReputationPath(id)
 		if err := au.replayed(ctx, path, &r); err != nil {
 			return nil, fmt.Errorf("audit: replayed reputation: %w", err)
 		}
@@ -217,12 +218,12 @@ func (au *auditor) checkRound(ctx context.Context, rd *pb.Round, id uint64) stri
 	if err != nil {
 		return err.Error()
 	}
-	if p := au.checkAnswer(ctx, fmt.Sprintf("/round/%d/%d", id, rd.Round), want); p != "" {
+	if p := au.checkAnswer(ctx, protocol.RoundPath(id, rd.Round), want); p != "" {
 		return p
 	}
 	if rd.Outcome == "aggregated" {
 		var m pb.GlobalModel
-		mpath := fmt.Sprintf("/model/%d/%d", id, rd.Round)
+		mpath := protocol.ModelPath(id, rd.Round)
 		if err := au.replayed(ctx, mpath, &m); err != nil {
 			return fmt.Sprintf("replay has no model: %v", err)
 		}

@@ -367,7 +367,7 @@ func newBenchLargeCmd(g *globals) *cobra.Command {
 	cmd := leaf("large", "A 10^6-parameter task per update encoding", benchLargeHelp)
 	fs := cmd.Flags()
 	def := bench.DefaultLargeConfig()
-	data := fs.String("data", os.Getenv("FEDLEDGER_DATA"), "datasets directory (default $FEDLEDGER_DATA, else ../shared/datasets found upward)")
+	data := fs.String("data", "", "datasets directory (default $FEDLEDGER_DATA, else ../shared/datasets found upward)")
 	dataset := fs.String("dataset", def.Source.Dataset, "wdbc or heart")
 	hospitals := fs.Int("hospitals", def.Source.Hospitals, "hospitals (wdbc)")
 	params := fs.Int("params", def.Params, "model parameters (approximately)")

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fedledger/fedledger/datasets"
+)
+
+// syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// leaves lists every runnable command of the tree by its path without
+// "fedledger ", leaving out cobra's help and completion scripts.
+func leaves(c *cobra.Command) []string {
+	var out []string
+	for _, sub := range c.Commands() {
+		if sub.Name() == "help" || sub.Name() == "completion" {
+			continue
+		}
+		if sub.Runnable() && !sub.HasSubCommands() {
+			out = append(out, strings.TrimPrefix(sub.CommandPath(), "fedledger "))
+		}
+		out = append(out, leaves(sub)...)
+	}
+	return out
+}
+
+// isJSON reports whether out is one JSON document or JSON lines.
+func isJSON(out string) bool {
+	out = strings.TrimSpace(out)
+	if out == "" {
+		return false
+	}
+	if json.Valid([]byte(out)) {
+		return true
+	}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if !json.Valid(sc.Bytes()) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestEveryCommandOutputJSON walks the whole command tree and runs every
+// command that prints with --output json, against a real one-validator
+// network (`fedledger testnet` and `fedledger node`, in this process) where
+// it needs a chain: each must print JSON on stdout (one document, or one
+// object per line for the trainer's log) and exit as expected. A command
+// added without a case here fails the test.
+func TestEveryCommandOutputJSON(t *testing.T) {
+	data := datasets.FindDir("")
+	if data == "" {
+		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
+	}
+	dir := t.TempDir()
+	base := freeBase(t)
+	net := filepath.Join(dir, "net")
+	rpc := fmt.Sprintf("http://127.0.0.1:%d", base+1)
+	key := func(name string) string { return filepath.Join(net, "keys", name) }
+	type invocation struct {
+		args []string
+		code int
+	}
+	cases := map[string]invocation{
+		"version": {[]string{"version"}, 0},
+		"docs":    {[]string{"docs", "--dir", filepath.Join(dir, "cli")}, 0},
+		"testnet": {[]string{"testnet", "--validators", "1", "--hospitals", "1", "--out", net, "--base-port", strconv.Itoa(base), "--block-interval", "50ms"}, 0},
+		"task create": {[]string{"task", "create", "--home", key("researcher"), "--node", rpc, "--rounds", "1",
+			"--commit-window", "20", "--reveal-window", "20"}, 0},
+		"task list":       {[]string{"task", "list", "--node", rpc}, 0},
+		"task show":       {[]string{"task", "show", "--node", rpc, "--task", "1"}, 0},
+		"train":           {[]string{"train", "--home", key("cleveland"), "--node", rpc, "--data", data, "--task", "1"}, 0},
+		"rounds list":     {[]string{"rounds", "list", "--node", rpc, "--task", "1"}, 0},
+		"rounds show":     {[]string{"rounds", "show", "--node", rpc, "--task", "1", "--round", "1"}, 0},
+		"audit":           {[]string{"audit", "--node", rpc, "--task", "1"}, 0},
+		"task reinstate":  {[]string{"task", "reinstate", "--home", key("admin"), "--node", rpc, "--task", "1", "--hospital", "cleveland"}, 1},
+		"demo":            {[]string{"demo", "--data", data, "--rounds", "2", "--validators", "1"}, 0},
+		"bench aggregate": {[]string{"bench", "aggregate", "--params", "1000", "--updates", "3", "--reps", "1", "--rules", "fedavg,median"}, 0},
+		"bench heart":     {[]string{"bench", "heart", "--data", data, "--seeds", "42", "--rounds", "1", "--validators", "1", "--methods", "fedavg"}, 0},
+		"bench attacks": {[]string{"bench", "attacks", "--data", data, "--seeds", "42", "--rounds", "1", "--validators", "1",
+			"--attacks", "scale", "--rules", "fedavg", "--hospitals", "4", "--malicious", "1"}, 0},
+		"bench chain": {[]string{"bench", "chain", "--validators", "1", "--updates", "10", "--update-bytes", "2000", "--senders", "1"}, 0},
+		"bench large": {[]string{"bench", "large", "--data", data, "--params", "2000", "--rounds", "1", "--validators", "1", "--encodings", "int8", "--hospitals", "2"}, 0},
+		// datasets fetch downloads from the internet; refused before any
+		// download, its --output json is parsed like every other flag.
+		"datasets fetch": {[]string{"datasets", "fetch", "mnist"}, 2},
+	}
+	// The node runs in this process until the test ends.
+	order := []string{"version", "docs", "testnet", "node", "task create", "task list", "task show", "train",
+		"rounds list", "rounds show", "audit", "task reinstate", "datasets fetch", "demo",
+		"bench aggregate", "bench heart", "bench attacks", "bench chain", "bench large"}
+	tree := leaves(newRoot(&bytes.Buffer{}, &bytes.Buffer{}))
+	for _, l := range tree {
+		if _, ok := cases[l]; !ok && l != "node" {
+			t.Errorf("command %q has no --output json case in this test", l)
+		}
+	}
+	if len(order) != len(tree) {
+		t.Fatalf("the tree has %d commands %v; this test runs %d", len(tree), tree, len(order))
+	}
+	for _, name := range order {
+		if name == "node" {
+			ctx, cancel := context.WithCancel(context.Background())
+			var logs syncBuffer
+			done := make(chan int, 1)
+			go func() {
+				done <- runContext(ctx, []string{"node", "--home", filepath.Join(net, "node0"), "--output", "json", "--log-level", "info"}, &logs, &logs)
+			}()
+			t.Cleanup(func() {
+				cancel()
+				if code := <-done; code != 0 {
+					t.Errorf("node: exit %d", code)
+				}
+				first, _, _ := strings.Cut(logs.String(), "\n")
+				if !json.Valid([]byte(first)) {
+					t.Errorf("node --output json: log line %q is not JSON", first)
+				}
+			})
+			continue
+		}
+		c := cases[name]
+		var stdout, stderr bytes.Buffer
+		var code int
+		for tries := 0; ; tries++ {
+			stdout.Reset()
+			stderr.Reset()
+			code = run(append(c.args, "--output", "json"), &stdout, &stderr)
+			// The node may still be starting for the first command that dials it.
+			if code == c.code || tries > 60 || !strings.Contains(stderr.String(), "unavailable") {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		if code != c.code {
+			t.Errorf("%s --output json: exit %d, want %d; stderr: %s", name, code, c.code, stderr.String())
+			continue
+		}
+		if code == 0 && !isJSON(stdout.String()) {
+			t.Errorf("%s --output json: stdout is not JSON: %q", name, stdout.String())
+		}
+	}
+}

@@ -20,6 +20,8 @@ var (
 	ErrShape = errors.New("aggregator: updates differ in length")
 	// ErrZeroWeight means every weight was zero, or a weight sum overflowed.
 	ErrZeroWeight = errors.New("aggregator: total weight is zero or too large")
+	// ErrParams means a rule's parameters are out of range.
+	ErrParams = errors.New("aggregator: rule parameters")
 	// ErrUnknownRule means no rule has the given name.
 	ErrUnknownRule = errors.New("aggregator: unknown rule")
 )
@@ -98,7 +100,8 @@ func (r robustRule) Aggregate(updates []Update) (Result, error) {
 	}
 	clip := r.p.Clip
 	if clip == 0 && n > 0 {
-		clip = int64(medianU(Norms(updates)))
+		// The median norm, saturated: norms of extreme updates exceed int64.
+		clip = int64(min(medianU(Norms(updates)), math.MaxInt64))
 		if clip == 0 {
 			clip = 1
 		}

@@ -2,7 +2,9 @@ package aggregator
 
 import (
 	"fmt"
+	"math/bits"
 	"sort"
+	"strconv"
 )
 
 // Reputation scoring, in millionths. Every round, each invited, unflagged
@@ -148,22 +150,25 @@ func RunRound(members []Member, rule Rule, reputation bool) (RoundOutcome, error
 			continue
 		}
 		if sybil[i] {
-			add(i, penSybil, "sybil: within %.0f%% of another hospital's update", float64(SybilDistance)/1e4)
+			add(i, penSybil, "sybil: within %s%% of another hospital's update", decimal(SybilDistance, 10_000, 0))
 		}
 		if out.Aggregate == nil || medNorm == 0 {
 			continue
 		}
-		ratio := float64(norms[k]) / float64(medNorm)
 		switch {
-		case norms[k]*freeRiderFactor < medNorm:
-			add(i, penFreeRider, "free-rider: update norm %.2f× the median", ratio)
+		case mulLess(norms[k], freeRiderFactor, medNorm, 1):
+			add(i, penFreeRider, "free-rider: update norm %s× the median", decimal(norms[k], medNorm, 2))
 			continue
-		case norms[k] > oversizeFactor*medNorm:
-			add(i, penOversized, "oversized: update norm %.1f× the median", ratio)
+		case mulLess(medNorm, oversizeFactor, norms[k], 1):
+			add(i, penOversized, "oversized: update norm %s× the median", decimal(norms[k], medNorm, 1))
 		}
 		if aggNorm > 0 && norms[k] > 0 {
 			if cos := cosineMicro(m.Update, out.Aggregate, norms[k], aggNorm); cos < opposeCosine {
-				add(i, penOpposes, "opposes the aggregate: cosine %.2f", float64(cos)/1e6)
+				sign := ""
+				if cos < 0 {
+					sign, cos = "-", -cos
+				}
+				add(i, penOpposes, "opposes the aggregate: cosine %s%s", sign, decimal(uint64(cos), 1_000_000, 2))
 			}
 		}
 		if !sybil[i] && out.Weights[i] == 0 {
@@ -209,4 +214,41 @@ func RunRound(members []Member, rule Rule, reputation bool) (RoundOutcome, error
 		out.Changes[i] = c
 	}
 	return out, nil
+}
+
+// mulLess reports whether a·x < b·y, exactly (128-bit products).
+func mulLess(a, x, b, y uint64) bool {
+	ah, al := bits.Mul64(a, x)
+	bh, bl := bits.Mul64(b, y)
+	return ah < bh || (ah == bh && al < bl)
+}
+
+// decimal formats num/den with the given number of decimals, rounded half
+// up, in integers only (reasons are consensus state: no floating point).
+// A zero den reads "inf".
+func decimal(num, den uint64, decimals int) string {
+	if den == 0 {
+		return "inf"
+	}
+	scale := uint64(1)
+	for range decimals {
+		scale *= 10
+	}
+	// q = round(num·scale/den), with the product in 128 bits.
+	hi, lo := bits.Mul64(num, scale)
+	if hi >= den {
+		return ">" + strconv.FormatUint(^uint64(0)/scale, 10)
+	}
+	q, r := bits.Div64(hi, lo, den)
+	if r >= den-r {
+		q++
+	}
+	whole, frac := strconv.FormatUint(q/scale, 10), strconv.FormatUint(q%scale, 10)
+	if decimals == 0 {
+		return whole
+	}
+	for len(frac) < decimals {
+		frac = "0" + frac
+	}
+	return whole + "." + frac
 }

@@ -135,7 +135,7 @@ func NormClip(updates []Update, maxNorm int64) ([]int64, error) {
 		return nil, err
 	}
 	if maxNorm <= 0 {
-		return nil, fmt.Errorf("%w: clipping norm must be positive", ErrShape)
+		return nil, fmt.Errorf("%w: clipping norm must be positive", ErrParams)
 	}
 	clipped := make([]Update, len(updates))
 	for i, u := range updates {
@@ -153,7 +153,7 @@ func CenteredClip(updates []Update, tau int64, iters int) ([]int64, error) {
 		return nil, err
 	}
 	if tau <= 0 || iters < 1 {
-		return nil, fmt.Errorf("%w: centered clipping needs tau > 0 and at least one iteration", ErrShape)
+		return nil, fmt.Errorf("%w: centered clipping needs tau > 0 and at least one iteration", ErrParams)
 	}
 	v := make([]int64, d)
 	diff := make([]Update, len(updates))

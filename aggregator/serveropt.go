@@ -223,10 +223,11 @@ func isqrt128(hi, lo uint64) uint64 {
 		x = uint64(1) << shift
 	}
 	for {
-		// y = (x + N/x) / 2, with N/x in 128 bits (x > hi holds since x ≥ √N ≥ hi).
+		// y = (x + N/x) / 2. From above, x ≥ √N, so N/x ≤ x fits in 64
+		// bits, except when x = 2^64−1 < √N (N > (2^64−1)²): then the
+		// root, below 2^64, is x itself.
 		if hi >= x {
-			// N/x would not fit: x is far too small (cannot happen from above).
-			x = math.MaxUint64
+			return x
 		}
 		q, _ := bits.Div64(hi, lo, x)
 		y := (x >> 1) + (q >> 1) + (x & q & 1)

@@ -2,6 +2,7 @@ package training
 
 import (
 	"bytes"
+	"errors"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -11,6 +12,18 @@ import (
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 	"github.com/fedledger/fedledger/protocol"
 )
+
+// errRoundFailed marks an aggregation that cannot run on what the round
+// holds (package aggregator refused the revealed values). The round then
+// closes with the reason as its outcome, keeps the previous model, and the
+// chain goes on: nothing a transaction carries may halt it.
+var errRoundFailed = errors.New("aggregation failed")
+
+// failRound closes the round with the aggregation's failure as outcome.
+func (c exec) failRound(task *pb.Task, rd *pb.Round, err error) (bool, error) {
+	rd.Weights = nil
+	return c.closeRound(task, rd, "failed: "+strings.TrimPrefix(err.Error(), errRoundFailed.Error()+": "))
+}
 
 // aggregate runs the task's rule over the revealed updates (leaving out
 // flagged and sybil hospitals when reputation is on), scores every invited
@@ -68,7 +81,7 @@ func (c exec) aggregate(task *pb.Task, rd *pb.Round) (bool, error) {
 	}
 	out, err := aggregator.RunRound(members, rule, task.Spec.Reputation)
 	if err != nil {
-		return false, fmt.Errorf("%w: aggregate task %d round %d: %v", protocol.ErrInternal, task.Id, rd.Round, err)
+		return c.failRound(task, rd, err)
 	}
 	for i, m := range members {
 		if m.Revealed {
@@ -97,17 +110,20 @@ func (c exec) aggregate(task *pb.Task, rd *pb.Round) (bool, error) {
 		return false, fmt.Errorf("%w: stored model: %v", protocol.ErrInternal, err)
 	}
 	step, err := c.serverStep(task, out.Aggregate)
+	if errors.Is(err, errRoundFailed) {
+		return c.failRound(task, rd, err)
+	}
 	if err != nil {
 		return false, err
 	}
 	lo, hi := prev.Weights.Width.Bounds()
 	next, err := aggregator.AddSaturating(w, step, lo, hi)
 	if err != nil {
-		return false, fmt.Errorf("%w: %v", protocol.ErrInternal, err)
+		return c.failRound(task, rd, err)
 	}
 	vec, err := pb.NewVector(prev.Weights.FracBits, prev.Weights.Width, next)
 	if err != nil {
-		return false, fmt.Errorf("%w: %v", protocol.ErrInternal, err)
+		return c.failRound(task, rd, err)
 	}
 	model := pb.GlobalModel{TaskId: task.Id, Round: rd.Round, Weights: vec, Hash: vec.Hash()}
 	c.State.Save(modelKey(task.Id, rd.Round), &model)
@@ -140,15 +156,15 @@ func (c exec) serverStep(task *pb.Task, delta []int64) ([]int64, error) {
 	}
 	step, next, err := aggregator.ServerStep(p, st, delta)
 	if err != nil {
-		return nil, fmt.Errorf("%w: task %d: %v", protocol.ErrInternal, task.Id, err)
+		return nil, fmt.Errorf("%w: server optimizer: %v", errRoundFailed, err)
 	}
 	m, err := pb.NewVector(task.Spec.FracBits, pb.WIDTH_INT64, next.M)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", protocol.ErrInternal, err)
+		return nil, fmt.Errorf("%w: server optimizer state: %v", errRoundFailed, err)
 	}
 	v, err := pb.NewVector(2*task.Spec.FracBits, pb.WIDTH_INT64, next.V)
 	if err != nil && next.V != nil {
-		return nil, fmt.Errorf("%w: %v", protocol.ErrInternal, err)
+		return nil, fmt.Errorf("%w: server optimizer state: %v", errRoundFailed, err)
 	}
 	if next.V == nil {
 		v = pb.Vector{Width: pb.WIDTH_INT64}

@@ -70,7 +70,7 @@ func (c exec) commitUpdate(signer *pb.Participant, m *pb.CommitUpdate) error {
 	if sc, err := c.score(task, signer.PubKey); err != nil {
 		return err
 	} else if sc != nil && sc.Flagged {
-		return fmt.Errorf("%w: %s was flagged in task %d at round %d (reputation %.2f); an admin must reinstate it", protocol.ErrUnauthorized, signer.Name, m.TaskId, sc.FlaggedRound, float64(sc.ScorePpm)/1e6)
+		return fmt.Errorf("%w: %s was flagged in task %d at round %d (reputation %d.%02d); an admin must reinstate it", protocol.ErrUnauthorized, signer.Name, m.TaskId, sc.FlaggedRound, sc.ScorePpm/1_000_000, sc.ScorePpm%1_000_000/10_000)
 	}
 	if len(m.UpdateHash) != sha256.Size {
 		return fmt.Errorf("%w: update_hash has %d bytes, want a %d-byte SHA-256", protocol.ErrInvalidMsg, len(m.UpdateHash), sha256.Size)
@@ -167,8 +167,8 @@ func checkUpdate(task *pb.Task, bz []byte) error {
 	}
 	cw := spec.Compression.Width
 	switch {
-	case cw == pb.WIDTH_UNSPECIFIED && vec.Width != pb.WIDTH_INT32 && vec.Width != pb.WIDTH_INT64:
-		return fmt.Errorf("%w: update is %v; the task takes int32 or int64 updates", protocol.ErrBadShape, vec.Width)
+	case cw == pb.WIDTH_UNSPECIFIED && vec.Width != pb.WIDTH_INT32:
+		return fmt.Errorf("%w: update is %v; the task takes int32 updates (int64 only when its compression says so)", protocol.ErrBadShape, vec.Width)
 	case cw != pb.WIDTH_UNSPECIFIED && vec.Width != cw:
 		return fmt.Errorf("%w: update is %v; the task's compression is %v", protocol.ErrBadShape, vec.Width, cw)
 	}

@@ -1,0 +1,84 @@
+package chain
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+	"github.com/fedledger/fedledger/protocol"
+)
+
+func int64Update(vals ...int64) []byte {
+	v, err := pb.NewVector(16, pb.WIDTH_INT64, vals)
+	if err != nil {
+		panic(err)
+	}
+	bz, _ := v.Marshal()
+	return bz
+}
+
+// TestExtremeUpdatesDoNotHalt: in tasks that take int64 updates, two
+// hospitals reveal values at ±2^63 under every robust rule with reputation
+// and under each adaptive server optimizer. FinalizeBlock must not fail or
+// panic (on the old main the norm's square root panicked and halted every
+// validator for good): the round closes, aggregated or failed with its
+// reason, every app agrees, and the chain goes on to the next round.
+func TestExtremeUpdatesDoNotHalt(t *testing.T) {
+	cases := []struct {
+		rule string
+		rep  bool
+		opt  string
+	}{
+		{"median", true, ""}, {"trimmed_mean", true, ""}, {"multikrum", true, ""}, {"normclip", true, ""},
+		{"centeredclip", true, ""}, {"fedavg", true, ""}, {"fedavg", false, "fedadam"}, {"fedavg", false, "fedyogi"},
+		{"fedavg", false, "fedadagrad"}, {"median", true, "fedavgm"},
+	}
+	for _, c := range cases {
+		t.Run(c.rule+"+"+c.opt, func(t *testing.T) {
+			h := newHarness(t, 2)
+			hs := []string{"h1", "h2", "h3", "h4"}
+			spec := testSpec(h, hs...)
+			spec.Rule, spec.Reputation, spec.Rounds = c.rule, c.rep, 2
+			spec.Compression = pb.Compression{Width: pb.WIDTH_INT64}
+			if c.opt != "" {
+				spec.ServerOpt = protocol.ServerOpts()[c.opt]
+			}
+			h.mustOK(h.block(h.tx("researcher", createTask(spec))))
+			ups := [][]byte{
+				int64Update(math.MaxInt64, math.MinInt64, math.MaxInt64, math.MinInt64+1),
+				int64Update(math.MinInt64, math.MinInt64, math.MaxInt64, 1<<62),
+				int64Update(3, -2, 1, 0),
+				int64Update(2, -1, 1, 1),
+			}
+			var commits, reveals [][]byte
+			for i, name := range hs {
+				commits = append(commits, h.tx(name, commitMsg(1, 1, ups[i], 10)))
+				reveals = append(reveals, h.tx(name, revealMsg(1, 1, ups[i])))
+			}
+			h.mustOK(h.block(commits...))
+			h.mustOK(h.block(reveals...))
+			rd := h.round(1, 1)
+			if rd.Phase != pb.PHASE_CLOSED || (rd.Outcome != "aggregated" && !strings.HasPrefix(rd.Outcome, "failed: ")) {
+				t.Fatalf("round 1: phase %v, outcome %q", rd.Phase, rd.Outcome)
+			}
+			if r2 := h.round(1, 2); r2.Phase != pb.PHASE_COMMIT {
+				t.Fatalf("round 2 did not open: %v", r2.Phase)
+			}
+			h.block() // the chain goes on
+			t.Logf("outcome %q", rd.Outcome)
+		})
+	}
+}
+
+// TestUpdateWidthRefused: a task that declares no compression takes int32
+// updates only; an int64 update is refused at reveal with CodeBadShape.
+func TestUpdateWidthRefused(t *testing.T) {
+	h := newHarness(t, 1)
+	h.mustOK(h.block(h.tx("researcher", createTask(testSpec(h, "h1")))))
+	up := int64Update(math.MaxInt64, 0, 0, 0)
+	h.mustOK(h.block(h.tx("h1", commitMsg(1, 1, up, 10))))
+	if res := h.check(h.tx("h1", revealMsg(1, 1, up))); res.Code != protocol.CodeBadShape || !strings.Contains(res.Log, "int32") {
+		t.Fatalf("int64 reveal: code %d %q, want CodeBadShape", res.Code, res.Log)
+	}
+}

@@ -82,3 +82,40 @@ func TestUpdateWidthRefused(t *testing.T) {
 		t.Fatalf("int64 reveal: code %d %q, want CodeBadShape", res.Code, res.Log)
 	}
 }
+
+// TestOneTxOneHash: bytes that decode to a valid signed transaction but
+// are not its canonical encoding (an unknown field appended, here) are
+// refused, so a copy under another hash cannot exist. On the old main the
+// appended field verified and was accepted.
+func TestOneTxOneHash(t *testing.T) {
+	h := newHarness(t, 1)
+	tx := h.tx("researcher", createTask(testSpec(h, "h1")))
+	padded := append(append([]byte(nil), tx...), 0x78, 0x01) // field 15, varint 1
+	if res := h.check(padded); res.Code != protocol.CodeDecode || !strings.Contains(res.Log, "canonical") {
+		t.Fatalf("padded tx: code %d %q, want CodeDecode", res.Code, res.Log)
+	}
+	if res := h.block(padded); res.TxResults[0].Code != protocol.CodeDecode {
+		t.Fatalf("padded tx in a block: code %d", res.TxResults[0].Code)
+	}
+	h.mustOK(h.block(tx))
+}
+
+// TestNonceCannotBeExhausted: a nonce more than MaxNonceGap above the
+// signer's last is refused (nonce 2^64−1 used to brick the key: no larger
+// nonce exists), and the key goes on signing.
+func TestNonceCannotBeExhausted(t *testing.T) {
+	h := newHarness(t, 1)
+	for _, n := range []uint64{math.MaxUint64, protocol.MaxNonceGap + 1} {
+		bz, err := pb.SignTx(h.keys["researcher"], testChain, n, createTask(testSpec(h, "h1")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := h.block(bz); res.TxResults[0].Code != protocol.CodeBadNonce {
+			t.Fatalf("nonce %d: code %d %q, want CodeBadNonce", n, res.TxResults[0].Code, res.TxResults[0].Log)
+		}
+	}
+	bz, _ := pb.SignTx(h.keys["researcher"], testChain, protocol.MaxNonceGap, createTask(testSpec(h, "h1")))
+	h.mustOK(h.block(bz))
+	h.nonces["researcher"] = protocol.MaxNonceGap
+	h.mustOK(h.block(h.tx("researcher", createTask(testSpec(h, "h1")))))
+}

@@ -33,6 +33,9 @@ func (a *App) deliverTx(c *module.Context, raw []byte) error {
 	if tx.Nonce <= signer.Nonce {
 		return fmt.Errorf("%w: nonce %d was already used or is stale; %s's last nonce is %d, sign with a larger one", protocol.ErrBadNonce, tx.Nonce, signer.Name, signer.Nonce)
 	}
+	if tx.Nonce-signer.Nonce > protocol.MaxNonceGap {
+		return fmt.Errorf("%w: nonce %d is more than %d above %s's last nonce %d; sign with %d", protocol.ErrBadNonce, tx.Nonce, protocol.MaxNonceGap, signer.Name, signer.Nonce, signer.Nonce+1)
+	}
 	m, ok := a.router.byMsg[msg.Kind()]
 	if !ok {
 		return fmt.Errorf("%w: no module handles %s messages", protocol.ErrDecode, msg.Kind())

@@ -10,6 +10,10 @@ const (
 	MaxTaskFracBits = 30
 	// MaxChunks bounds the chunks of one chunked reveal.
 	MaxChunks = 4096
+	// MaxNonceGap bounds how far above a signer's last nonce the next may
+	// be: nonces stay strictly increasing (replays are refused) but cannot
+	// be driven to 2^64−1, which would leave the key unable to sign again.
+	MaxNonceGap = 1 << 16
 	// MaxSamples bounds the sample count a commitment may claim.
 	MaxSamples = 1 << 32
 )

@@ -1,6 +1,7 @@
 package fedledgerv1
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -39,7 +40,11 @@ func SignTx(key ed25519.PrivateKey, chainID string, nonce uint64, msg *Msg) ([]b
 	return tx.Marshal()
 }
 
-// DecodeTx decodes a transaction and its body, without checking the signature.
+// DecodeTx decodes a transaction and its body, without checking the
+// signature. Only the canonical encoding is accepted: bytes that decode
+// but are not what encoding the decoded form gives (unknown fields,
+// fields out of order, non-minimal varints, defaults written out) are
+// refused, so that one transaction has exactly one hash.
 func DecodeTx(bz []byte) (*Tx, *Msg, error) {
 	var tx Tx
 	if err := tx.Unmarshal(bz); err != nil {
@@ -51,6 +56,12 @@ func DecodeTx(bz []byte) (*Tx, *Msg, error) {
 	}
 	if msg.Sum == nil {
 		return nil, nil, fmt.Errorf("%w: body holds no message", ErrDecode)
+	}
+	if canon, err := tx.Marshal(); err != nil || !bytes.Equal(canon, bz) {
+		return nil, nil, fmt.Errorf("%w: not the canonical encoding of the transaction (%d bytes, canonical %d); sign and encode it with fedledger's encoder", ErrDecode, len(bz), len(canon))
+	}
+	if canon, err := msg.Marshal(); err != nil || !bytes.Equal(canon, tx.Body) {
+		return nil, nil, fmt.Errorf("%w: the body is not the canonical encoding of its message", ErrDecode)
 	}
 	return &tx, &msg, nil
 }

@@ -152,22 +152,26 @@ func (m *Vector) Validate() error {
 		if m.Nnz > m.Len {
 			return fmt.Errorf("%w: %d coordinates in a vector of length %d", ErrVector, m.Nnz, m.Len)
 		}
-		if _, err := m.indices(); err != nil {
-			return err
-		}
 		count = uint64(m.Nnz)
 	} else if m.Nnz != 0 || len(m.Indices) != 0 {
 		return fmt.Errorf("%w: a dense vector has no nnz or indices", ErrVector)
 	}
+	// The data must be there before anything is sized by the declared
+	// counts: a few bytes may not make a node allocate for millions.
 	if uint64(len(m.Data)) != count*uint64(es) {
 		return fmt.Errorf("%w: %d data bytes for %d values of %d bytes", ErrVector, len(m.Data), count, es)
+	}
+	if m.Sparse {
+		if _, err := m.indices(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 // indices decodes the coordinates of a sparse vector and checks them.
 func (m *Vector) indices() ([]uint32, error) {
-	out := make([]uint32, 0, m.Nnz)
+	out := make([]uint32, 0, min(uint64(m.Nnz), uint64(len(m.Indices)))) // a uvarint takes a byte at least
 	b := m.Indices
 	next := uint64(0)
 	for len(b) > 0 {

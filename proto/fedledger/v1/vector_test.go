@@ -3,6 +3,7 @@ package fedledgerv1
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -107,4 +108,30 @@ func ExampleNewCompressedVector() {
 	bz, _ := v.Marshal()
 	fmt.Println(vals, len(bz), "bytes")
 	// Output: [-200 0 254 0 64] 28 bytes
+}
+
+// TestDecodeAllocatesOnlyWhatItCarries: a few bytes that declare a huge
+// sparse or dense vector are refused before anything is sized by the
+// declared counts (a 22-byte vector used to allocate 64 MiB first).
+func TestDecodeAllocatesOnlyWhatItCarries(t *testing.T) {
+	for name, v := range map[string]Vector{
+		"sparse": {Width: WIDTH_INT8, Len: MaxParams, Sparse: true, Nnz: MaxParams, Indices: []byte{0}},
+		"dense":  {Width: WIDTH_INT64, Len: MaxParams},
+	} {
+		bz, err := v.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, err = DecodeVector(bz)
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			t.Fatalf("%s: %d-byte vector accepted", name, len(bz))
+		}
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+			t.Errorf("%s: decoding %d bytes allocated %d bytes before refusing", name, len(bz), grew)
+		}
+	}
 }

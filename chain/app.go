@@ -210,7 +210,7 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 	if err != nil {
 		return nil, err
 	}
-	c := &module.Context{State: module.State{Store: a.checkState}, Height: a.store.height + 1, ChainID: id}
+	c := &module.Context{State: module.State{Store: a.checkState}, Height: a.store.height + 1, ChainID: id, Check: true}
 	if err := a.deliverTx(c, req.Tx); err != nil {
 		code := protocol.CodeOf(err)
 		if code == protocol.CodeInternal {

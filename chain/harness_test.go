@@ -48,6 +48,12 @@ func testGenesis() []byte {
 
 func newHarness(t testing.TB, n int) *harness {
 	t.Helper()
+	return newHarnessWith(t, n, testGenesis())
+}
+
+// newHarnessWith starts n apps on the given genesis app_state.
+func newHarnessWith(t testing.TB, n int, genesis []byte) *harness {
+	t.Helper()
 	h := &harness{t: t, keys: map[string]ed25519.PrivateKey{}, nonces: map[string]uint64{}}
 	for _, p := range testParticipants {
 		h.keys[p.name] = testKey(p.name)
@@ -58,7 +64,7 @@ func newHarness(t testing.TB, n int) *harness {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { app.Close() })
-		if _, err := app.InitChain(context.Background(), &abci.RequestInitChain{ChainId: testChain, AppStateBytes: testGenesis()}); err != nil {
+		if _, err := app.InitChain(context.Background(), &abci.RequestInitChain{ChainId: testChain, AppStateBytes: genesis}); err != nil {
 			t.Fatal(err)
 		}
 		h.apps = append(h.apps, app)

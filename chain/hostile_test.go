@@ -1,9 +1,14 @@
 package chain
 
 import (
+	"context"
+	"encoding/json"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
+
+	abci "github.com/cometbft/cometbft/abci/types"
 
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 	"github.com/fedledger/fedledger/protocol"
@@ -118,4 +123,86 @@ func TestNonceCannotBeExhausted(t *testing.T) {
 	h.mustOK(h.block(bz))
 	h.nonces["researcher"] = protocol.MaxNonceGap
 	h.mustOK(h.block(h.tx("researcher", createTask(testSpec(h, "h1")))))
+}
+
+// TestCapsBeforeWork: a cheap CreateTask that asks for a model over the
+// chain's max_params is refused with CodeOverLimit at CheckTx and in the
+// block, having allocated next to nothing (the old main drew the whole
+// model, in CheckTx and again in FinalizeBlock: 128 MiB for this one), and
+// a model within the caps is drawn in FinalizeBlock only.
+func TestCapsBeforeWork(t *testing.T) {
+	h := newHarness(t, 1)
+	spec := testSpec(h, "h1")
+	spec.Model = pb.ModelSpec{Arch: pb.ArchMLP, InputDim: 4000, HiddenDim: 4000, InitSeed: 1}
+	spec.InitialModel = pb.Vector{}
+	tx := h.tx("researcher", createTask(spec))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	res := h.check(tx)
+	runtime.ReadMemStats(&after)
+	if res.Code != protocol.CodeOverLimit || !strings.Contains(res.Log, "max_params") {
+		t.Fatalf("16M-parameter task: code %d %q, want CodeOverLimit", res.Code, res.Log)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Errorf("CheckTx allocated %d bytes to refuse a %d-byte tx", grew, len(tx))
+	}
+	if r := h.block(tx); r.TxResults[0].Code != protocol.CodeOverLimit {
+		t.Fatalf("in a block: code %d", r.TxResults[0].Code)
+	}
+	// Within the caps: CheckTx does not draw; the block does.
+	spec.Model = pb.ModelSpec{Arch: pb.ArchMLP, InputDim: 300, HiddenDim: 1000, InitSeed: 1}
+	tx = h.tx("researcher", createTask(spec))
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	res = h.check(tx)
+	runtime.ReadMemStats(&after)
+	if res.Code != protocol.CodeOK {
+		t.Fatalf("302k-parameter task: code %d %q", res.Code, res.Log)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Errorf("CheckTx allocated %d bytes: it drew the model", grew)
+	}
+	h.mustOK(h.block(tx))
+	var m pb.GlobalModel
+	if err := m.Unmarshal(h.query("/model/1/0")); err != nil || m.Weights.Len != 302_001 {
+		t.Fatalf("drawn model: %v, %d values", err, m.Weights.Len)
+	}
+}
+
+// TestGenesisParams: caps come from the genesis "training" section, are
+// queryable at /params, and bind: a task over max_hospitals is refused; a
+// section with an unknown field or an out-of-range cap stops the chain
+// from starting.
+func TestGenesisParams(t *testing.T) {
+	g, err := ParseGenesis(testGenesis())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Modules = map[string]json.RawMessage{"training": json.RawMessage(`{"params": {"max_hospitals": 2}}`)}
+	bz, _ := json.Marshal(g)
+	h := newHarnessWith(t, 1, bz)
+	h.block() // genesis state is committed with block 1
+	var p protocol.Params
+	if err := json.Unmarshal(h.query("/params"), &p); err != nil || p.MaxHospitals != 2 || p.MaxParams != protocol.DefaultParams().MaxParams {
+		t.Fatalf("/params: %+v %v", p, err)
+	}
+	res := h.check(h.tx("researcher", createTask(testSpec(h, "h1", "h2", "h3"))))
+	if res.Code != protocol.CodeOverLimit || !strings.Contains(res.Log, "max_hospitals") {
+		t.Fatalf("3 hospitals: code %d %q", res.Code, res.Log)
+	}
+	h.mustOK(h.block(h.tx("researcher", createTask(testSpec(h, "h1", "h2")))))
+	for _, sec := range []string{`{"params": {"max_hospitalz": 2}}`, `{"params": {"max_chunks": 100000}}`} {
+		g.Modules["training"] = json.RawMessage(sec)
+		bz, _ := json.Marshal(g)
+		app, err := NewApp(DefaultConfig(t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = app.InitChain(context.Background(), &abci.RequestInitChain{ChainId: testChain, AppStateBytes: bz})
+		app.Close()
+		if err == nil {
+			t.Errorf("genesis training section %s accepted", sec)
+		}
+	}
 }

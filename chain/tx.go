@@ -41,7 +41,7 @@ func (a *App) deliverTx(c *module.Context, raw []byte) error {
 		return fmt.Errorf("%w: no module handles %s messages", protocol.ErrDecode, msg.Kind())
 	}
 	parent := c.State.Store.(*overlay)
-	sub := &module.Context{State: module.State{Store: newOverlay(parent)}, Height: c.Height, ChainID: c.ChainID, BeforeAggregate: c.BeforeAggregate}
+	sub := &module.Context{State: module.State{Store: newOverlay(parent)}, Height: c.Height, ChainID: c.ChainID, Check: c.Check, BeforeAggregate: c.BeforeAggregate}
 	if err := m.Deliver(sub, signer, msg); err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ const (
 	CodeNoCommitment  uint32 = 13 // reveal without a commitment
 	CodeHashMismatch  uint32 = 14 // reveal does not match its commitment
 	CodeBadShape      uint32 = 15 // update of the wrong shape or scale
-	CodeFlagged       uint32 = 16 // hospital flagged by the task's reputation; an admin must reinstate it
+	CodeOverLimit     uint32 = 16 // over a consensus parameter (protocol.Params) of the chain
 	CodeInternal      uint32 = 99 // the app failed; a bug, not the sender's fault
 	CodeUnknownQuery  uint32 = 100
 	CodeNotFound      uint32 = 101 // query: nothing at that path
@@ -55,12 +55,11 @@ var (
 	ErrNoCommitment  = errors.New("no commitment")
 	ErrHashMismatch  = errors.New("hash mismatch")
 	ErrBadShape      = errors.New("bad update shape")
-	// ErrFlagged wraps ErrUnauthorized: a flagged hospital may not commit.
-	ErrFlagged      = fmt.Errorf("%w: flagged by reputation", ErrUnauthorized)
-	ErrInternal     = errors.New("internal error")
-	ErrUnknownQuery = errors.New("unknown query path")
-	ErrNotFound     = errors.New("not found")
-	ErrBadQuery     = errors.New("bad query")
+	ErrOverLimit     = errors.New("over the chain's limit")
+	ErrInternal      = errors.New("internal error")
+	ErrUnknownQuery  = errors.New("unknown query path")
+	ErrNotFound      = errors.New("not found")
+	ErrBadQuery      = errors.New("bad query")
 )
 
 var codeOf = []struct {
@@ -82,6 +81,7 @@ var codeOf = []struct {
 	{ErrNoCommitment, CodeNoCommitment},
 	{ErrHashMismatch, CodeHashMismatch},
 	{ErrBadShape, CodeBadShape},
+	{ErrOverLimit, CodeOverLimit},
 	{ErrUnknownQuery, CodeUnknownQuery},
 	{ErrNotFound, CodeNotFound},
 	{ErrBadQuery, CodeBadQuery},

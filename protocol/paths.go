@@ -17,6 +17,7 @@ import (
 //	/model/{task}/{round}      GlobalModel after that round (0: initial)
 //	/participant/{hex pubkey}  Participant
 //	/reputation/{task}         Reputation: every invited hospital's score
+//	/params                    Params of the training module, as JSON (proved)
 //	/tasks                     TaskList, every task (no proof)
 //	/participants              ParticipantList, every participant (no proof)
 const (
@@ -25,6 +26,7 @@ const (
 	PathModel        = "/model"
 	PathParticipant  = "/participant"
 	PathReputation   = "/reputation"
+	PathParams       = "/params"
 	PathTasks        = "/tasks"
 	PathParticipants = "/participants"
 )
@@ -84,7 +86,7 @@ func ParseQuery(path string) (Query, error) {
 	q := Query{Path: "/" + parts[0]}
 	var err error
 	switch {
-	case (q.Path == PathTasks || q.Path == PathParticipants) && len(parts) == 1:
+	case (q.Path == PathTasks || q.Path == PathParticipants || q.Path == PathParams) && len(parts) == 1:
 		return q, nil
 	case (q.Path == PathTask || q.Path == PathReputation) && len(parts) == 2,
 		q.Path == PathModel && len(parts) == 2:
@@ -106,7 +108,7 @@ func ParseQuery(path string) (Query, error) {
 		return q, nil
 	}
 	switch q.Path {
-	case PathTasks, PathParticipants, PathTask, PathReputation, PathModel, PathRound, PathParticipant:
+	case PathTasks, PathParticipants, PathParams, PathTask, PathReputation, PathModel, PathRound, PathParticipant:
 		return Query{}, fmt.Errorf("%w: %q has %d parts (known: /task/{id}, /tasks, /round/{task}/{round}, /model/{task}[/{round}], /participant/{hex key}, /participants, /reputation/{task})", ErrUnknownQuery, path, len(parts))
 	}
 	q.Args = parts[1:]

@@ -32,7 +32,10 @@ type Context struct {
 	State   State
 	Height  int64 // of the block being executed (CheckTx: the next one)
 	ChainID string
-	Events  []abci.Event
+	// Check is set in CheckTx: a handler checks everything but may skip
+	// work whose result only FinalizeBlock keeps (a drawn model, say).
+	Check  bool
+	Events []abci.Event
 	// BeforeAggregate, when set (tests), runs just before an aggregation.
 	BeforeAggregate func()
 }

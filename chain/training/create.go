@@ -72,7 +72,22 @@ func (c exec) validateSpec(s *pb.TaskSpec) error {
 			return bad("invited key %X is not a hospital of this chain", h)
 		}
 	}
+	// Caps first, from the declared shape only: nothing is drawn,
+	// decoded or allocated for a spec that goes over them.
+	p, err := c.params()
+	if err != nil {
+		return err
+	}
+	n, _ := s.Model.NumParams() // checked by ValidateSpec
+	if err := p.CheckSpec(uint64(n), len(s.Hospitals), s.Rounds, s.CommitWindow, s.RevealWindow); err != nil {
+		return err
+	}
 	if protocol.InitialModelEmpty(s) {
+		if c.Check {
+			// The chain draws the model once, in FinalizeBlock: CheckTx
+			// takes the declared shape, checked above.
+			return nil
+		}
 		w, err := protocol.DrawInitialModel(s.Model, s.FracBits)
 		if err != nil {
 			return bad("%v", err)

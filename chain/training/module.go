@@ -10,7 +10,7 @@ import (
 
 // Module is the training module.
 type Module struct {
-	module.Base // no genesis section yet
+	module.Base
 }
 
 var _ module.Module = Module{}
@@ -50,7 +50,7 @@ func (Module) EndBlock(ctx *module.Context) error { return exec{ctx}.endBlock() 
 
 // QueryPaths are the training queries.
 func (Module) QueryPaths() []string {
-	return []string{protocol.PathTask, protocol.PathTasks, protocol.PathRound, protocol.PathModel, protocol.PathReputation}
+	return []string{protocol.PathTask, protocol.PathTasks, protocol.PathRound, protocol.PathModel, protocol.PathReputation, protocol.PathParams}
 }
 
 // Query maps a training query to its state key; /tasks is a list.
@@ -62,6 +62,8 @@ func (Module) Query(r module.Reader, q protocol.Query) (string, []byte, error) {
 		return roundKey(q.Task, q.Round), nil, nil
 	case protocol.PathReputation:
 		return reputationKey(q.Task), nil, nil
+	case protocol.PathParams:
+		return keyParams, nil, nil
 	case protocol.PathModel:
 		if q.HasRound {
 			return modelKey(q.Task, q.Round), nil, nil

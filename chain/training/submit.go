@@ -84,6 +84,11 @@ func (c exec) commitUpdate(signer *pb.Participant, m *pb.CommitUpdate) error {
 	if n := len(m.ChunkHashes); n == 1 || n > protocol.MaxChunks {
 		return fmt.Errorf("%w: %d chunk hashes; a chunked reveal has 2 to %d chunks (none: one RevealUpdate)", protocol.ErrInvalidMsg, n, protocol.MaxChunks)
 	}
+	if p, err := c.params(); err != nil {
+		return err
+	} else if n := uint64(len(m.ChunkHashes)); n > p.MaxChunks {
+		return fmt.Errorf("%w: %d chunks; this chain's max_chunks is %d", protocol.ErrOverLimit, n, p.MaxChunks)
+	}
 	for j, h := range m.ChunkHashes {
 		if len(h) != sha256.Size {
 			return fmt.Errorf("%w: chunk hash %d has %d bytes, want a %d-byte SHA-256", protocol.ErrInvalidMsg, j, len(h), sha256.Size)

@@ -1,0 +1,65 @@
+package training
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/fedledger/fedledger/chain/module"
+	"github.com/fedledger/fedledger/protocol"
+)
+
+// keyParams holds the module's protocol.Params as JSON (encoding/json
+// writes struct fields in their declared order: deterministic).
+const keyParams = "s/params"
+
+// Genesis is the module's section of the genesis app_state:
+//
+//	"training": {"params": {"max_params": 2000000, ...}}
+//
+// A missing section or field takes protocol.DefaultParams.
+type Genesis struct {
+	Params protocol.Params `json:"params"`
+}
+
+// InitGenesis stores the params, defaults filled in and validated.
+func (Module) InitGenesis(ctx *module.Context, section json.RawMessage) error {
+	var g Genesis
+	if len(section) > 0 && string(section) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(section))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&g); err != nil {
+			return fmt.Errorf("%w: training: %v", protocol.ErrInvalidMsg, err)
+		}
+	}
+	p := g.Params.WithDefaults()
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	return exec{ctx}.setParams(p)
+}
+
+func (c exec) setParams(p protocol.Params) error {
+	bz, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("%w: params: %v", protocol.ErrInternal, err)
+	}
+	c.State.Set(keyParams, bz)
+	return nil
+}
+
+// params reads the caps in force.
+func (c exec) params() (protocol.Params, error) {
+	bz, err := c.State.Get(keyParams)
+	if err != nil {
+		return protocol.Params{}, fmt.Errorf("%w: read params: %v", protocol.ErrInternal, err)
+	}
+	if bz == nil {
+		return protocol.Params{}, fmt.Errorf("%w: params missing from state", protocol.ErrInternal)
+	}
+	var p protocol.Params
+	if err := json.Unmarshal(bz, &p); err != nil {
+		return protocol.Params{}, fmt.Errorf("%w: decode params: %v", protocol.ErrInternal, err)
+	}
+	return p, nil
+}

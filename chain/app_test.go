@@ -129,7 +129,7 @@ func TestCheckTxRejects(t *testing.T) {
 	h.mustOK(h.block(h.tx("h1", commitMsg(1, 1, up, 5))))
 
 	signed := func(name, chain string, nonce uint64, msg *pb.Msg) []byte {
-		bz, err := pb.SignTx(h.keys[name], chain, nonce, msg)
+		bz, err := pb.SignTx(h.keys[name], chain, nonce, bind(name, chain, msg))
 		if err != nil {
 			t.Fatal(err)
 		}

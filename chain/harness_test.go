@@ -77,6 +77,16 @@ func (h *harness) pub(name string) []byte { return h.keys[name].Public().(ed2551
 // tx signs msg as name with the next nonce.
 func (h *harness) tx(name string, msg *pb.Msg) []byte {
 	h.nonces[name]++
+	bz, err := pb.SignTx(h.keys[name], testChain, h.nonces[name], bind(name, testChain, msg))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return bz
+}
+
+// raw signs msg for name exactly as given (no bind).
+func (h *harness) raw(name string, msg *pb.Msg) []byte {
+	h.nonces[name]++
 	bz, err := pb.SignTx(h.keys[name], testChain, h.nonces[name], msg)
 	if err != nil {
 		h.t.Fatal(err)
@@ -169,6 +179,40 @@ func testUpdate(vals ...int64) []byte {
 func commitMsg(task uint64, round uint32, update []byte, samples uint64) *pb.Msg {
 	h := sha256.Sum256(update)
 	return &pb.Msg{Sum: &pb.Msg_CommitUpdate{CommitUpdate: &pb.CommitUpdate{TaskId: task, Round: round, UpdateHash: h[:], NumSamples: samples}}}
+}
+
+// testSalt is name's commitment salt in tests.
+func testSalt(name string) []byte {
+	s := sha256.Sum256([]byte("salt/" + name))
+	return s[:]
+}
+
+// bind makes the messages of the helpers above what name would send: a
+// commitment (made by commitMsg over the update's plain SHA-256) becomes
+// protocol.Commitment bound to name's key and salt, and a reveal carries
+// the salt. Other messages, and fields set already, are left as they are.
+func bind(name, chainID string, msg *pb.Msg) *pb.Msg {
+	switch m := msg.Sum.(type) {
+	case *pb.Msg_CommitUpdate:
+		c := *m.CommitUpdate
+		if len(c.UpdateHash) == sha256.Size {
+			c.UpdateHash = protocol.Commitment(chainID, c.TaskId, c.Round, testKey(name).Public().(ed25519.PublicKey), testSalt(name), c.UpdateHash)
+		}
+		return &pb.Msg{Sum: &pb.Msg_CommitUpdate{CommitUpdate: &c}}
+	case *pb.Msg_RevealUpdate:
+		r := *m.RevealUpdate
+		if r.Salt == nil {
+			r.Salt = testSalt(name)
+		}
+		return &pb.Msg{Sum: &pb.Msg_RevealUpdate{RevealUpdate: &r}}
+	case *pb.Msg_RevealChunk:
+		r := *m.RevealChunk
+		if r.Salt == nil {
+			r.Salt = testSalt(name)
+		}
+		return &pb.Msg{Sum: &pb.Msg_RevealChunk{RevealChunk: &r}}
+	}
+	return msg
 }
 
 func revealMsg(task uint64, round uint32, update []byte) *pb.Msg {

@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"math"
@@ -204,5 +205,66 @@ func TestGenesisParams(t *testing.T) {
 		if err == nil {
 			t.Errorf("genesis training section %s accepted", sec)
 		}
+	}
+}
+
+// TestCopiedCommitmentCannotBeRevealed: h2 copies h1's commitment from the
+// mempool and, once h1 revealed, replays h1's update and salt from the
+// blocks. The commitment binds h1's key, so h2's reveal is refused with
+// CodeCopied whatever salt it tries; h1's reveal counts once, with h1's
+// weight, and h1 is not taken for a sybil. On the old main (plain SHA-256
+// commitments) h2's reveal was accepted and h1's update counted twice.
+func TestCopiedCommitmentCannotBeRevealed(t *testing.T) {
+	h := newHarness(t, 2)
+	spec := testSpec(h, "h1", "h2", "h3")
+	spec.Rule, spec.Reputation = "median", true
+	h.mustOK(h.block(h.tx("researcher", createTask(spec))))
+	u1, u3 := testUpdate(5, 5, 5, 5), testUpdate(4, 6, 5, 5)
+	copied := bind("h1", testChain, commitMsg(1, 1, u1, 10)).GetCommitUpdate().UpdateHash
+	copyMsg := &pb.Msg{Sum: &pb.Msg_CommitUpdate{CommitUpdate: &pb.CommitUpdate{TaskId: 1, Round: 1, UpdateHash: copied, NumSamples: 1000}}}
+	h.mustOK(h.block(h.tx("h1", commitMsg(1, 1, u1, 10)), h.raw("h2", copyMsg), h.tx("h3", commitMsg(1, 1, u3, 10))))
+	h.mustOK(h.block(h.tx("h1", revealMsg(1, 1, u1))))
+	for _, salt := range [][]byte{testSalt("h1"), testSalt("h2")} {
+		steal := &pb.Msg{Sum: &pb.Msg_RevealUpdate{RevealUpdate: &pb.RevealUpdate{TaskId: 1, Round: 1, Update: u1, Salt: salt}}}
+		if res := h.block(h.raw("h2", steal)); res.TxResults[0].Code != protocol.CodeCopied {
+			t.Fatalf("h2 reveals h1's update: code %d %q, want CodeCopied", res.TxResults[0].Code, res.TxResults[0].Log)
+		}
+	}
+	h.mustOK(h.block(h.tx("h3", revealMsg(1, 1, u3))))
+	for rd := h.round(1, 1); rd.Phase != pb.PHASE_CLOSED; rd = h.round(1, 1) {
+		h.block()
+	}
+	rd := h.round(1, 1)
+	if rd.NumAggregated != 2 || rd.Outcome != "aggregated" {
+		t.Fatalf("round: %d aggregated, %q; want h1 and h3", rd.NumAggregated, rd.Outcome)
+	}
+	for _, ch := range rd.Reputation {
+		if bytes.Equal(ch.Hospital, h.pub("h1")) && ch.DeltaPpm < 0 {
+			t.Errorf("the victim h1 lost reputation: %v", ch.Reasons)
+		}
+		if bytes.Equal(ch.Hospital, h.pub("h2")) && !strings.Contains(strings.Join(ch.Reasons, ";"), "did not reveal") {
+			t.Errorf("the copier h2: %v", ch.Reasons)
+		}
+	}
+}
+
+// TestUpdateParams: an admin changes the caps, which bind from the next
+// transaction on; nobody else may, and out-of-range caps are refused.
+func TestUpdateParams(t *testing.T) {
+	h := newHarness(t, 1)
+	up := func(p *pb.UpdateParams) *pb.Msg { return &pb.Msg{Sum: &pb.Msg_UpdateParams{UpdateParams: p}} }
+	if res := h.block(h.tx("researcher", up(&pb.UpdateParams{MaxHospitals: 1}))); res.TxResults[0].Code != protocol.CodeUnauthorized {
+		t.Fatalf("researcher changes params: code %d", res.TxResults[0].Code)
+	}
+	if res := h.block(h.tx("admin", up(&pb.UpdateParams{MaxChunks: 1 << 20}))); res.TxResults[0].Code != protocol.CodeInvalidMsg {
+		t.Fatalf("max_chunks 2^20: code %d", res.TxResults[0].Code)
+	}
+	h.mustOK(h.block(h.tx("admin", up(&pb.UpdateParams{MaxHospitals: 1}))))
+	if res := h.check(h.tx("researcher", createTask(testSpec(h, "h1", "h2")))); res.Code != protocol.CodeOverLimit {
+		t.Fatalf("2 hospitals after max_hospitals 1: code %d %q", res.Code, res.Log)
+	}
+	var p protocol.Params
+	if err := json.Unmarshal(h.query("/params"), &p); err != nil || p.MaxHospitals != 1 || p.MaxChunks != protocol.DefaultParams().MaxChunks {
+		t.Fatalf("/params after the update: %+v %v", p, err)
 	}
 }

@@ -3,7 +3,9 @@ package fl
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/http"
@@ -122,6 +124,29 @@ func (c *Client) PubKey() ed25519.PublicKey {
 		return nil
 	}
 	return c.key.Public().(ed25519.PublicKey)
+}
+
+// Salt is the secret salt of this key's commitment to update in a round:
+// an HMAC-SHA256 under the key's seed, so a restarted trainer reveals with
+// the salt it committed with, and no one without the key can guess it.
+func (c *Client) Salt(task uint64, round uint32, update []byte) []byte {
+	if c.key == nil {
+		return nil
+	}
+	m := hmac.New(sha256.New, c.key.Seed())
+	m.Write([]byte("fedledger/salt/v1"))
+	m.Write([]byte(c.chainID))
+	m.Write(binary.BigEndian.AppendUint64(nil, task))
+	m.Write(binary.BigEndian.AppendUint32(nil, round))
+	u := sha256.Sum256(update)
+	m.Write(u[:])
+	return m.Sum(nil)
+}
+
+// Commitment is the update_hash this key commits to update with in a
+// round (protocol.Commitment, bound to the key and its salt).
+func (c *Client) Commitment(task uint64, round uint32, update []byte) []byte {
+	return protocol.UpdateCommitment(c.chainID, task, round, c.PubKey(), c.Salt(task, round, update), update)
 }
 
 // ChainID is the chain-id of the node the client talks to.

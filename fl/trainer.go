@@ -252,12 +252,11 @@ func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round) error
 			return err
 		}
 	}
-	h := sha256.Sum256(update)
 	samples := uint64(t.Data.Train.Len())
 	if t.Hook != nil {
 		samples = t.Hook.Samples(samples)
 	}
-	commit := &pb.CommitUpdate{TaskId: task.Id, Round: rd.Round, UpdateHash: h[:], NumSamples: samples, Metrics: metrics.ToProto()}
+	commit := &pb.CommitUpdate{TaskId: task.Id, Round: rd.Round, UpdateHash: c.Commitment(task.Id, rd.Round, update), NumSamples: samples, Metrics: metrics.ToProto()}
 	if n := t.chunks(len(update)); n > 0 {
 		for _, part := range SplitChunks(update, n) {
 			ph := sha256.Sum256(part)
@@ -288,15 +287,16 @@ func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round) error
 // restarted trainer with another ChunkSize reveals what it committed).
 func (t *Trainer) reveal(ctx context.Context, id uint64, r uint32, mine *pb.Submission, update []byte) (*Included, error) {
 	if len(mine.ChunkHashes) == 0 {
-		return t.Client.Submit(ctx, &pb.Msg{Sum: &pb.Msg_RevealUpdate{RevealUpdate: &pb.RevealUpdate{TaskId: id, Round: r, Update: update}}})
+		return t.Client.Submit(ctx, &pb.Msg{Sum: &pb.Msg_RevealUpdate{RevealUpdate: &pb.RevealUpdate{TaskId: id, Round: r, Update: update, Salt: t.Client.Salt(id, r, update)}}})
 	}
 	parts := SplitChunks(update, len(mine.ChunkHashes))
+	salt := t.Client.Salt(id, r, update)
 	msgs := make([]*pb.Msg, len(parts))
 	for i, p := range parts {
 		if h := sha256.Sum256(p); !bytes.Equal(h[:], mine.ChunkHashes[i]) {
 			return nil, fmt.Errorf("fl: %s: chunk %d of the kept update does not match the commitment of round %d", t.Name, i, r)
 		}
-		msgs[i] = &pb.Msg{Sum: &pb.Msg_RevealChunk{RevealChunk: &pb.RevealChunk{TaskId: id, Round: r, Index: uint32(i), Data: p}}}
+		msgs[i] = &pb.Msg{Sum: &pb.Msg_RevealChunk{RevealChunk: &pb.RevealChunk{TaskId: id, Round: r, Index: uint32(i), Data: p, Salt: salt}}}
 	}
 	var last *Included
 	for _, res := range t.Client.SubmitAll(ctx, msgs) {

@@ -31,6 +31,7 @@ const (
 	CodeHashMismatch  uint32 = 14 // reveal does not match its commitment
 	CodeBadShape      uint32 = 15 // update of the wrong shape or scale
 	CodeOverLimit     uint32 = 16 // over a consensus parameter (protocol.Params) of the chain
+	CodeCopied        uint32 = 17 // reveal against a commitment copied from another hospital
 	CodeInternal      uint32 = 99 // the app failed; a bug, not the sender's fault
 	CodeUnknownQuery  uint32 = 100
 	CodeNotFound      uint32 = 101 // query: nothing at that path
@@ -56,6 +57,7 @@ var (
 	ErrHashMismatch  = errors.New("hash mismatch")
 	ErrBadShape      = errors.New("bad update shape")
 	ErrOverLimit     = errors.New("over the chain's limit")
+	ErrCopied        = errors.New("copied commitment")
 	ErrInternal      = errors.New("internal error")
 	ErrUnknownQuery  = errors.New("unknown query path")
 	ErrNotFound      = errors.New("not found")
@@ -82,6 +84,7 @@ var codeOf = []struct {
 	{ErrHashMismatch, CodeHashMismatch},
 	{ErrBadShape, CodeBadShape},
 	{ErrOverLimit, CodeOverLimit},
+	{ErrCopied, CodeCopied},
 	{ErrUnknownQuery, CodeUnknownQuery},
 	{ErrNotFound, CodeNotFound},
 	{ErrBadQuery, CodeBadQuery},

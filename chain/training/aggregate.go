@@ -2,8 +2,8 @@ package training
 
 import (
 	"bytes"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 

@@ -24,7 +24,7 @@ func (Module) Prefixes() []string { return []string{"t/", "r/", "m/", "u/", "c/"
 
 // Msgs are the training messages.
 func (Module) Msgs() []string {
-	return []string{"create_task", "commit_update", "reveal_update", "reveal_chunk", "reinstate"}
+	return []string{"create_task", "commit_update", "reveal_update", "reveal_chunk", "reinstate", "update_params"}
 }
 
 // Deliver checks and applies one training message.
@@ -41,6 +41,8 @@ func (Module) Deliver(ctx *module.Context, signer *pb.Participant, msg *pb.Msg) 
 		return c.revealChunk(signer, m.RevealChunk)
 	case *pb.Msg_Reinstate:
 		return c.reinstate(signer, m.Reinstate)
+	case *pb.Msg_UpdateParams:
+		return c.updateParams(signer, m.UpdateParams)
 	}
 	return fmt.Errorf("%w: %s is not a training message", protocol.ErrDecode, msg.Kind())
 }

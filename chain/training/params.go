@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/fedledger/fedledger/chain/module"
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 	"github.com/fedledger/fedledger/protocol"
 )
 
@@ -62,4 +63,24 @@ func (c exec) params() (protocol.Params, error) {
 		return protocol.Params{}, fmt.Errorf("%w: decode params: %v", protocol.ErrInternal, err)
 	}
 	return p, nil
+}
+
+// updateParams replaces the caps (admins only). A zero field keeps its
+// default; the caps take effect for the transactions after this one.
+func (c exec) updateParams(signer *pb.Participant, m *pb.UpdateParams) error {
+	if err := module.RequireRole(signer, pb.ROLE_ADMIN, "change the chain's parameters"); err != nil {
+		return err
+	}
+	p := protocol.Params{
+		MaxParams: m.MaxParams, MaxHospitals: m.MaxHospitals, MaxTaskValues: m.MaxTaskValues, MaxRounds: m.MaxRounds,
+		MaxWindow: m.MaxWindow, MaxChunks: m.MaxChunks, MaxQueryBytes: m.MaxQueryBytes,
+	}.WithDefaults()
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if err := c.setParams(p); err != nil {
+		return err
+	}
+	c.Emit("params_updated", "by", signer.Name)
+	return nil
 }

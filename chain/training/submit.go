@@ -146,8 +146,8 @@ func (c exec) revealUpdate(signer *pb.Participant, m *pb.RevealUpdate) error {
 	if len(sub.ChunkHashes) > 0 {
 		return fmt.Errorf("%w: %s committed to %d chunks in round %d of task %d; reveal them with RevealChunk", protocol.ErrInvalidMsg, signer.Name, len(sub.ChunkHashes), m.Round, m.TaskId)
 	}
-	if h := sha256.Sum256(m.Update); !bytes.Equal(h[:], sub.UpdateHash) {
-		return fmt.Errorf("%w: SHA-256 of the revealed update is %X, the commitment is %X", protocol.ErrHashMismatch, h[:], sub.UpdateHash)
+	if err := c.checkCommitment(signer, rd, sub, m.Salt, m.Update); err != nil {
+		return err
 	}
 	if err := checkUpdate(task, m.Update); err != nil {
 		return err
@@ -190,6 +190,26 @@ func checkUpdate(task *pb.Task, bz []byte) error {
 		return fmt.Errorf("%w: update has %d coordinates; the task's top-k keeps at most %d", protocol.ErrBadShape, vec.Nnz, k)
 	}
 	return nil
+}
+
+// checkCommitment checks a revealed update and salt against signer's
+// commitment (protocol.Commitment binds them to signer). A commitment that
+// equals another hospital's in the round was copied: only the hospital
+// that made it can reveal it, and the copier's attempt gets its own code.
+func (c exec) checkCommitment(signer *pb.Participant, rd *pb.Round, sub *pb.Submission, salt, update []byte) error {
+	if len(salt) != protocol.SaltSize {
+		return fmt.Errorf("%w: salt has %d bytes, want %d (the secret the commitment covers)", protocol.ErrInvalidMsg, len(salt), protocol.SaltSize)
+	}
+	want := protocol.UpdateCommitment(c.ChainID, rd.TaskId, rd.Round, signer.PubKey, salt, update)
+	if bytes.Equal(want, sub.UpdateHash) {
+		return nil
+	}
+	for _, other := range rd.Submissions {
+		if !bytes.Equal(other.Hospital, signer.PubKey) && bytes.Equal(other.UpdateHash, sub.UpdateHash) {
+			return fmt.Errorf("%w: %s committed to the same hash as %X in round %d of task %d; a commitment binds its maker's key, so %s cannot reveal it", protocol.ErrCopied, signer.Name, other.Hospital, rd.Round, rd.TaskId, signer.Name)
+		}
+	}
+	return fmt.Errorf("%w: the revealed update and salt give %X, the commitment is %X", protocol.ErrHashMismatch, want, sub.UpdateHash)
 }
 
 // storeReveal records a complete, checked reveal.
@@ -245,8 +265,8 @@ func (c exec) revealChunk(signer *pb.Participant, m *pb.RevealChunk) error {
 		}
 		whole = append(whole, part...)
 	}
-	if h := sha256.Sum256(whole); !bytes.Equal(h[:], sub.UpdateHash) {
-		return fmt.Errorf("%w: the %d joined chunks hash to %X, the commitment is %X", protocol.ErrHashMismatch, n, h[:], sub.UpdateHash)
+	if err := c.checkCommitment(signer, rd, sub, m.Salt, whole); err != nil {
+		return err
 	}
 	if err := checkUpdate(task, whole); err != nil {
 		return err

@@ -22,6 +22,7 @@ import (
 	"github.com/fedledger/fedledger/chain/localnet"
 	"github.com/fedledger/fedledger/fl"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+	"github.com/fedledger/fedledger/protocol"
 )
 
 // ChainConfig sets up a chain throughput run.
@@ -154,7 +155,7 @@ func revealOverhead(chainID string) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		tx, err := pb.SignTx(chainKey("h0"), chainID, 1<<20, &pb.Msg{Sum: &pb.Msg_RevealUpdate{RevealUpdate: &pb.RevealUpdate{TaskId: 1, Round: 1, Update: bz}}})
+		tx, err := pb.SignTx(chainKey("h0"), chainID, 1<<20, &pb.Msg{Sum: &pb.Msg_RevealUpdate{RevealUpdate: &pb.RevealUpdate{TaskId: 1, Round: 1, Update: bz, Salt: make([]byte, protocol.SaltSize)}}})
 		return len(tx) - 4*n, err
 	}
 	return probe(100_000)
@@ -230,12 +231,13 @@ func chainFedledger(ctx context.Context, cfg ChainConfig, dir string, progress i
 		if err != nil {
 			return nil, nil, err
 		}
-		h := sha256.Sum256(bz)
+		salt := sha256.Sum256(append([]byte("bench-salt/"), k.Seed()...))
+		commitment := protocol.UpdateCommitment(chainID, 1, 1, k.Public().(ed25519.PublicKey), salt[:], bz)
 		if commits[i], err = pb.SignTx(k, chainID, 1, &pb.Msg{Sum: &pb.Msg_CommitUpdate{CommitUpdate: &pb.CommitUpdate{
-			TaskId: 1, Round: 1, UpdateHash: h[:], NumSamples: 100, Metrics: pb.Metrics{NumExamples: 10, AccuracyPpm: 500_000}}}}); err != nil {
+			TaskId: 1, Round: 1, UpdateHash: commitment, NumSamples: 100, Metrics: pb.Metrics{NumExamples: 10, AccuracyPpm: 500_000}}}}); err != nil {
 			return nil, nil, err
 		}
-		if reveals[i], err = pb.SignTx(k, chainID, 2, &pb.Msg{Sum: &pb.Msg_RevealUpdate{RevealUpdate: &pb.RevealUpdate{TaskId: 1, Round: 1, Update: bz}}}); err != nil {
+		if reveals[i], err = pb.SignTx(k, chainID, 2, &pb.Msg{Sum: &pb.Msg_RevealUpdate{RevealUpdate: &pb.RevealUpdate{TaskId: 1, Round: 1, Update: bz, Salt: salt[:]}}}); err != nil {
 			return nil, nil, err
 		}
 		sizes[i] = len(reveals[i])

@@ -93,6 +93,8 @@ func (m *Msg) Kind() string {
 		return "reinstate"
 	case *Msg_RevealChunk:
 		return "reveal_chunk"
+	case *Msg_UpdateParams:
+		return "update_params"
 	}
 	return "unknown"
 }

@@ -68,12 +68,24 @@ func (c *Client) unavailable(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrUnavailable}, args...)...)
 }
 
-// Dial connects to a node's RPC address (http://host:port) as key.
+// Dial connects as key to a node's RPC address (http://host:port), or to
+// the first reachable of several given as "a,b,c" (Failover: a call that
+// cannot reach its node goes to the next).
 func Dial(ctx context.Context, addr string, key ed25519.PrivateKey) (*Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	rpc, err := rpchttp.NewWithClient(addr, "/websocket", &http.Client{Transport: tr, Timeout: 30 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("fl: node address %q: %w", addr, err)
+	var nodes []RPC
+	var transports []*http.Transport
+	for _, a := range strings.Split(addr, ",") {
+		a = strings.TrimSpace(a)
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		rpc, err := rpchttp.NewWithClient(a, "/websocket", &http.Client{Transport: tr, Timeout: 30 * time.Second})
+		if err != nil {
+			return nil, fmt.Errorf("fl: node address %q: %w", a, err)
+		}
+		nodes, transports = append(nodes, rpc), append(transports, tr)
+	}
+	var rpc RPC = nodes[0]
+	if len(nodes) > 1 {
+		rpc = NewFailover(nodes...)
 	}
 	c, err := NewClient(ctx, rpc, key)
 	if err != nil {
@@ -81,7 +93,11 @@ func Dial(ctx context.Context, addr string, key ed25519.PrivateKey) (*Client, er
 	}
 	// After a failure, drop kept-alive connections: a node restarted in the
 	// same process leaves its old connections open, served by the old node.
-	c.onFailure = tr.CloseIdleConnections
+	c.onFailure = func() {
+		for _, tr := range transports {
+			tr.CloseIdleConnections()
+		}
+	}
 	return c, nil
 }
 
@@ -237,7 +253,7 @@ func (c *Client) Submit(ctx context.Context, msg *pb.Msg) (*Included, error) {
 			}
 		}
 		if attempt >= c.MaxAttempts {
-			return nil, fmt.Errorf("fl: %s %X not included after %d broadcasts", msg.Kind(), hash[:6], attempt)
+			return nil, fmt.Errorf("%w: %s %X not included after %d broadcasts: the network makes no blocks (lost quorum?) or the node dropped it", ErrUnavailable, msg.Kind(), hash[:6], attempt)
 		}
 	}
 }
@@ -345,6 +361,7 @@ func (c *Client) refused(ctx context.Context, msg *pb.Msg, hash []byte, nonce ui
 
 // waitSynced waits until the node is not catching up.
 func (c *Client) waitSynced(ctx context.Context) error {
+	start := time.Now()
 	for {
 		st, err := c.rpc.Status(ctx)
 		if err == nil && !st.SyncInfo.CatchingUp {
@@ -352,6 +369,12 @@ func (c *Client) waitSynced(ctx context.Context) error {
 		}
 		if err != nil && c.onFailure != nil {
 			c.onFailure()
+		}
+		if time.Since(start) > c.ResendAfter {
+			if err != nil {
+				return fmt.Errorf("%w: %v", ErrUnavailable, err)
+			}
+			return fmt.Errorf("%w: the node is still catching up", ErrUnavailable)
 		}
 		if err := sleep(ctx, c.PollInterval); err != nil {
 			return err
@@ -400,100 +423,4 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-type unmarshaler interface{ Unmarshal([]byte) error }
-
-// Query reads path from the app's committed state into out.
-func (c *Client) Query(ctx context.Context, path string, out unmarshaler) (height int64, err error) {
-	res, err := c.rpc.ABCIQuery(ctx, path, nil)
-	if err != nil {
-		return 0, c.unavailable("query %s: %v", path, err)
-	}
-	r := res.Response
-	if r.Code == protocol.CodeNotFound {
-		return r.Height, fmt.Errorf("%w: %s", ErrNotFound, r.Log)
-	}
-	if r.Code != 0 {
-		return r.Height, fmt.Errorf("fl: query %s: code %d: %s", path, r.Code, r.Log)
-	}
-	if err := out.Unmarshal(r.Value); err != nil {
-		return r.Height, fmt.Errorf("fl: query %s: decode: %w", path, err)
-	}
-	return r.Height, nil
-}
-
-// Task reads a task.
-func (c *Client) Task(ctx context.Context, id uint64) (*pb.Task, error) {
-	var t pb.Task
-	_, err := c.Query(ctx, protocol.TaskPath(id), &t)
-	return &t, err
-}
-
-// Round reads a round of a task.
-func (c *Client) Round(ctx context.Context, task uint64, round uint32) (*pb.Round, error) {
-	var r pb.Round
-	_, err := c.Query(ctx, protocol.RoundPath(task, round), &r)
-	return &r, err
-}
-
-// Model reads the global model after a round (0: the initial model) and
-// checks that its weights hash to its recorded hash.
-func (c *Client) Model(ctx context.Context, task uint64, round uint32) (*pb.GlobalModel, error) {
-	var m pb.GlobalModel
-	if _, err := c.Query(ctx, protocol.ModelPath(task, round), &m); err != nil {
-		return nil, err
-	}
-	if got := m.Weights.Hash(); string(got) != string(m.Hash) {
-		return nil, fmt.Errorf("fl: model of task %d round %d: weights hash to %X, record says %X", task, round, got, m.Hash)
-	}
-	return &m, nil
-}
-
-// Reputation reads a task's reputation scores.
-func (c *Client) Reputation(ctx context.Context, task uint64) (*pb.Reputation, error) {
-	var r pb.Reputation
-	_, err := c.Query(ctx, protocol.ReputationPath(task), &r)
-	return &r, err
-}
-
-// Participant reads a participant record.
-func (c *Client) Participant(ctx context.Context, pub []byte) (*pb.Participant, error) {
-	var p pb.Participant
-	_, err := c.Query(ctx, protocol.ParticipantPath(pub), &p)
-	if err != nil {
-		return nil, err
-	}
-	return &p, nil
-}
-
-// WaitRound polls until round of task reaches at least phase (or the task
-// moved past it), and returns the round.
-func (c *Client) WaitRound(ctx context.Context, task uint64, round uint32, phase pb.Phase) (*pb.Round, error) {
-	for {
-		rd, err := c.Round(ctx, task, round)
-		if err == nil && rd.Phase >= phase {
-			return rd, nil
-		}
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return nil, err
-		}
-		if err := sleep(ctx, c.PollInterval); err != nil {
-			return nil, fmt.Errorf("fl: waiting for round %d of task %d: %w", round, task, err)
-		}
-	}
-}
-
-// Tasks lists every task on chain.
-func (c *Client) Tasks(ctx context.Context) ([]pb.Task, error) {
-	var l pb.TaskList
-	_, err := c.Query(ctx, protocol.PathTasks, &l)
-	return l.Tasks, err
-}
-
-// Participants lists every participant on chain.
-func (c *Client) Participants(ctx context.Context) ([]pb.Participant, error) {
-	var l pb.ParticipantList
-	_, err := c.Query(ctx, protocol.PathParticipants, &l)
-	return l.Participants, err
 }

@@ -108,27 +108,38 @@ func (t *Trainer) Run(ctx context.Context, id uint64) error {
 		t.Pending = NewMemPending()
 	}
 	t.lost = map[uint32]bool{}
+	wait := RetryInterval
 	for {
 		err := t.step(ctx, id, me)
 		if errors.Is(err, errTaskDone) {
 			return nil
 		}
 		if errors.Is(err, ErrUnavailable) && ctx.Err() == nil {
-			// The node is down or restarting: keep the pending reveal and retry.
+			// The node is down or restarting, or the network lost quorum:
+			// keep the pending reveal, say so, and retry while the task is
+			// open, backing off to MaxRetryInterval.
 			t.emit(Event{Task: id, Stage: "retrying", Err: err})
-			if err := sleep(ctx, RetryInterval); err != nil {
+			if err := sleep(ctx, wait); err != nil {
 				return err
 			}
+			wait = min(2*wait, MaxRetryInterval)
 			continue
 		}
 		if err != nil {
 			return err
 		}
+		wait = RetryInterval
 	}
 }
 
-// RetryInterval is how long a trainer waits before retrying an unreachable node.
+// RetryInterval is how long a trainer first waits before retrying an
+// unreachable node or a network that makes no blocks; the wait doubles up
+// to MaxRetryInterval, so the trainer says at least that often what it is
+// waiting for.
 var RetryInterval = 500 * time.Millisecond
+
+// MaxRetryInterval caps the trainer's wait between retries.
+const MaxRetryInterval = 10 * time.Second
 
 var errTaskDone = errors.New("task done")
 

@@ -30,7 +30,13 @@ DIR holds key.json (written by 'fedledger testnet'). Data: the UCI heart
 disease split of the hospital named by --site (default: the key's name), or
 the hospital's own table with --dataset csv:PATH --label COLUMN.
 
+--node may list several nodes, comma-separated: a call that cannot reach
+one goes to the next. While the nodes are down or the network makes no
+blocks (it lost quorum), the trainer keeps its pending update, retries with
+a growing pause (up to 10 s) and says each time what it is waiting for.
+
 Examples:
+  fedledger train --home ./net/keys/va --node http://10.0.0.1:26657,http://10.0.0.2:26657 --data ../shared/datasets
   fedledger train --home ./net/keys/cleveland --node http://127.0.0.1:26657 --data ../shared/datasets
   fedledger train --home ./h1 --node http://10.0.0.1:26657 --dataset csv:/data/patients.csv --label outcome --task 3`
 
@@ -92,7 +98,7 @@ func newTrainCmd(g *globals) *cobra.Command {
 				OnEvent: func(e fl.Event) {
 					switch {
 					case e.Stage == "retrying":
-						logf("task %d: node unreachable, retrying: %v", e.Task, e.Err)
+						logf("task %d: waiting, will retry: %v", e.Task, e.Err)
 					case e.Err != nil:
 						logf("task %d round %d: %s: %v", e.Task, e.Round, e.Stage, e.Err)
 					case e.Stage == "committed":

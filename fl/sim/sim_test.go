@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"context"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -211,4 +212,76 @@ func TestCompressedChunkedRounds(t *testing.T) {
 	if rep.Final.MeanAccuracy < 0.6 {
 		t.Fatalf("mean test accuracy %.3f after 3 rounds of top-50%% int8 updates", rep.Final.MeanAccuracy)
 	}
+}
+
+// TestQuorumLossRiddenOut: mid-task, 2 of 4 validators are stopped (no
+// quorum: no blocks) for longer than a trainer used to wait before giving
+// up (5 broadcasts × 10 s), then started again; every trainer waits,
+// saying so, and the task finishes with every hospital in every round and
+// no trainer restarted. FEDLEDGER_OUTAGE (a Go duration) sets the outage;
+// the default is 60 s.
+func TestQuorumLossRiddenOut(t *testing.T) {
+	outage := 60 * time.Second
+	if s := os.Getenv("FEDLEDGER_OUTAGE"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatalf("FEDLEDGER_OUTAGE=%q: %v", s, err)
+		}
+		outage = d
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), outage+3*time.Minute)
+	defer cancel()
+	cfg := testConfig(t, 42, 3)
+	var mu sync.Mutex
+	retries := map[string]int{}
+	cfg.OnEvent = func(e fl.Event) {
+		if e.Stage == "retrying" {
+			mu.Lock()
+			retries[e.Hospital]++
+			mu.Unlock()
+		}
+	}
+	restarted := make(chan error, 1)
+	cfg.AfterRound = func(ctx context.Context, r RoundResult, net *localnet.Network) error {
+		if r.Round != 1 {
+			return nil
+		}
+		down := net.Nodes()[2:]
+		for _, n := range down {
+			if err := n.Stop(); err != nil {
+				return err
+			}
+		}
+		t.Logf("%s: validators 2 and 3 stopped for %v", time.Now().Format("15:04:05"), outage)
+		go func() {
+			time.Sleep(outage)
+			for _, n := range down {
+				if err := n.Start(); err != nil {
+					restarted <- err
+					return
+				}
+			}
+			t.Logf("%s: validators 2 and 3 started", time.Now().Format("15:04:05"))
+			restarted <- nil
+		}()
+		return nil
+	}
+	rep, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("the task did not survive the outage: %v", err)
+	}
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Rounds {
+		if r.Revealed != 4 {
+			t.Errorf("round %d aggregated %d updates, want 4", r.Round, r.Revealed)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(retries) == 0 {
+		t.Error("no trainer reported waiting during the outage")
+	}
+	t.Logf("trainers' retry reports during the outage: %v", retries)
 }

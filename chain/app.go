@@ -26,6 +26,10 @@ var _ abci.Application = (*App)(nil)
 type Config struct {
 	// Dir is the directory of the app's state store (created if missing).
 	Dir string
+	// InMemory keeps the state in memory instead of Dir (like CometBFT's
+	// memdb): for tools that replay blocks into a throwaway app, such as
+	// an audit, and for tests and fuzzing. Nothing survives Close.
+	InMemory bool
 	// Logger receives the app's logs; nil discards them.
 	Logger log.Logger
 }
@@ -37,7 +41,7 @@ func DefaultConfig(dir string) Config {
 
 // Validate checks the configuration.
 func (c Config) Validate() error {
-	if c.Dir == "" {
+	if c.Dir == "" && !c.InMemory {
 		return errors.New("chain: Config.Dir is empty; give the directory for the app's state")
 	}
 	return nil
@@ -113,7 +117,7 @@ func NewApp(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := openStore(cfg.Dir, cfg.Logger)
+	s, err := openStore(cfg.Dir, cfg.InMemory, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}

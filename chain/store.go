@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
 	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
 
 	"github.com/cometbft/cometbft/crypto/merkle"
@@ -42,8 +43,12 @@ type store struct {
 	chainID string
 }
 
-func openStore(dir string, logger log.Logger) (*store, error) {
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{logger.With("module", "pebble")}})
+func openStore(dir string, inMemory bool, logger log.Logger) (*store, error) {
+	opts := &pebble.Options{Logger: pebbleLogger{logger.With("module", "pebble")}}
+	if inMemory {
+		opts.FS = vfs.NewMem()
+	}
+	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open state store at %s: %w", dir, err)
 	}

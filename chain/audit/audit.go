@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -81,12 +80,7 @@ func Run(ctx context.Context, rpc RPC, id uint64) (*Report, error) {
 	for i, v := range gd.Validators {
 		vals[i] = types.NewValidator(v.PubKey, v.Power)
 	}
-	dir, err := os.MkdirTemp("", "fedledger-audit-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	app, err := chain.NewApp(chain.DefaultConfig(dir))
+	app, err := chain.NewApp(chain.Config{InMemory: true}) // a throwaway replay
 	if err != nil {
 		return nil, err
 	}

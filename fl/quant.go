@@ -68,19 +68,6 @@ func EncodeUpdate(local, global []float64, fracBits uint32, width pb.Width) ([]b
 	return v.Marshal()
 }
 
-// TensorSizes returns the sizes of the model's tensors in the flat
-// parameter order (see pb.ModelSpec.NumParams): the segments that carry
-// one scale each in an int8 or int16 update.
-func TensorSizes(m pb.ModelSpec) ([]uint32, error) {
-	if _, err := m.NumParams(); err != nil {
-		return nil, err
-	}
-	if m.Arch == pb.ArchLogReg {
-		return []uint32{m.InputDim, 1}, nil
-	}
-	return []uint32{m.InputDim * m.HiddenDim, m.HiddenDim, m.HiddenDim, 1}, nil
-}
-
 // EncodeTaskUpdate encodes Δ = local − global the way the task's
 // compression asks:
 //   - top-k (topk_ppm > 0) keeps the chain's TopK(spec) coordinates of
@@ -132,7 +119,7 @@ func TaskUpdateVector(spec *pb.TaskSpec, local, global []float64) (pb.Vector, er
 	if width != pb.WIDTH_INT8 && width != pb.WIDTH_INT16 {
 		return pb.NewCompressedVector(spec.FracBits, width, len(delta), idx, Quantize(q, spec.FracBits, width), nil, nil)
 	}
-	segs, err := TensorSizes(spec.Model)
+	segs, err := protocol.TensorSizes(spec.Model)
 	if err != nil {
 		return pb.Vector{}, err
 	}

@@ -1,0 +1,101 @@
+package chain
+
+import (
+	"encoding/hex"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+	"github.com/fedledger/fedledger/protocol"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// TestGoldenAppHash scripts a chain that sends every tx kind (tasks under
+// every rule with reputation and an adaptive server optimizer, commits,
+// whole and chunked reveals, a copy attempt, a reinstatement, a change of
+// params) on two apps, and pins the app hash after every block in
+// testdata/golden_apphash.txt (go test -run GoldenAppHash -update rewrites
+// it). Any change to the state machine's results shows here; the same
+// script runs as arm64 code under qemu (TestGoldenOnArm64).
+func TestGoldenAppHash(t *testing.T) {
+	h := newHarness(t, 2)
+	var hashes []string
+	block := func(txs ...[]byte) {
+		res := h.block(txs...)
+		for i, r := range res.TxResults {
+			if r.Code == protocol.CodeInternal {
+				t.Fatalf("height %d tx %d: %s", h.height, i, r.Log)
+			}
+		}
+		hashes = append(hashes, hex.EncodeToString(res.AppHash))
+	}
+	hs := []string{"h1", "h2", "h3", "h4"}
+	rules := []string{"fedavg", "median", "trimmed_mean", "multikrum", "normclip", "centeredclip"}
+	for i, rule := range rules {
+		spec := testSpec(h, hs...)
+		spec.Rule, spec.Reputation, spec.Rounds = rule, true, 2
+		if i%2 == 1 {
+			spec.ServerOpt = protocol.ServerOpts()[[]string{"fedavgm", "fedadam", "fedyogi"}[i/2]]
+		}
+		block(h.tx("researcher", createTask(spec)))
+		task := uint64(i + 1)
+		for r := uint32(1); r <= 2; r++ {
+			var commits, reveals [][]byte
+			for k, name := range hs {
+				vals := []int64{int64(k)*300 - 400, int64(r) * 50, 1 << 14, int64(k*k) - 2}
+				if name == "h4" {
+					vals = []int64{-(1 << 20), 1 << 20, -(1 << 20), 1 << 20} // an outlier the rules and reputation see
+				}
+				up := testUpdate(vals...)
+				commits = append(commits, h.tx(name, commitMsg(task, r, up, uint64(10*(k+1)))))
+				reveals = append(reveals, h.tx(name, revealMsg(task, r, up)))
+			}
+			block(commits...)
+			block(reveals...)
+			for h.round(task, r).Phase != pb.PHASE_CLOSED {
+				block()
+			}
+		}
+	}
+	// A chunked reveal, a copy attempt, a reinstatement, new params.
+	spec := testSpec(h, "h1", "h2")
+	spec.Reputation, spec.Rounds = true, 1
+	block(h.tx("researcher", createTask(spec)))
+	task := uint64(len(rules) + 1)
+	up := testUpdate(7, 7, 7, 7)
+	c, parts := chunkedCommit(task, 1, up, 2)
+	copied := bind("h1", testChain, commitMsg(task, 1, up, 5)).GetCommitUpdate().UpdateHash
+	block(h.tx("h1", c), h.raw("h2", &pb.Msg{Sum: &pb.Msg_CommitUpdate{CommitUpdate: &pb.CommitUpdate{TaskId: task, Round: 1, UpdateHash: copied, NumSamples: 5}}}))
+	block(h.tx("h1", chunkMsg(task, 1, 0, parts[0])), h.tx("h1", chunkMsg(task, 1, 1, parts[1])))
+	block(h.raw("h2", &pb.Msg{Sum: &pb.Msg_RevealUpdate{RevealUpdate: &pb.RevealUpdate{TaskId: task, Round: 1, Update: up, Salt: testSalt("h1")}}}))
+	for h.round(task, 1).Phase != pb.PHASE_CLOSED {
+		block()
+	}
+	block(h.tx("admin", &pb.Msg{Sum: &pb.Msg_Reinstate{Reinstate: &pb.Reinstate{TaskId: 2, Hospital: h.pub("h4"), Reason: "golden"}}}))
+	block(h.tx("admin", &pb.Msg{Sum: &pb.Msg_UpdateParams{UpdateParams: &pb.UpdateParams{MaxHospitals: 50}}}))
+
+	got := strings.Join(hashes, "\n") + "\n"
+	path := filepath.Join("testdata", "golden_apphash.txt")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./chain -run GoldenAppHash -update)", err)
+	}
+	if got != string(want) {
+		g, w := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+		for i := range min(len(g), len(w)) {
+			if g[i] != w[i] {
+				t.Fatalf("app hash after block %d is %s, golden %s (of %d blocks); a change to the state machine's results must bump AppVersion and rewrite the golden file with -update", i+1, g[i], w[i], len(w)-1)
+			}
+		}
+		t.Fatalf("%d blocks, golden has %d", len(g)-1, len(w)-1)
+	}
+}

@@ -215,7 +215,7 @@ func TestCompressedChunkedRounds(t *testing.T) {
 }
 
 // TestQuorumLossRiddenOut: mid-task, 2 of 4 validators are stopped (no
-// quorum: no blocks) for longer than a trainer used to wait before giving
+// quorum: no blocks; later rounds must close after the restart) for longer than a trainer used to wait before giving
 // up (5 broadcasts × 10 s), then started again; every trainer waits,
 // saying so, and the task finishes with every hospital in every round and
 // no trainer restarted. FEDLEDGER_OUTAGE (a Go duration) sets the outage;
@@ -231,9 +231,10 @@ func TestQuorumLossRiddenOut(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), outage+3*time.Minute)
 	defer cancel()
-	cfg := testConfig(t, 42, 3)
+	cfg := testConfig(t, 42, 8) // rounds enough that the stop lands mid-task
 	var mu sync.Mutex
 	retries := map[string]int{}
+	var stoppedAt int64
 	cfg.OnEvent = func(e fl.Event) {
 		if e.Stage == "retrying" {
 			mu.Lock()
@@ -247,12 +248,17 @@ func TestQuorumLossRiddenOut(t *testing.T) {
 			return nil
 		}
 		down := net.Nodes()[2:]
+		errs := make(chan error, len(down))
 		for _, n := range down {
-			if err := n.Stop(); err != nil {
+			go func() { errs <- n.Stop() }() // together: each waits out its dial settling
+		}
+		for range down {
+			if err := <-errs; err != nil {
 				return err
 			}
 		}
-		t.Logf("%s: validators 2 and 3 stopped for %v", time.Now().Format("15:04:05"), outage)
+		stoppedAt, _ = net.Nodes()[0].App().LastCommit()
+		t.Logf("%s: validators 2 and 3 stopped at height %d for %v", time.Now().Format("15:04:05"), stoppedAt, outage)
 		go func() {
 			time.Sleep(outage)
 			for _, n := range down {
@@ -269,6 +275,9 @@ func TestQuorumLossRiddenOut(t *testing.T) {
 	rep, err := Run(ctx, cfg)
 	if err != nil {
 		t.Fatalf("the task did not survive the outage: %v", err)
+	}
+	if last := rep.Rounds[len(rep.Rounds)-1]; last.Height <= stoppedAt {
+		t.Fatalf("the task finished at height %d, before the outage took effect at %d: the test proves nothing; give it more rounds", last.Height, stoppedAt)
 	}
 	if err := <-restarted; err != nil {
 		t.Fatal(err)

@@ -231,7 +231,10 @@ func TestQuorumLossRiddenOut(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), outage+3*time.Minute)
 	defer cancel()
-	cfg := testConfig(t, 42, 8) // rounds enough that the stop lands mid-task
+	// Slow blocks and 6 rounds: the stop (a node waits 3.5 s after its
+	// start before it stops, see localnet) must land mid-task.
+	cfg := testConfig(t, 42, 6)
+	cfg.BlockInterval = 700 * time.Millisecond
 	var mu sync.Mutex
 	retries := map[string]int{}
 	var stoppedAt int64

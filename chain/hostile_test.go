@@ -268,3 +268,26 @@ func TestUpdateParams(t *testing.T) {
 		t.Fatalf("/params after the update: %+v %v", p, err)
 	}
 }
+
+// TestQueryAnswerCap: an answer over max_query_bytes is refused with
+// CodeOverLimit, and the items it would list still answer one by one.
+func TestQueryAnswerCap(t *testing.T) {
+	g, err := ParseGenesis(testGenesis())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Modules = map[string]json.RawMessage{"training": json.RawMessage(`{"params": {"max_query_bytes": 300}}`)}
+	bz, _ := json.Marshal(g)
+	h := newHarnessWith(t, 1, bz)
+	for range 3 {
+		h.mustOK(h.block(h.tx("researcher", createTask(testSpec(h, "h1", "h2")))))
+	}
+	resp, err := h.apps[0].Query(context.Background(), &abci.RequestQuery{Path: "/tasks"})
+	if err != nil || resp.Code != protocol.CodeOverLimit || !strings.Contains(resp.Log, "max_query_bytes") {
+		t.Fatalf("/tasks over the cap: %v code %d %q", err, resp.Code, resp.Log)
+	}
+	var task pb.Task
+	if err := task.Unmarshal(h.query("/task/3")); err != nil || task.Id != 3 {
+		t.Fatalf("/task/3: %v", err)
+	}
+}

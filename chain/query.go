@@ -31,19 +31,23 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 	if err != nil {
 		return fail(resp, err), nil
 	}
+	if key != "" {
+		if value, err = a.store.Get(key); err != nil {
+			return fail(resp, fmt.Errorf("%w: %v", protocol.ErrInternal, err)), nil
+		}
+		if value == nil {
+			return fail(resp, fmt.Errorf("%w: nothing at %s", protocol.ErrNotFound, req.Path)), nil
+		}
+	}
+	if err := a.checkAnswerSize(req.Path, len(value)); err != nil {
+		return fail(resp, err), nil
+	}
 	if key == "" { // a list: no proof
 		if req.Prove {
 			return fail(resp, fmt.Errorf("%w: %s is a list and has no proof; query each item with prove", protocol.ErrBadQuery, req.Path)), nil
 		}
 		resp.Value, resp.Codespace = value, ""
 		return resp, nil
-	}
-	value, err = a.store.Get(key)
-	if err != nil {
-		return fail(resp, fmt.Errorf("%w: %v", protocol.ErrInternal, err)), nil
-	}
-	if value == nil {
-		return fail(resp, fmt.Errorf("%w: nothing at %s", protocol.ErrNotFound, req.Path)), nil
 	}
 	resp.Key, resp.Value, resp.Codespace = []byte(key), value, ""
 	if req.Prove {
@@ -83,6 +87,25 @@ func (a *App) route(path string) (string, []byte, error) {
 		return "", nil, fmt.Errorf("%w: no module answers %s", protocol.ErrUnknownQuery, path)
 	}
 	return m.Query(a.store, q)
+}
+
+// checkAnswerSize refuses an answer larger than any module's cap on query
+// answers (module.QueryLimiter), read from committed state.
+func (a *App) checkAnswerSize(path string, n int) error {
+	for _, m := range a.router.modules {
+		l, ok := m.(module.QueryLimiter)
+		if !ok {
+			continue
+		}
+		limit, err := l.MaxQueryBytes(a.store)
+		if err != nil {
+			return err
+		}
+		if uint64(n) > limit {
+			return fmt.Errorf("%w: the answer to %s has %d bytes; this chain's max_query_bytes is %d (query the items one by one)", protocol.ErrOverLimit, path, n, limit)
+		}
+	}
+	return nil
 }
 
 func fail(resp *abci.ResponseQuery, err error) *abci.ResponseQuery {

@@ -62,8 +62,12 @@ type unmarshaler interface{ Unmarshal([]byte) error }
 
 // Load reads key into into and reports whether it was there. A read or
 // decode failure wraps protocol.ErrInternal: state the app wrote is broken.
-func (s State) Load(key string, into unmarshaler) (bool, error) {
-	bz, err := s.Get(key)
+func (s State) Load(key string, into unmarshaler) (bool, error) { return Load(s, key, into) }
+
+// Load is State.Load over any Reader, such as the committed state a
+// query reads.
+func Load(r Reader, key string, into unmarshaler) (bool, error) {
+	bz, err := r.Get(key)
 	if err != nil {
 		return false, fmt.Errorf("%w: read %q: %v", protocol.ErrInternal, key, err)
 	}

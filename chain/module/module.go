@@ -33,6 +33,13 @@ type Module interface {
 	InitGenesis(c *Context, section json.RawMessage) error
 }
 
+// QueryLimiter is implemented by a module whose state caps the size of a
+// query answer (the training module's max_query_bytes). The app refuses a
+// larger answer, of any module, with protocol.ErrOverLimit.
+type QueryLimiter interface {
+	MaxQueryBytes(r Reader) (uint64, error)
+}
+
 // Base implements the optional parts of Module as no-ops; embed it.
 type Base struct{}
 

@@ -71,7 +71,7 @@ func (Module) Query(r module.Reader, q protocol.Query) (string, []byte, error) {
 			return modelKey(q.Task, q.Round), nil, nil
 		}
 		var t pb.Task
-		ok, err := (module.State{Store: readOnly{r}}).Load(taskKey(q.Task), &t)
+		ok, err := module.Load(r, taskKey(q.Task), &t)
 		if err != nil {
 			return "", nil, err
 		}
@@ -83,7 +83,7 @@ func (Module) Query(r module.Reader, q protocol.Query) (string, []byte, error) {
 		var l pb.TaskList
 		for _, k := range r.KeysWithPrefix("t/") {
 			var t pb.Task
-			if _, err := (module.State{Store: readOnly{r}}).Load(k, &t); err != nil {
+			if _, err := module.Load(r, k, &t); err != nil {
 				return "", nil, err
 			}
 			l.Tasks = append(l.Tasks, t)
@@ -93,9 +93,3 @@ func (Module) Query(r module.Reader, q protocol.Query) (string, []byte, error) {
 	}
 	return "", nil, fmt.Errorf("%w: %s", protocol.ErrUnknownQuery, q.Path)
 }
-
-// readOnly lets typed loads read committed state.
-type readOnly struct{ module.Reader }
-
-func (readOnly) Set(string, []byte) {}
-func (readOnly) Delete(string)      {}

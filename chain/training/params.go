@@ -50,8 +50,21 @@ func (c exec) setParams(p protocol.Params) error {
 }
 
 // params reads the caps in force.
-func (c exec) params() (protocol.Params, error) {
-	bz, err := c.State.Get(keyParams)
+func (c exec) params() (protocol.Params, error) { return readParams(c.State) }
+
+// MaxQueryBytes is the max_query_bytes in force (module.QueryLimiter).
+// Before the genesis state is committed there are no params yet: the
+// default holds.
+func (Module) MaxQueryBytes(r module.Reader) (uint64, error) {
+	if bz, err := r.Get(keyParams); err == nil && bz == nil {
+		return protocol.DefaultParams().MaxQueryBytes, nil
+	}
+	p, err := readParams(r)
+	return p.MaxQueryBytes, err
+}
+
+func readParams(r module.Reader) (protocol.Params, error) {
+	bz, err := r.Get(keyParams)
 	if err != nil {
 		return protocol.Params{}, fmt.Errorf("%w: read params: %v", protocol.ErrInternal, err)
 	}

@@ -96,8 +96,12 @@ func TestNodeRestartCatchesUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cfg := testConfig(t, 42, 5)
-	cfg.CommitWindow = 40
-	cfg.RevealWindow = 40
+	cfg.CommitWindow = 15 // round 2 waits out its window for the stopped va
+	cfg.RevealWindow = 15
+	// Slow blocks: stopping a node takes up to 3.5 s (localnet waits out
+	// its dial settling), and the rounds must not race past the stop and
+	// the restart at 139 ms blocks.
+	cfg.BlockInterval = 700 * time.Millisecond
 	cfg.OnEvent = func(e fl.Event) {
 		if e.Hospital == "va" {
 			t.Logf("%s %s round %d height %d err %v", time.Now().Format("15:04:05.000"), e.Stage, e.Round, e.Height, e.Err)

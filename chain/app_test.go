@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -345,24 +346,83 @@ func FuzzParseGenesis(f *testing.F) {
 	})
 }
 
-// FuzzCheckTx: any bytes sent to the mempool get a result code, never a
-// panic or an internal error.
+// FuzzCheckTx: anything sent to the mempool gets a result code, never a
+// panic or an internal error. The input's first byte picks the mode: raw
+// (the rest is the tx's bytes as they are) or signed (the harness signs the
+// rest as a message body, as the byte's low bits name the signer and
+// whether to reuse the last nonce), so that mutated messages reach the
+// handlers' checks behind the signature. One app with a task in its commit
+// phase serves every input; its check state moves on with accepted txs.
 func FuzzCheckTx(f *testing.F) {
 	h := newHarness(&testing.T{}, 0)
-	f.Add(h.tx("researcher", createTask(testSpec(h, "h1"))))
-	f.Add([]byte{0x0a, 0x00})
-	f.Fuzz(func(t *testing.T, bz []byte) {
-		app, err := NewApp(DefaultConfig(t.TempDir()))
-		if err != nil {
-			t.Fatal(err)
+	f.Add(append([]byte{0}, h.tx("researcher", createTask(testSpec(h, "h1")))...))
+	f.Add([]byte{0, 0x0a, 0x00})
+	for i, m := range []*pb.Msg{
+		createTask(testSpec(h, "h1", "h2")),
+		commitMsg(1, 1, testUpdate(1, 2, 3, 4), 10),
+		revealMsg(1, 1, testUpdate(1, 2, 3, 4)),
+		{Sum: &pb.Msg_RevealChunk{RevealChunk: &pb.RevealChunk{TaskId: 1, Round: 1, Index: 0, Data: []byte{1, 2, 3}}}},
+		{Sum: &pb.Msg_Reinstate{Reinstate: &pb.Reinstate{TaskId: 1, Hospital: h.pub("h1")}}},
+		{Sum: &pb.Msg_UpdateParams{UpdateParams: &pb.UpdateParams{MaxChunks: 2}}},
+	} {
+		bz, _ := m.Marshal()
+		for _, signer := range []byte{0, 4, 5} {
+			f.Add(append([]byte{0x80 | signer | byte(i&1)<<3}, bz...))
 		}
-		defer app.Close()
-		if _, err := app.InitChain(context.Background(), &abci.RequestInitChain{ChainId: testChain, AppStateBytes: testGenesis()}); err != nil {
-			t.Fatal(err)
+	}
+	var (
+		once   sync.Once
+		app    *App
+		nonces = map[string]uint64{}
+	)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		once.Do(func() {
+			var err error
+			if app, err = NewApp(Config{InMemory: true}); err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if _, err := app.InitChain(ctx, &abci.RequestInitChain{ChainId: testChain, AppStateBytes: fuzzGenesis()}); err != nil {
+				t.Fatal(err)
+			}
+			spec := testSpec(fuzzKeys, "h1", "h2", "h3", "h4")
+			spec.CommitWindow, spec.RevealWindow = 4, 4
+			nonces["researcher"] = 1
+			tx := fuzzSign(t, "researcher", 1, createTask(spec))
+			if _, err := app.FinalizeBlock(ctx, &abci.RequestFinalizeBlock{Height: 1, Txs: [][]byte{tx}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := app.Commit(ctx, &abci.RequestCommit{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if len(data) == 0 {
+			return
 		}
-		res, err := app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: bz})
+		tx := data[1:]
+		if data[0]&0x80 != 0 {
+			var msg pb.Msg
+			if msg.Unmarshal(tx) != nil || msg.Sum == nil {
+				return
+			}
+			name := fuzzSigners[data[0]&7]
+			nonce := nonces[name] + 1
+			if data[0]&8 != 0 && nonce > 1 {
+				nonce-- // a replayed nonce
+			}
+			tx = fuzzSign(t, name, nonce, &msg)
+			defer func() {
+				if t.Failed() {
+					t.Logf("signed as %s, nonce %d: %s", name, nonce, msg.String())
+				}
+			}()
+		}
+		res, err := app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: tx})
 		if err != nil || res.Code == protocol.CodeInternal {
-			t.Fatalf("CheckTx(%x): %v code %d %s", bz, err, res.Code, res.Log)
+			t.Fatalf("CheckTx(%x): %v code %d %s", tx, err, res.Code, res.Log)
+		}
+		if res.Code == protocol.CodeOK && data[0]&0x80 != 0 {
+			nonces[fuzzSigners[data[0]&7]]++
 		}
 	})
 }

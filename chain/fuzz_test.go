@@ -2,7 +2,11 @@ package chain
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
 	"math"
+	"sync"
 	"testing"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -27,6 +31,76 @@ func fuzzSegment(signer int, newBlock bool, msg *pb.Msg) []byte {
 		head |= 0x80
 	}
 	return append([]byte{head, byte(len(bz) >> 8), byte(len(bz))}, bz...)
+}
+
+// fuzzCaps are the consensus caps of a fuzzed chain: small, so that every
+// input runs in well under a millisecond of aggregation whatever task it
+// creates, and the caps themselves are exercised.
+var fuzzCaps = protocol.Params{MaxParams: 64, MaxHospitals: 8, MaxTaskValues: 256, MaxRounds: 4, MaxWindow: 4, MaxChunks: 4, MaxQueryBytes: 1 << 16}
+
+// fuzzGenesis is the test genesis with fuzzCaps.
+var fuzzGenesis = sync.OnceValue(func() []byte {
+	g, err := ParseGenesis(testGenesisBytes())
+	if err != nil {
+		panic(err)
+	}
+	caps, _ := json.Marshal(map[string]any{"params": fuzzCaps})
+	g.Modules = map[string]json.RawMessage{"training": caps}
+	bz, err := json.Marshal(g)
+	if err != nil {
+		panic(err)
+	}
+	return bz
+})
+
+// fuzzClamp keeps an admin's UpdateParams within fuzzCaps (zero fields
+// keep their value), so a fuzzed chain stays cheap to run.
+func fuzzClamp(u *pb.UpdateParams) *pb.UpdateParams {
+	c := *u
+	clamp := func(v *uint64, max uint64) {
+		if *v > max {
+			*v = max
+		}
+	}
+	clamp(&c.MaxParams, fuzzCaps.MaxParams)
+	clamp(&c.MaxHospitals, fuzzCaps.MaxHospitals)
+	clamp(&c.MaxTaskValues, fuzzCaps.MaxTaskValues)
+	clamp(&c.MaxRounds, fuzzCaps.MaxRounds)
+	clamp(&c.MaxWindow, fuzzCaps.MaxWindow)
+	clamp(&c.MaxChunks, fuzzCaps.MaxChunks)
+	clamp(&c.MaxQueryBytes, fuzzCaps.MaxQueryBytes)
+	return &c
+}
+
+// fuzzSigned caches the signed bytes of (signer, nonce, message): a
+// mutated input shares most of its transactions with its parent, and
+// signing is a third of an input's cost otherwise. Only the harness's
+// signing is cached; the app verifies every signature it is given.
+var fuzzSigned struct {
+	sync.Mutex
+	m map[string][]byte
+}
+
+func fuzzSign(t *testing.T, name string, nonce uint64, msg *pb.Msg) []byte {
+	body, err := bind(name, testChain, msg).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := fmt.Sprintf("%s/%d/%x", name, nonce, sha256.Sum256(body))
+	fuzzSigned.Lock()
+	defer fuzzSigned.Unlock()
+	if bz, ok := fuzzSigned.m[key]; ok {
+		return bz
+	}
+	bz, err := pb.SignTx(testKey(name), testChain, nonce, bind(name, testChain, msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fuzzSigned.m) >= 1<<16 || fuzzSigned.m == nil { // bound the cache's memory
+		fuzzSigned.m = map[string][]byte{}
+	}
+	fuzzSigned.m[key] = bz
+	return bz
 }
 
 // fuzzKeys names the participants' keys for testSpec.
@@ -82,18 +156,14 @@ func FuzzBlocks(f *testing.F) {
 		}
 		defer app.Close()
 		ctx := context.Background()
-		if _, err := app.InitChain(ctx, &abci.RequestInitChain{ChainId: testChain, AppStateBytes: testGenesis()}); err != nil {
+		if _, err := app.InitChain(ctx, &abci.RequestInitChain{ChainId: testChain, AppStateBytes: fuzzGenesis()}); err != nil {
 			t.Fatal(err)
 		}
 		height := int64(0)
 		nonces := map[string]uint64{}
 		sign := func(name string, msg *pb.Msg) []byte {
 			nonces[name]++
-			bz, err := pb.SignTx(testKey(name), testChain, nonces[name], bind(name, testChain, msg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return bz
+			return fuzzSign(t, name, nonces[name], msg)
 		}
 		run := func(txs [][]byte) {
 			height++
@@ -113,7 +183,7 @@ func FuzzBlocks(f *testing.F) {
 		spec := testSpec(fuzzKeys, "h1", "h2", "h3", "h4")
 		spec.Rule = fuzzRules[int(data[0])%len(fuzzRules)]
 		spec.Reputation = spec.Rule != "fedavg" || data[0]&0x80 != 0
-		spec.CommitWindow, spec.RevealWindow = 3, 3
+		spec.CommitWindow, spec.RevealWindow = 2, 2
 		if data[1]&1 == 1 {
 			spec.Compression = pb.Compression{Width: pb.WIDTH_INT64}
 		}
@@ -135,6 +205,9 @@ func FuzzBlocks(f *testing.F) {
 			if msg.Unmarshal(body) != nil || msg.Sum == nil {
 				continue
 			}
+			if u, ok := msg.Sum.(*pb.Msg_UpdateParams); ok {
+				u.UpdateParams = fuzzClamp(u.UpdateParams)
+			}
 			if head&0x80 != 0 && len(block) > 0 {
 				run(block)
 				block = nil
@@ -142,7 +215,7 @@ func FuzzBlocks(f *testing.F) {
 			block = append(block, sign(fuzzSigners[head&7], &msg))
 		}
 		run(block)
-		for range 8 { // let the windows close: the round aggregates
+		for range 5 { // let the windows close: the round aggregates
 			run(nil)
 		}
 	})

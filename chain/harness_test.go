@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"testing"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -27,9 +28,21 @@ type harness struct {
 }
 
 func testKey(name string) ed25519.PrivateKey {
+	if k, ok := testKeys.Load(name); ok {
+		return k.(ed25519.PrivateKey)
+	}
 	seed := sha256.Sum256([]byte("fedledger test key " + name))
-	return ed25519.NewKeyFromSeed(seed[:])
+	k := ed25519.NewKeyFromSeed(seed[:])
+	testKeys.Store(name, k)
+	return k
 }
+
+// testKeys memoizes testKey: deriving a key costs as much as a signature,
+// and the fuzz targets sign every tx they run.
+var testKeys sync.Map
+
+// testGenesisBytes is testGenesis, computed once.
+var testGenesisBytes = sync.OnceValue(func() []byte { return testGenesis() })
 
 var testParticipants = []struct{ name, role string }{
 	{"admin", "admin"}, {"researcher", "researcher"}, {"reviewer", "reviewer"},

@@ -15,6 +15,7 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/cometbft/cometbft/libs/bytes"
+	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	"github.com/cometbft/cometbft/types"
@@ -27,7 +28,7 @@ import (
 // client of github.com/cometbft/cometbft/rpc/client/http implements it.
 type RPC interface {
 	Status(ctx context.Context) (*ctypes.ResultStatus, error)
-	ABCIQuery(ctx context.Context, path string, data bytes.HexBytes) (*ctypes.ResultABCIQuery, error)
+	ABCIQueryWithOptions(ctx context.Context, path string, data bytes.HexBytes, opts rpcclient.ABCIQueryOptions) (*ctypes.ResultABCIQuery, error)
 	BroadcastTxSync(ctx context.Context, tx types.Tx) (*ctypes.ResultBroadcastTx, error)
 	Tx(ctx context.Context, hash []byte, prove bool) (*ctypes.ResultTx, error)
 }
@@ -54,6 +55,13 @@ type Client struct {
 	ResendAfter time.Duration
 	// MaxAttempts bounds how many times one tx is broadcast.
 	MaxAttempts int
+	// Verifier, when set, vouches for the app hashes that every provable
+	// answer (task, round, model, reputation, participant, params) is
+	// checked against; an answer that fails is refused with ErrLyingNode.
+	// Lists (tasks, participants) carry no proof and are not checked.
+	Verifier Verifier
+
+	nodes []string // the node addresses Dial was given, for messages
 
 	mu        sync.Mutex
 	nonce     uint64 // last nonce the chain accepted from this key
@@ -90,6 +98,9 @@ func Dial(ctx context.Context, addr string, key ed25519.PrivateKey) (*Client, er
 	c, err := NewClient(ctx, rpc, key)
 	if err != nil {
 		return nil, err
+	}
+	for _, a := range strings.Split(addr, ",") {
+		c.nodes = append(c.nodes, strings.TrimSpace(a))
 	}
 	// After a failure, drop kept-alive connections: a node restarted in the
 	// same process leaves its old connections open, served by the old node.
@@ -132,6 +143,15 @@ func NewClient(ctx context.Context, rpc RPC, key ed25519.PrivateKey) (*Client, e
 		c.nonce = p.Nonce
 	}
 	return c, nil
+}
+
+// LatestHeight is the latest block height of the node calls go to.
+func (c *Client) LatestHeight(ctx context.Context) (int64, error) {
+	st, err := c.rpc.Status(ctx)
+	if err != nil {
+		return 0, c.unavailable("status: %v", err)
+	}
+	return st.SyncInfo.LatestBlockHeight, nil
 }
 
 // PubKey is the client's public key (nil for a read-only client).

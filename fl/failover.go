@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/cometbft/cometbft/libs/bytes"
+	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	"github.com/cometbft/cometbft/types"
 )
@@ -67,10 +68,29 @@ func (f *Failover) Status(ctx context.Context) (r *ctypes.ResultStatus, err erro
 	return r, err
 }
 
-// ABCIQuery on the first reachable node.
-func (f *Failover) ABCIQuery(ctx context.Context, path string, data bytes.HexBytes) (r *ctypes.ResultABCIQuery, err error) {
-	err = f.call(ctx, func(n RPC) error { r, err = n.ABCIQuery(ctx, path, data); return err })
+// ABCIQueryWithOptions on the first reachable node.
+func (f *Failover) ABCIQueryWithOptions(ctx context.Context, path string, data bytes.HexBytes, opts rpcclient.ABCIQueryOptions) (r *ctypes.ResultABCIQuery, err error) {
+	err = f.call(ctx, func(n RPC) error { r, err = n.ABCIQueryWithOptions(ctx, path, data, opts); return err })
 	return r, err
+}
+
+// Current is the index of the node calls go to first.
+func (f *Failover) Current() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cur
+}
+
+// Skip makes the next node current: the client calls it when the current
+// node's answer was a lie, so that the next call asks another node.
+func (f *Failover) Skip() {
+	f.mu.Lock()
+	f.cur = (f.cur + 1) % len(f.nodes)
+	i := f.cur
+	f.mu.Unlock()
+	if f.OnSwitch != nil {
+		f.OnSwitch(i)
+	}
 }
 
 // BroadcastTxSync to the first reachable node.

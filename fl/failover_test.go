@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cometbft/cometbft/libs/bytes"
+	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	"github.com/cometbft/cometbft/types"
 )
@@ -27,7 +28,7 @@ func (s *stubRPC) Status(context.Context) (*ctypes.ResultStatus, error) {
 	st.NodeInfo.Moniker = s.name
 	return st, nil
 }
-func (s *stubRPC) ABCIQuery(context.Context, string, bytes.HexBytes) (*ctypes.ResultABCIQuery, error) {
+func (s *stubRPC) ABCIQueryWithOptions(context.Context, string, bytes.HexBytes, rpcclient.ABCIQueryOptions) (*ctypes.ResultABCIQuery, error) {
 	return nil, s.err
 }
 func (s *stubRPC) BroadcastTxSync(context.Context, types.Tx) (*ctypes.ResultBroadcastTx, error) {

@@ -12,6 +12,7 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtbytes "github.com/cometbft/cometbft/libs/bytes"
+	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	"github.com/cometbft/cometbft/types"
 
@@ -39,7 +40,7 @@ func (r *dropRPC) Status(context.Context) (*ctypes.ResultStatus, error) {
 	return st, nil
 }
 
-func (r *dropRPC) ABCIQuery(context.Context, string, cmtbytes.HexBytes) (*ctypes.ResultABCIQuery, error) {
+func (r *dropRPC) ABCIQueryWithOptions(context.Context, string, cmtbytes.HexBytes, rpcclient.ABCIQueryOptions) (*ctypes.ResultABCIQuery, error) {
 	return &ctypes.ResultABCIQuery{Response: abci.ResponseQuery{Code: 101, Log: "not found"}}, nil
 }
 

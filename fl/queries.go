@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	abci "github.com/cometbft/cometbft/abci/types"
+	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 
 	"github.com/fedledger/fedledger/protocol"
@@ -12,13 +14,43 @@ import (
 
 type unmarshaler interface{ Unmarshal([]byte) error }
 
-// Query reads path from the app's committed state into out.
+// Query reads path from the app's committed state into out. With a
+// Verifier, a provable answer is checked against its proof and a verified
+// header first; a node whose answer fails is named in an ErrLyingNode
+// error and, when Dial was given several nodes, the query is asked of the
+// next one.
 func (c *Client) Query(ctx context.Context, path string, out unmarshaler) (height int64, err error) {
-	res, err := c.rpc.ABCIQuery(ctx, path, nil)
-	if err != nil {
-		return 0, c.unavailable("query %s: %v", path, err)
+	q, perr := protocol.ParseQuery(path)
+	prove := c.Verifier != nil && perr == nil && protocol.Provable(q)
+	tries := 1
+	f, multi := c.rpc.(*Failover)
+	if multi {
+		tries = len(f.nodes)
 	}
-	r := res.Response
+	var r abci.ResponseQuery
+	for try := 0; ; try++ {
+		node := c.nodeName()
+		res, err := c.rpc.ABCIQueryWithOptions(ctx, path, nil, rpcclient.ABCIQueryOptions{Prove: prove})
+		if err != nil {
+			return 0, c.unavailable("query %s: %v", path, err)
+		}
+		r = res.Response
+		if r.Code != 0 || !prove {
+			break
+		}
+		err = checkAnswer(ctx, c.Verifier, q, path, &r)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, ErrLyingNode) {
+			err = fmt.Errorf("node %s: %w", node, err)
+			if multi && try+1 < tries {
+				f.Skip()
+				continue
+			}
+		}
+		return r.Height, err
+	}
 	if r.Code == protocol.CodeNotFound {
 		return r.Height, fmt.Errorf("%w: %s", ErrNotFound, r.Log)
 	}
@@ -29,6 +61,18 @@ func (c *Client) Query(ctx context.Context, path string, out unmarshaler) (heigh
 		return r.Height, fmt.Errorf("fl: query %s: decode: %w", path, err)
 	}
 	return r.Height, nil
+}
+
+// nodeName names the node the next call goes to.
+func (c *Client) nodeName() string {
+	i := 0
+	if f, ok := c.rpc.(*Failover); ok {
+		i = f.Current()
+	}
+	if i < len(c.nodes) {
+		return c.nodes[i]
+	}
+	return "(unnamed)"
 }
 
 // Task reads a task.

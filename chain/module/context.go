@@ -113,7 +113,7 @@ func (s State) SetUint64(key string, v uint64) {
 
 // ParticipantKey is the state key of the participant with key pub; the
 // app owns the "p/" prefix.
-func ParticipantKey(pub []byte) string { return "p/" + fmt.Sprintf("%x", pub) }
+func ParticipantKey(pub []byte) string { return protocol.ParticipantKey(pub) }
 
 // Participant reads a participant, or nil when pub is not one.
 func (s State) Participant(pub []byte) (*pb.Participant, error) {

@@ -1,27 +1,27 @@
 package training
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/fedledger/fedledger/protocol"
+)
 
 const (
 	keyTaskSeq = "s/task_seq"
 	keyActive  = "s/active"
 )
 
-func taskKey(id uint64) string {
-	return "t/" + string(binary.BigEndian.AppendUint64(nil, id))
-}
+// The keys clients verify answers against are protocol's.
+var (
+	taskKey       = protocol.TaskKey
+	roundKey      = protocol.RoundKey
+	modelKey      = protocol.ModelKey
+	reputationKey = protocol.ReputationKey
+)
 
 func serverOptKey(task uint64) string {
 	return "o/" + string(binary.BigEndian.AppendUint64(nil, task))
 }
-
-func reputationKey(task uint64) string {
-	return "h/" + string(binary.BigEndian.AppendUint64(nil, task))
-}
-
-func roundKey(task uint64, round uint32) string { return "r/" + taskRound(task, round) }
-
-func modelKey(task uint64, round uint32) string { return "m/" + taskRound(task, round) }
 
 func updateKey(task uint64, round uint32, pub []byte) string {
 	return "u/" + taskRound(task, round) + string(pub)

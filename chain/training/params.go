@@ -12,7 +12,7 @@ import (
 
 // keyParams holds the module's protocol.Params as JSON (encoding/json
 // writes struct fields in their declared order: deterministic).
-const keyParams = "s/params"
+const keyParams = protocol.ParamsKey
 
 // Genesis is the module's section of the genesis app_state:
 //

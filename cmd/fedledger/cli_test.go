@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -103,6 +105,9 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 		"rounds show":     {[]string{"rounds", "show", "--node", rpc, "--task", "1", "--round", "1"}, 0},
 		"audit":           {[]string{"audit", "--node", rpc, "--task", "1"}, 0},
 		"task reinstate":  {[]string{"task", "reinstate", "--home", key("admin"), "--node", rpc, "--task", "1", "--hospital", "cleveland"}, 1},
+		"tx sign":         {[]string{"tx", "sign", "--home", key("admin"), "--node", rpc, "--body", `{"update_params": {"max_chunks": "8"}}`}, 0},
+		"tx decode":       {[]string{"tx", "decode", "--file", filepath.Join(dir, "tx.hex")}, 0},
+		"tx broadcast":    {[]string{"tx", "broadcast", "--node", rpc, "--file", filepath.Join(dir, "tx.hex")}, 0},
 		"demo":            {[]string{"demo", "--data", data, "--rounds", "2", "--validators", "1"}, 0},
 		"bench aggregate": {[]string{"bench", "aggregate", "--params", "1000", "--updates", "3", "--reps", "1", "--rules", "fedavg,median"}, 0},
 		"bench heart":     {[]string{"bench", "heart", "--data", data, "--seeds", "42", "--rounds", "1", "--validators", "1", "--methods", "fedavg"}, 0},
@@ -116,7 +121,7 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 	}
 	// The node runs in this process until the test ends.
 	order := []string{"version", "docs", "testnet", "node", "task create", "task list", "task show", "train",
-		"rounds list", "rounds show", "audit", "task reinstate", "datasets fetch", "demo",
+		"rounds list", "rounds show", "audit", "task reinstate", "tx sign", "tx decode", "tx broadcast", "datasets fetch", "demo",
 		"bench aggregate", "bench heart", "bench attacks", "bench chain", "bench large"}
 	tree := leaves(newRoot(&bytes.Buffer{}, &bytes.Buffer{}))
 	for _, l := range tree {
@@ -148,6 +153,15 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 			continue
 		}
 		c := cases[name]
+		if name == "tx decode" { // the tx that tx decode and tx broadcast read
+			var tx bytes.Buffer
+			if run(cases["tx sign"].args, &tx, io.Discard) != 0 {
+				t.Fatal("tx sign failed")
+			}
+			if err := os.WriteFile(filepath.Join(dir, "tx.hex"), tx.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 		var stdout, stderr bytes.Buffer
 		var code int
 		for tries := 0; ; tries++ {

@@ -126,7 +126,7 @@ func TestMultiProcess(t *testing.T) {
 		CurrentRound uint32 `json:"current_round"`
 	}
 	show := func() taskJSON {
-		out, err := runCmd(t, bin, "task", "show", "--node", rpc(1), "--task", "1", "--output", "json")
+		out, err := runCmd(t, bin, "task", "show", "--node", rpc(1), "--home", filepath.Join(net, "keys", "reviewer"), "--task", "1", "--output", "json")
 		var tj taskJSON
 		if err == nil {
 			json.Unmarshal([]byte(out), &tj)
@@ -153,7 +153,7 @@ func TestMultiProcess(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	// No duplicate submissions in any round.
-	out, err = runCmd(t, bin, "rounds", "list", "--node", rpc(2), "--task", "1", "--output", "json")
+	out, err = runCmd(t, bin, "rounds", "list", "--node", rpc(2), "--home", filepath.Join(net, "keys", "reviewer"), "--task", "1", "--output", "json")
 	if err != nil {
 		t.Fatalf("rounds list: %v\n%s", err, out)
 	}

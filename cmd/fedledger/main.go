@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+
 	"strings"
+
+	"github.com/fedledger/fedledger/fl"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -32,6 +35,7 @@ type globals struct {
 	home   string
 	node   string
 	output string
+	trust  trustFlags
 }
 
 // json reports whether the command should print JSON.
@@ -50,7 +54,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 // runContext is run with a context: a long-running command (node, train)
 // stops when ctx ends, as on SIGINT.
 func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRoot(stdout, stderr)
+	return runRoot(ctx, newRoot(stdout, stderr), args, stderr)
+}
+
+// runRoot executes args on a command tree and returns the exit code.
+func runRoot(ctx context.Context, root *cobra.Command, args []string, stderr io.Writer) int {
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
@@ -86,7 +94,9 @@ hash-committed model updates; the validators aggregate them deterministically
 inside the state machine, so every round is on a ledger anyone can replay.
 
 Start with 'fedledger demo --data ../shared/datasets': a whole federation in
-one process.`,
+one process.
+
+` + trustHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          noArgs,
@@ -111,9 +121,13 @@ one process.`,
 	pf.StringVar(&g.home, "home", "", "a home folder: a participant's key home (key.json), or a node's CometBFT home")
 	pf.StringVar(&g.node, "node", node, "a node's RPC address; $"+EnvNode+" sets the default")
 	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+	pf.StringVar(&g.trust.genesis, "genesis", "", "the chain's genesis file: the trust root for verifying answers (default: genesis.json in --home)")
+	pf.Int64Var(&g.trust.height, "trust-height", 0, "height of a header you trust (with --trust-hash), in place of genesis")
+	pf.StringVar(&g.trust.hash, "trust-hash", "", "hex hash of the header at --trust-height")
+	pf.DurationVar(&g.trust.period, "trust-period", fl.DefaultTrustPeriod, "trusting period: how old a trusted header may be and still vouch for newer ones")
 	root.AddCommand(
 		newDemoCmd(g), newDatasetsCmd(g), newTestnetCmd(g), newNodeCmd(g), newTrainCmd(g),
-		newTaskCmd(g), newRoundsCmd(g), newAuditCmd(g), newBenchCmd(g), newVersionCmd(g), newDocsCmd(g),
+		newTaskCmd(g), newRoundsCmd(g), newAuditCmd(g), newTxCmd(g), newBenchCmd(g), newVersionCmd(g), newDocsCmd(g),
 	)
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {

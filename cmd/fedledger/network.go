@@ -25,7 +25,9 @@ const testnetHelp = `Writes everything a consortium needs to start a fedledger n
   DIR/node0 .. DIR/node{V-1}   standard CometBFT homes (config, genesis with
                                fedledger's participants and roles, keys, peers)
   DIR/keys/<name>/key.json     one key home per hospital, the researcher, the
-                               reviewer and the admin (keep them secret)
+                               reviewer and the admin (keep them secret),
+                               with genesis.json: the trust root against
+                               which the commands verify nodes' answers
   DIR/README.md                what to start where
 
 Hospitals are named cleveland, hungary, switzerland, va (the UCI heart
@@ -114,8 +116,17 @@ func newTestnetCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		genesis, err := os.ReadFile(filepath.Join(homes[0], "config", "genesis.json"))
+		if err != nil {
+			return err
+		}
 		for i, n := range names {
 			if err := fl.WriteKeyFile(filepath.Join(*out, "keys", n, "key.json"), n, roles[i], keys[i]); err != nil {
+				return err
+			}
+			// The chain's genesis is each participant's trust root: the
+			// commands verify what nodes answer against it.
+			if err := os.WriteFile(filepath.Join(*out, "keys", n, "genesis.json"), genesis, 0o644); err != nil {
 				return err
 			}
 		}

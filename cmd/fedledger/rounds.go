@@ -100,7 +100,7 @@ func newRoundsSubCmd(g *globals, sub, short string) *cobra.Command {
 		round = fs.Uint("round", 0, "round")
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		stdout, node := cmd.OutOrStdout(), &g.node
+		stdout := cmd.OutOrStdout()
 		if *task == 0 {
 			return usagef("--task ID is required")
 		}
@@ -109,7 +109,7 @@ func newRoundsSubCmd(g *globals, sub, short string) *cobra.Command {
 		}
 		ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 		defer cancel()
-		c, names, err := dialReader(ctx, *node)
+		c, names, err := dialReader(ctx, g, cmd.ErrOrStderr())
 		if err != nil {
 			return err
 		}

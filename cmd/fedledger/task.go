@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -234,7 +235,7 @@ func newTaskCreateCmd(g *globals) *cobra.Command {
 		}
 		ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 		defer cancel()
-		c, parts, err := dialAs(ctx, g.home, g.node)
+		c, parts, err := dialAs(ctx, g, cmd.ErrOrStderr())
 		if err != nil {
 			return err
 		}
@@ -272,7 +273,7 @@ func newTaskReinstateCmd(g *globals) *cobra.Command {
 		}
 		ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 		defer cancel()
-		c, parts, err := dialAs(ctx, g.home, g.node)
+		c, parts, err := dialAs(ctx, g, cmd.ErrOrStderr())
 		if err != nil {
 			return err
 		}
@@ -313,7 +314,7 @@ func newTaskListCmd(g *globals, sub string) *cobra.Command {
 		stdout := cmd.OutOrStdout()
 		ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 		defer cancel()
-		c, names, err := dialReader(ctx, g.node)
+		c, names, err := dialReader(ctx, g, cmd.ErrOrStderr())
 		if err != nil {
 			return err
 		}
@@ -420,11 +421,11 @@ func viewTask(t *pb.Task, names map[string]string) taskView {
 	return v
 }
 
-// dialReader connects read-only to node and maps participant keys to names.
-func dialReader(ctx context.Context, node string) (*fl.Client, map[string]string, error) {
-	c, err := fl.Dial(ctx, node, nil)
+// dialReader connects read-only to --node and maps participant keys to names.
+func dialReader(ctx context.Context, g *globals, stderr io.Writer) (*fl.Client, map[string]string, error) {
+	c, err := g.dial(ctx, nil, stderr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("node %s: %w", node, err)
+		return nil, nil, err
 	}
 	names, err := participantNames(ctx, c)
 	if err != nil {
@@ -445,15 +446,15 @@ func participantNames(ctx context.Context, c *fl.Client) (map[string]string, err
 	return names, nil
 }
 
-// dialAs connects to node as the key in home and lists the participants.
-func dialAs(ctx context.Context, home, node string) (*fl.Client, []pb.Participant, error) {
-	_, key, err := fl.ReadKeyFile(filepath.Join(home, "key.json"))
+// dialAs connects to --node as the key in --home and lists the participants.
+func dialAs(ctx context.Context, g *globals, stderr io.Writer) (*fl.Client, []pb.Participant, error) {
+	_, key, err := fl.ReadKeyFile(filepath.Join(g.home, "key.json"))
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := fl.Dial(ctx, node, key)
+	c, err := g.dial(ctx, key, stderr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("node %s: %w", node, err)
+		return nil, nil, err
 	}
 	parts, err := c.Participants(ctx)
 	if err != nil {

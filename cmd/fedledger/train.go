@@ -73,9 +73,9 @@ func newTrainCmd(g *globals) *cobra.Command {
 		}
 		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		client, err := fl.Dial(ctx, *node, key)
+		client, err := g.dial(ctx, key, cmd.ErrOrStderr())
 		if err != nil {
-			return fmt.Errorf("node %s: %w", *node, err)
+			return err
 		}
 		var mu sync.Mutex
 		logf := func(format string, a ...any) {

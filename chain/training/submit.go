@@ -194,8 +194,11 @@ func checkUpdate(task *pb.Task, bz []byte) error {
 
 // checkCommitment checks a revealed update and salt against signer's
 // commitment (protocol.Commitment binds them to signer). A commitment that
-// equals another hospital's in the round was copied: only the hospital
-// that made it can reveal it, and the copier's attempt gets its own code.
+// equals another hospital's in the round, where that hospital has shown it
+// is the maker (it revealed, or the reveal reproduces the commitment under
+// its key), was copied: only its maker can reveal it, and the copier's
+// attempt gets its own code. The maker's own mistaken reveal is a plain
+// mismatch, whoever copied it.
 func (c exec) checkCommitment(signer *pb.Participant, rd *pb.Round, sub *pb.Submission, salt, update []byte) error {
 	if len(salt) != protocol.SaltSize {
 		return fmt.Errorf("%w: salt has %d bytes, want %d (the secret the commitment covers)", protocol.ErrInvalidMsg, len(salt), protocol.SaltSize)
@@ -205,7 +208,10 @@ func (c exec) checkCommitment(signer *pb.Participant, rd *pb.Round, sub *pb.Subm
 		return nil
 	}
 	for _, other := range rd.Submissions {
-		if !bytes.Equal(other.Hospital, signer.PubKey) && bytes.Equal(other.UpdateHash, sub.UpdateHash) {
+		if bytes.Equal(other.Hospital, signer.PubKey) || !bytes.Equal(other.UpdateHash, sub.UpdateHash) {
+			continue
+		}
+		if other.Revealed || bytes.Equal(protocol.UpdateCommitment(c.ChainID, rd.TaskId, rd.Round, other.Hospital, salt, update), sub.UpdateHash) {
 			return fmt.Errorf("%w: %s committed to the same hash as %X in round %d of task %d; a commitment binds its maker's key, so %s cannot reveal it", protocol.ErrCopied, signer.Name, other.Hospital, rd.Round, rd.TaskId, signer.Name)
 		}
 	}

@@ -100,6 +100,11 @@ type LightVerifier struct {
 	store     *lightStore
 	client    *light.Client
 	waitEvery time.Duration
+
+	// MaxWait bounds how long AppHash waits for the header it needs before
+	// it returns ErrUnavailable (a caller that retries says what it waits
+	// for); NewLightVerifier sets 10 s.
+	MaxWait time.Duration
 }
 
 // lightStore is the verifier's store of trusted light blocks (in memory).
@@ -122,7 +127,7 @@ func NewLightVerifier(ctx context.Context, chainID string, root TrustRoot, lates
 	v := &LightVerifier{
 		chainID: chainID, period: root.Period, latest: latest,
 		nodes: append([]string{primary}, witnesses...), store: &lightStore{db: dbm.NewMemDB()},
-		waitEvery: 100 * time.Millisecond,
+		waitEvery: 100 * time.Millisecond, MaxWait: 10 * time.Second,
 	}
 	opts := light.TrustOptions{Period: root.Period, Height: root.Height, Hash: root.Hash}
 	if root.Height == 0 {
@@ -132,7 +137,7 @@ func NewLightVerifier(ctx context.Context, chainID string, root TrustRoot, lates
 		}
 		opts.Height, opts.Hash = h, hash
 	}
-	if err := v.waitFor(ctx, opts.Height); err != nil {
+	if err := v.waitFor(ctx, opts.Height, 0); err != nil {
 		return nil, err
 	}
 	primaryP, witnessP, err := v.providers()
@@ -173,7 +178,7 @@ func (v *LightVerifier) trustGenesis(ctx context.Context, g *types.GenesisDoc) (
 	if first < 1 {
 		first = 1
 	}
-	if err := v.waitFor(ctx, first); err != nil {
+	if err := v.waitFor(ctx, first, 0); err != nil {
 		return 0, nil, err
 	}
 	p, err := lighthttp.New(v.chainID, v.nodes[0])
@@ -201,12 +206,17 @@ func (v *LightVerifier) trustGenesis(ctx context.Context, g *types.GenesisDoc) (
 	return first, lb.Hash(), nil
 }
 
-// waitFor waits until the primary has committed block h.
-func (v *LightVerifier) waitFor(ctx context.Context, h int64) error {
+// waitFor waits until the primary has committed block h, for at most
+// limit (0: until ctx ends).
+func (v *LightVerifier) waitFor(ctx context.Context, h int64, limit time.Duration) error {
+	start := time.Now()
 	for {
 		got, err := v.latest(ctx)
 		if err == nil && got >= h {
 			return nil
+		}
+		if limit > 0 && time.Since(start) >= limit {
+			return fmt.Errorf("%w: no block %d from %s after %s, to verify the answer with (the network makes no blocks, or the node is behind)", ErrUnavailable, h, v.nodes[0], limit)
 		}
 		select {
 		case <-ctx.Done():
@@ -218,7 +228,7 @@ func (v *LightVerifier) waitFor(ctx context.Context, h int64) error {
 
 // AppHash returns the verified app hash of the state after block height.
 func (v *LightVerifier) AppHash(ctx context.Context, height int64) ([]byte, error) {
-	if err := v.waitFor(ctx, height+1); err != nil {
+	if err := v.waitFor(ctx, height+1, v.MaxWait); err != nil {
 		return nil, err
 	}
 	v.mu.Lock()

@@ -53,6 +53,19 @@ func TestTxCommands(t *testing.T) {
 		t.Errorf("a researcher's update_params: exit %d, stderr %q; want exit 1 with the chain's code", code, errs)
 	}
 
+	// A command that sends a tx exits 1 with the chain's reason when the
+	// chain refuses it (task create used to print "task  created", exit 0).
+	for _, args := range [][]string{
+		{"task", "create", "--home", filepath.Join(net, "keys", "cleveland"), "--node", rpc, "--rounds", "1"},
+		{"task", "create", "--home", filepath.Join(net, "keys", "researcher"), "--node", rpc, "--rounds", "20000"},
+	} {
+		code, out, errs := runIn(nil, args...)
+		t.Logf("%v: %s", args[4:], errs)
+		if code != 1 || !strings.Contains(errs, "code ") || strings.Contains(out, "created") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 1 with the chain's code", args[4:], code, out, errs)
+		}
+	}
+
 	raw, _ := hex.DecodeString(txHex)
 	tampered := append([]byte(nil), raw...)
 	tampered[len(tampered)-1] ^= 1 // the signature's last byte

@@ -384,6 +384,11 @@ func (c *Client) waitSynced(ctx context.Context) error {
 	start := time.Now()
 	for {
 		st, err := c.rpc.Status(ctx)
+		if err == nil && st.NodeInfo.Network != c.chainID {
+			// Another network's node at this address (a misconfigured
+			// list, or a port taken over): never send it our txs.
+			err = fmt.Errorf("node %s serves chain %q, not %q", c.nodeName(), st.NodeInfo.Network, c.chainID)
+		}
 		if err == nil && !st.SyncInfo.CatchingUp {
 			return nil
 		}

@@ -2,14 +2,18 @@ package fl
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/cometbft/cometbft/libs/bytes"
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	"github.com/cometbft/cometbft/types"
+
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
 // stubRPC answers Status with its name, or fails with err.
@@ -59,4 +63,52 @@ func TestFailover(t *testing.T) {
 	if _, err := NewFailover(answer, other).Status(context.Background()); err == nil || other.calls != 0 {
 		t.Errorf("an answer from the node was passed over: err %v, other node called %d times", err, other.calls)
 	}
+}
+
+// chainRPC is a stubRPC that says it serves network.
+type chainRPC struct {
+	stubRPC
+	network   string
+	broadcast int
+}
+
+func (s *chainRPC) Status(ctx context.Context) (*ctypes.ResultStatus, error) {
+	st, err := s.stubRPC.Status(ctx)
+	if err == nil {
+		st.NodeInfo.Network = s.network
+		st.SyncInfo.LatestBlockHeight = 5
+	}
+	return st, err
+}
+
+func (s *chainRPC) BroadcastTxSync(context.Context, types.Tx) (*ctypes.ResultBroadcastTx, error) {
+	s.broadcast++
+	return &ctypes.ResultBroadcastTx{}, nil
+}
+
+// TestOtherChainRefused: a node that now serves another network (a port
+// taken over by another chain's node) is never sent a tx; the client
+// reports it unavailable, naming the chain.
+func TestOtherChainRefused(t *testing.T) {
+	node := &chainRPC{network: "ours"}
+	c, err := NewClient(context.Background(), node, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.key = testKeyFL()
+	c.ResendAfter = 0
+	node.network = "theirs"
+	_, err = c.Submit(context.Background(), &pb.Msg{Sum: &pb.Msg_Reinstate{Reinstate: &pb.Reinstate{TaskId: 1}}})
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), `serves chain "theirs"`) || node.broadcast != 0 {
+		t.Fatalf("Submit to another chain's node: %v, %d broadcasts", err, node.broadcast)
+	}
+}
+
+func testKeyFL() ed25519.PrivateKey {
+	seed := make([]byte, ed25519.SeedSize)
+	return ed25519.NewKeyFromSeed(seed)
+}
+
+func (s *chainRPC) Tx(context.Context, []byte, bool) (*ctypes.ResultTx, error) {
+	return nil, errors.New("tx not found")
 }

@@ -32,3 +32,29 @@ func BenchmarkRules(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRound times a whole round of the robust default (median with
+// reputation: near-duplicates, norms, cosine to the aggregate) over n
+// updates of d parameters, as FinalizeBlock runs it.
+//
+//	go test ./aggregator -run xxx -bench Round -benchtime 3x
+func BenchmarkRound(b *testing.B) {
+	for _, n := range []int{10, 50} {
+		d := 1_000_000
+		r := splitmix(uint64(n*d + 7))
+		updates := randomUpdates(&r, n, d, 1<<20, 1000)
+		members := make([]Member, n)
+		for i, u := range updates {
+			members[i] = Member{Committed: true, Revealed: true, Weight: u.Weight, Update: u.Values, Score: 1_000_000}
+		}
+		rule, _ := RuleByName("median")
+		b.Run(fmt.Sprintf("median+reputation/n=%d/d=%d", n, d), func(b *testing.B) {
+			b.SetBytes(int64(4 * n * d))
+			for i := 0; i < b.N; i++ {
+				if _, err := RunRound(members, rule, true); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

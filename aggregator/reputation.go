@@ -93,12 +93,15 @@ func RunRound(members []Member, rule Rule, reputation bool) (RoundOutcome, error
 		reasons[i] = append(reasons[i], fmt.Sprintf(format, a...))
 	}
 	sybil := make([]bool, n)
-	if reputation && len(ups) > 1 {
-		pairs, err := NearDuplicates(ups, SybilDistance)
-		if err != nil {
+	var norms []uint64 // of ups, when reputation is on
+	if reputation && len(ups) > 0 {
+		if _, err := checkShape(ups); err != nil {
 			return out, err
 		}
-		for _, p := range pairs {
+		norms = Norms(ups)
+	}
+	if reputation && len(ups) > 1 {
+		for _, p := range nearDuplicates(ups, norms, SybilDistance) {
 			a, b := revealed[p[0]], revealed[p[1]]
 			sybil[a], sybil[b] = true, true
 		}
@@ -129,10 +132,8 @@ func RunRound(members []Member, rule Rule, reputation bool) (RoundOutcome, error
 		return out, nil
 	}
 	// Evidence against the aggregate and the round's typical update.
-	var norms []uint64
 	var usedNorms []uint64
 	if len(ups) > 0 {
-		norms = Norms(ups)
 		for k, i := range revealed {
 			if !members[i].Flagged && !sybil[i] {
 				usedNorms = append(usedNorms, norms[k])
@@ -143,6 +144,17 @@ func RunRound(members []Member, rule Rule, reputation bool) (RoundOutcome, error
 	aggNorm := uint64(0)
 	if out.Aggregate != nil {
 		aggNorm = norm(out.Aggregate)
+	}
+	// Each revealed member's cosine with the aggregate, in parallel.
+	cosines := make([]int64, len(revealed))
+	if out.Aggregate != nil && aggNorm > 0 {
+		parallelBlocks(len(revealed), 1, func(lo, hi int) {
+			for k := lo; k < hi; k++ {
+				if m := members[revealed[k]]; !m.Flagged && norms[k] > 0 {
+					cosines[k] = cosineMicro(m.Update, out.Aggregate, norms[k], aggNorm)
+				}
+			}
+		})
 	}
 	for k, i := range revealed {
 		m := members[i]
@@ -163,7 +175,7 @@ func RunRound(members []Member, rule Rule, reputation bool) (RoundOutcome, error
 			add(i, penOversized, "oversized: update norm %s× the median", decimal(norms[k], medNorm, 1))
 		}
 		if aggNorm > 0 && norms[k] > 0 {
-			if cos := cosineMicro(m.Update, out.Aggregate, norms[k], aggNorm); cos < opposeCosine {
+			if cos := cosines[k]; cos < opposeCosine {
 				sign := ""
 				if cos < 0 {
 					sign, cos = "-", -cos

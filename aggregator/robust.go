@@ -202,38 +202,146 @@ func NearDuplicates(updates []Update, relMicro uint64) ([][2]int, error) {
 	if _, err := checkShape(updates); err != nil {
 		return nil, err
 	}
+	return nearDuplicates(updates, Norms(updates), relMicro), nil
+}
+
+// nearDuplicates is NearDuplicates given the updates' norms.
+func nearDuplicates(updates []Update, norms []uint64, relMicro uint64) [][2]int {
 	n := len(updates)
-	norms := make([]uint64, n)
-	for i, u := range updates {
-		norms[i] = norm(u.Values)
+	small := allSmall(updates)
+	// Prune with block-sum sketches (see sketchBound): a pair whose sketches
+	// are far apart cannot be near, and only the pairs left are measured in
+	// full. The pairs found are exactly those of measuring every pair.
+	var sk [][]int64
+	if small {
+		sk = make([][]int64, n)
+		parallelBlocks(n, 1, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				sk[i] = blockSums(updates[i].Values)
+			}
+		})
 	}
+	near := make([][]bool, n)
+	parallelBlocks(n, 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			near[i] = make([]bool, n)
+			for k := i + 1; k < n; k++ {
+				mx := max(norms[i], norms[k])
+				if mx == 0 {
+					continue
+				}
+				if small && sketchFar(sk[i], sk[k], mx, relMicro) {
+					continue
+				}
+				var d uint64
+				if small {
+					d = isqrt128u(sqDistSmall(updates[i].Values, updates[k].Values))
+				} else {
+					d = isqrt128u(sqDist(updates[i].Values, updates[k].Values))
+				}
+				dh, dl := bits.Mul64(d, 1_000_000)
+				rh, rl := bits.Mul64(mx, relMicro)
+				near[i][k] = dh < rh || (dh == rh && dl <= rl)
+			}
+		}
+	})
 	var pairs [][2]int
 	for i := 0; i < n; i++ {
 		for k := i + 1; k < n; k++ {
-			mx := norms[i]
-			if norms[k] > mx {
-				mx = norms[k]
-			}
-			if mx == 0 {
-				continue
-			}
-			d := isqrt128u(sqDist(updates[i].Values, updates[k].Values))
-			dh, dl := bits.Mul64(d, 1_000_000)
-			rh, rl := bits.Mul64(mx, relMicro)
-			if dh < rh || (dh == rh && dl <= rl) {
+			if near[i][k] {
 				pairs = append(pairs, [2]int{i, k})
 			}
 		}
 	}
-	return pairs, nil
+	return pairs
+}
+
+// sketchBlock is the number of coordinates summed into one value of a
+// sketch.
+const sketchBlock = 16
+
+// blockSums is v's sketch: the sums of its coordinates in consecutive
+// blocks of sketchBlock (values within ±2^31, so no sum overflows).
+func blockSums(v []int64) []int64 {
+	out := make([]int64, (len(v)+sketchBlock-1)/sketchBlock)
+	for j, x := range v {
+		out[j/sketchBlock] += x
+	}
+	return out
+}
+
+// sketchFar reports whether two updates whose sketches are a and b are
+// certainly not within rel·mx of each other, where NearDuplicates tests
+// ⌊‖x−y‖⌋·10⁶ ≤ mx·rel. By Cauchy–Schwarz each sketch value of x−y squared
+// is at most sketchBlock times the sum of the squares it covers, so
+// ‖S(x)−S(y)‖² ≤ sketchBlock·‖x−y‖²; and ⌊‖x−y‖⌋ ≤ T = ⌊mx·rel/10⁶⌋ implies
+// ‖x−y‖² < (T+1)². Hence ‖S(x)−S(y)‖² ≥ sketchBlock·(T+1)² rules the pair
+// out. Exact integer arithmetic; when a bound would overflow it says no.
+func sketchFar(a, b []int64, mx, relMicro uint64) bool {
+	hi, lo := bits.Mul64(mx, relMicro)
+	if hi >= 1_000_000 {
+		return false
+	}
+	t, _ := bits.Div64(hi, lo, 1_000_000)
+	if t >= 1<<61 {
+		return false
+	}
+	sh, sl := bits.Mul64(t+1, t+1)
+	if sh >= 1<<59 {
+		return false
+	}
+	limit := uint128{sh<<4 | sl>>60, sl << 4} // sketchBlock = 16 = 2^4
+	var s uint128
+	for j, x := range a {
+		d := absDiff(x, b[j]) // < 2^36
+		h, l := bits.Mul64(d, d)
+		var c uint64
+		s.lo, c = bits.Add64(s.lo, l, 0)
+		s.hi += h + c
+		if !s.less(limit) {
+			return true
+		}
+	}
+	return false
+}
+
+// allSmall reports whether every value is within ±2^31.
+func allSmall(updates []Update) bool {
+	for _, u := range updates {
+		for _, v := range u.Values {
+			if v > math.MaxInt32 || v < math.MinInt32 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// sqDistSmall is sqDist for values within ±2^31: each squared difference
+// fits in 64 bits and the sum cannot reach 2^128.
+func sqDistSmall(a, b []int64) uint128 {
+	var s uint128
+	for j, x := range a {
+		dv := x - b[j]
+		if dv < 0 {
+			dv = -dv
+		}
+		sq := uint64(dv) * uint64(dv)
+		var c uint64
+		s.lo, c = bits.Add64(s.lo, sq, 0)
+		s.hi += c
+	}
+	return s
 }
 
 // Norms returns each update's Euclidean norm, rounded down.
 func Norms(updates []Update) []uint64 {
 	out := make([]uint64, len(updates))
-	for i, u := range updates {
-		out[i] = norm(u.Values)
-	}
+	parallelBlocks(len(updates), 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i] = norm(updates[i].Values)
+		}
+	})
 	return out
 }
 
@@ -363,13 +471,28 @@ func absDiff(a, b int64) uint64 {
 
 func isqrt128u(v uint128) uint64 { return isqrt128(v.hi, v.lo) }
 
-// norm is ⌊‖v‖⌋.
+// norm is ⌊‖v‖⌋ (the sum of squares saturating at 2^128−1).
 func norm(v []int64) uint64 {
 	var s uint128
-	for _, x := range v {
-		a := absU(x)
-		hi, lo := bits.Mul64(a, a)
-		s = s.add(uint128{hi, lo})
+	for i := 0; i < len(v); i += 3 {
+		// Three values within ±2^31 square to less than 2^64 together
+		// (four squares of −2^31 would make exactly 2^64).
+		c := v[i:min(i+3, len(v))]
+		var q uint64
+		for _, x := range c {
+			if x > math.MaxInt32 || x < math.MinInt32 {
+				for _, x := range v[i:] { // large values: saturating sums
+					a := absU(x)
+					hi, lo := bits.Mul64(a, a)
+					s = s.add(uint128{hi, lo})
+				}
+				return isqrt128u(s)
+			}
+			q += uint64(x * x)
+		}
+		var carry uint64
+		s.lo, carry = bits.Add64(s.lo, q, 0)
+		s.hi += carry
 	}
 	return isqrt128u(s)
 }

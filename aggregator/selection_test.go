@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -86,6 +87,103 @@ func TestMedianTrimmedMeanMatchSorting(t *testing.T) {
 			if w := acc.divRound(uint64(n - 2*k)); tm[j] != w {
 				t.Fatalf("n=%d coord %d: trimmed mean %d, sorting gives %d", n, j, tm[j], w)
 			}
+		}
+	}
+}
+
+// nearDuplicatesRef is NearDuplicates measured on every pair, as it was
+// before the sketch pruning.
+func nearDuplicatesRef(updates []Update, relMicro uint64) [][2]int {
+	var pairs [][2]int
+	for i := range updates {
+		for k := i + 1; k < len(updates); k++ {
+			mx := max(norm(updates[i].Values), norm(updates[k].Values))
+			if mx == 0 {
+				continue
+			}
+			d := isqrt128u(sqDist(updates[i].Values, updates[k].Values))
+			dh, dl := bits.Mul64(d, 1_000_000)
+			rh, rl := bits.Mul64(mx, relMicro)
+			if dh < rh || (dh == rh && dl <= rl) {
+				pairs = append(pairs, [2]int{i, k})
+			}
+		}
+	}
+	return pairs
+}
+
+// TestNearDuplicatesPruningExact: the pruned NearDuplicates finds exactly
+// the pairs that measuring every pair finds: copies with noise at, just
+// inside and just outside the threshold, honest-looking updates, zero and
+// extreme values.
+func TestNearDuplicatesPruningExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	found := 0
+	defer func() {
+		if found == 0 {
+			t.Error("no trial had a near-duplicate pair: the test checks nothing")
+		}
+		t.Logf("%d near-duplicate pairs found", found)
+	}()
+	for trial := 0; trial < 60; trial++ {
+		n, d := 2+rng.IntN(12), 1+rng.IntN(3000)
+		scale := int64(1) << (4 + rng.IntN(27))
+		ups := make([]Update, n)
+		for i := range ups {
+			ups[i] = Update{Weight: 1, Values: make([]int64, d)}
+			if i > 0 && rng.IntN(3) == 0 { // a noisy copy of an earlier one
+				src := ups[rng.IntN(i)].Values
+				noise := int64(1) << rng.IntN(12)
+				for j := range src {
+					ups[i].Values[j] = src[j] + rng.Int64N(2*noise+1) - noise
+				}
+				continue
+			}
+			if rng.IntN(10) == 0 {
+				continue // zero update
+			}
+			for j := range ups[i].Values {
+				ups[i].Values[j] = rng.Int64N(2*scale+1) - scale
+			}
+			if trial%15 == 14 { // extreme values: no pruning, same answer
+				ups[i].Values[0] = math.MaxInt64 - int64(rng.IntN(3))
+			}
+		}
+		for _, rel := range []uint64{SybilDistance, 1_000, 200_000} {
+			got, err := NearDuplicates(ups, rel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found += len(got)
+			if want := nearDuplicatesRef(ups, rel); !slices.Equal(got, want) {
+				t.Fatalf("trial %d rel %d: pruned %v, every pair %v", trial, rel, got, want)
+			}
+		}
+	}
+}
+
+// TestNormEdges: norm equals the exact square root of the sum of squares
+// for vectors of int32 extremes (where a 64-bit partial sum could wrap)
+// and of large values (the saturating path).
+func TestNormEdges(t *testing.T) {
+	ref := func(v []int64) uint64 {
+		var s uint128
+		for _, x := range v {
+			a := absU(x)
+			hi, lo := bits.Mul64(a, a)
+			s = s.add(uint128{hi, lo})
+		}
+		return isqrt128u(s)
+	}
+	for _, v := range [][]int64{
+		{math.MinInt32, math.MinInt32, math.MinInt32, math.MinInt32, math.MinInt32},
+		{math.MaxInt32, math.MinInt32, math.MaxInt32, math.MinInt32, 7, math.MinInt32, math.MinInt32},
+		{1, 2, math.MaxInt64, math.MinInt64, 3},
+		{math.MinInt32, math.MinInt32, math.MinInt32, math.MinInt32 - 1},
+		{},
+	} {
+		if got, want := norm(v), ref(v); got != want {
+			t.Errorf("norm(%v) = %d, want %d", v, got, want)
 		}
 	}
 }

@@ -261,8 +261,9 @@ func chainFedledger(ctx context.Context, cfg ChainConfig, dir string, progress i
 	if err != nil {
 		return nil, nil, err
 	}
-	// Every reveal made it: the round aggregated all of them.
-	rd, err := readers[0].Round(ctx, 1, 1)
+	// Every reveal made it: the round aggregated all of them. The node
+	// read may not have committed the last reveal's block yet: wait for it.
+	rd, err := readers[0].WaitRound(ctx, 1, 1, pb.PHASE_CLOSED)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -97,3 +97,39 @@ func TestEveryCheckTxCode(t *testing.T) {
 		}
 	}
 }
+
+// TestSigCache: a tx that verified once is accepted from the cache, and
+// the same tx with one bit of its signature or body changed is still
+// refused, before and after the original was cached; the cache evicts its
+// oldest entry when full.
+func TestSigCache(t *testing.T) {
+	h := newHarness(t, 1)
+	good := h.tx("h1", commitMsg(1, 1, testUpdate(1, 2, 3, 4), 10))
+	tx, _, err := pb.DecodeTx(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 2; round++ {
+		if err := verifySignature(good, tx); err != nil {
+			t.Fatalf("pass %d: a good tx refused: %v", round, err)
+		}
+		for _, i := range []int{len(good) - 1, len(good) / 2} {
+			bad := append([]byte(nil), good...)
+			bad[i] ^= 1
+			btx, _, err := pb.DecodeTx(bad)
+			if err != nil {
+				continue // the flip broke the encoding: refused anyway
+			}
+			if verifySignature(bad, btx) == nil {
+				t.Fatalf("pass %d: a tx with byte %d flipped verified", round, i)
+			}
+		}
+	}
+	c := &sigCache{seen: map[[32]byte]struct{}{}}
+	for i := 0; i < sigCacheSize+1; i++ {
+		c.add([32]byte{byte(i), byte(i >> 8), byte(i >> 16)})
+	}
+	if c.has([32]byte{0, 0, 0}) || !c.has([32]byte{1, 0, 0}) || len(c.seen) != sigCacheSize {
+		t.Fatalf("eviction: oldest kept %v, next kept %v, %d entries", c.has([32]byte{}), c.has([32]byte{1}), len(c.seen))
+	}
+}

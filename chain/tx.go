@@ -20,7 +20,7 @@ func (a *App) deliverTx(c *module.Context, raw []byte) error {
 	if tx.ChainId != c.ChainID {
 		return fmt.Errorf("%w: signed for %q, this chain is %q", protocol.ErrWrongChain, tx.ChainId, c.ChainID)
 	}
-	if err := tx.VerifySignature(); err != nil {
+	if err := verifySignature(raw, tx); err != nil {
 		return err
 	}
 	signer, err := c.State.Participant(tx.Signer)

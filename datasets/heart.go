@@ -88,25 +88,34 @@ func loadHeartRaw(dir string, seed uint64) (*Federation, error) {
 	hd := heartDir(dir)
 	fed := &Federation{Name: "heart-disease", Features: HeartFeatures}
 	for _, hf := range HeartFiles {
-		path := filepath.Join(hd, hf.File)
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v (download the heart disease files from %s, or run with the synthetic cohort)", ErrNoData, path, err, HeartURL)
-		}
-		if sum := md5.Sum(raw); hex.EncodeToString(sum[:]) != hf.MD5 {
-			return nil, fmt.Errorf("datasets: %s has MD5 %x, want %s: the file is not the one UCI distributes; download it again from %s", path, sum, hf.MD5, HeartURL)
-		}
-		all, err := parseHeart(raw, path)
+		all, err := loadHeartFile(hd, hf)
 		if err != nil {
 			return nil, err
-		}
-		if all.Len() != hf.Rows {
-			return nil, fmt.Errorf("datasets: %s gave %d rows after preprocessing, want %d", path, all.Len(), hf.Rows)
 		}
 		train, test := trainTestSplit(all, NewRand(seed, "heart-split/"+hf.Hospital))
 		fed.Hospitals = append(fed.Hospitals, Hospital{Name: hf.Hospital, Train: train, Test: test})
 	}
 	return fed, nil
+}
+
+// loadHeartFile reads, checks and preprocesses one hospital's file.
+func loadHeartFile(hd string, hf HeartFile) (Table, error) {
+	path := filepath.Join(hd, hf.File)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Table{}, fmt.Errorf("%w: %s: %v (download the heart disease files from %s, or run with the synthetic cohort)", ErrNoData, path, err, HeartURL)
+	}
+	if sum := md5.Sum(raw); hex.EncodeToString(sum[:]) != hf.MD5 {
+		return Table{}, fmt.Errorf("datasets: %s has MD5 %x, want %s: the file is not the one UCI distributes; download it again from %s", path, sum, hf.MD5, HeartURL)
+	}
+	all, err := parseHeart(raw, path)
+	if err != nil {
+		return Table{}, err
+	}
+	if all.Len() != hf.Rows {
+		return Table{}, fmt.Errorf("datasets: %s gave %d rows after preprocessing, want %d", path, all.Len(), hf.Rows)
+	}
+	return all, nil
 }
 
 // parseHeart applies the preprocessing to one file's bytes.

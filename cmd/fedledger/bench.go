@@ -38,10 +38,21 @@ training, and every federated method (fedavg, fedprox, fedavgm, fedadagrad,
 fedadam, fedyogi) with every round through a real in-process CometBFT network.
 Writes one CSV row per (method, seed, hospital): method,seed,hospital,accuracy
 (test accuracy at threshold 0.5 on that hospital's test split), and prints
-the table of means beside FLamby's published numbers (--output json: the rows).
+the table of means beside FLamby's published numbers, then per method the
+mean over seeds, its sd and 95% interval, and the paired difference to
+fedavg (--output json: the rows). A run in which a round left a hospital
+out, or the validators disagreed, is refused.
+
+--protocol flamby is FLamby's own: its fixed split (flamby_split.json), each
+hospital scaled with its own statistics for every method, pooled included,
+and FLamby's recipes as extra rows flamby-fedavg, flamby-fedprox,
+flamby-fedadagrad, flamby-fedadam, flamby-fedyogi, and the recipe --tune
+chose on validation rows as row tuned (docs/evaluation.md).
 
 Examples:
   fedledger bench heart --data ../shared/datasets --out heart.csv
+  fedledger bench heart --data ../shared/datasets --protocol flamby
+  fedledger bench heart --data ../shared/datasets --tune --validators 1
   fedledger bench heart --data ../shared/datasets --seeds 42 --rounds 5 --methods fedavg,fedadam`
 
 const benchAttacksHelp = `Runs every attack (label-flip, sign-flip, scale, noise, free-rider,
@@ -102,10 +113,16 @@ func newBenchHeartCmd(g *globals) *cobra.Command {
 	validators := fs.Int("validators", def.Validators, "CometBFT validators")
 	methods := fs.String("methods", "", "comma-separated methods to run (default all: local,pooled,fedavg,fedprox,fedavgm,fedadagrad,fedadam,fedyogi)")
 	out := fs.String("out", "", "CSV file to write (default: no file)")
+	tune := fs.Bool("tune", false, "choose a recipe instead: run bench.HeartGrid on FLamby's split with 20% of each hospital's training rows held out, over the tuning seeds (never the reporting seeds), and rank the recipes by validation accuracy")
+	protocol := fs.String("protocol", bench.ProtocolRandom, "random: a new split per seed; flamby: FLamby's fixed split and scaling, with FLamby's recipes as rows flamby-*")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 		_ = stderr
 		cfg := def
+		if *protocol != bench.ProtocolRandom && *protocol != bench.ProtocolFLamby {
+			return usagef("--protocol %q: want %s or %s", *protocol, bench.ProtocolRandom, bench.ProtocolFLamby)
+		}
+		cfg.Protocol = *protocol
 		cfg.Rounds = *rounds
 		cfg.Validators = *validators
 		cfg.Out = progress(cmd, g)
@@ -115,7 +132,7 @@ func newBenchHeartCmd(g *globals) *cobra.Command {
 		}
 		if *methods != "" {
 			known := map[string]bool{"local": true, "pooled": true}
-			for _, m := range bench.FederatedMethods() {
+			for _, m := range append(bench.FederatedMethods(), append(bench.FLambyMethods(), bench.TunedHeartMethod())...) {
 				known[m.Name] = true
 			}
 			for _, m := range strings.Split(*methods, ",") {
@@ -142,6 +159,20 @@ func newBenchHeartCmd(g *globals) *cobra.Command {
 		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		t0 := time.Now()
+		if *tune {
+			choices, err := bench.TuneHeart(ctx, cfg, bench.HeartGrid(), bench.TuneSeeds)
+			if err != nil {
+				return err
+			}
+			if g.json() {
+				return writeJSON(stdout, choices)
+			}
+			fmt.Fprintf(stdout, "\nrecipes by validation accuracy (FLamby's split, %.0f%% of training rows held out, seeds %v):\n", 100*bench.ValidationShare, bench.TuneSeeds)
+			for _, c := range choices {
+				fmt.Fprintf(stdout, "%.3f  %s\n", c.Mean, c.Method.Name)
+			}
+			return nil
+		}
 		rows, err := bench.Heart(ctx, cfg)
 		if err != nil {
 			return err
@@ -156,6 +187,7 @@ func newBenchHeartCmd(g *globals) *cobra.Command {
 		}
 		sums, hospitals := bench.Summarize(rows)
 		fmt.Fprint(stdout, "\n"+bench.FormatTable(sums, hospitals, len(cfg.Seeds)))
+		fmt.Fprint(stdout, "\n"+bench.FormatSeedStats(bench.SeedStats(rows)))
 		fmt.Fprintf(stdout, "%d rows in %.0fs\n", len(rows), time.Since(t0).Seconds())
 		if *out != "" {
 			fmt.Fprintf(stdout, "rows written to %s\n", *out)

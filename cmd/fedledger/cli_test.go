@@ -97,7 +97,7 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 		"docs":    {[]string{"docs", "--dir", filepath.Join(dir, "cli")}, 0},
 		"testnet": {[]string{"testnet", "--validators", "1", "--hospitals", "1", "--out", net, "--base-port", strconv.Itoa(base), "--block-interval", "50ms"}, 0},
 		"task create": {[]string{"task", "create", "--home", key("researcher"), "--node", rpc, "--rounds", "1",
-			"--commit-window", "20", "--reveal-window", "20"}, 0},
+			"--commit-window", "1000", "--reveal-window", "1000"}, 0},
 		"task list":       {[]string{"task", "list", "--node", rpc}, 0},
 		"task show":       {[]string{"task", "show", "--node", rpc, "--task", "1"}, 0},
 		"train":           {[]string{"train", "--home", key("cleveland"), "--node", rpc, "--data", data, "--task", "1"}, 0},

@@ -117,7 +117,7 @@ func TestMultiProcess(t *testing.T) {
 		trainers[names[i]] = startTrainer(i)
 	}
 	out, err := runCmd(t, bin, "task", "create", "--home", filepath.Join(net, "keys", "researcher"), "--node", rpc(0),
-		"--rounds", "8", "--name", "e2e", "--commit-window", "200", "--reveal-window", "200")
+		"--rounds", "8", "--name", "e2e", "--commit-window", "1000", "--reveal-window", "1000")
 	if err != nil || !strings.Contains(out, "task 1 created") {
 		t.Fatalf("task create: %v\n%s", err, out)
 	}

@@ -74,7 +74,7 @@ func TestValidatorsKilled(t *testing.T) {
 		trainers = append(trainers, start(t, bin, "train", "--home", filepath.Join(net, "keys", n), "--node", list, "--data", data, "--task", "1"))
 	}
 	if out, err := runCmd(t, bin, "task", "create", "--home", filepath.Join(net, "keys", "researcher"), "--node", rpc(0),
-		"--rounds", "6", "--commit-window", "100", "--reveal-window", "100"); err != nil {
+		"--rounds", "6", "--commit-window", "1000", "--reveal-window", "1000"); err != nil {
 		t.Fatalf("task create: %v\n%s", err, out)
 	}
 	show := func() (status string, round uint32) {

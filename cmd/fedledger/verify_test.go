@@ -65,7 +65,7 @@ func TestLyingNodeCLI(t *testing.T) {
 	net, rpc := startTestnet(t)
 	key := func(name string) string { return filepath.Join(net, "keys", name) }
 	do := func(args ...string) (int, string, string) { return runIn(nil, args...) }
-	if code, _, errs := do("task", "create", "--home", key("researcher"), "--node", rpc, "--rounds", "1", "--commit-window", "20", "--reveal-window", "20"); code != 0 {
+	if code, _, errs := do("task", "create", "--home", key("researcher"), "--node", rpc, "--rounds", "1", "--commit-window", "1000", "--reveal-window", "1000"); code != 0 {
 		t.Fatalf("task create: %s", errs)
 	}
 	if code, _, errs := do("train", "--home", key("cleveland"), "--node", rpc, "--data", data, "--task", "1"); code != 0 {

@@ -1,0 +1,40 @@
+package bench
+
+import (
+	"math"
+	"strings"
+	"testing"
+)
+
+// TestSeedStats: per-seed means over hospitals, their mean, sd and t
+// interval, and the paired difference to fedavg, on hand-computed rows.
+func TestSeedStats(t *testing.T) {
+	var rows []Row
+	add := func(m string, seed uint64, accs ...float64) {
+		for i, a := range accs {
+			rows = append(rows, Row{Method: m, Seed: seed, Hospital: []string{"a", "b"}[i], Accuracy: a})
+		}
+	}
+	add("fedavg", 1, 0.6, 0.8) // seed means 0.7, 0.8, 0.9
+	add("fedavg", 2, 0.7, 0.9)
+	add("fedavg", 3, 0.8, 1.0)
+	add("x", 1, 0.7, 0.9) // fedavg + 0.1 on every seed
+	add("x", 2, 0.8, 1.0)
+	add("x", 3, 0.9, 1.1)
+	st := SeedStats(rows)
+	if len(st) != 2 || st[0].Method != "fedavg" || st[0].DiffFedAvg != nil {
+		t.Fatalf("%+v", st)
+	}
+	f := st[0]
+	half := 4.303 * 0.1 / math.Sqrt(3) // sd of 0.7, 0.8, 0.9 is 0.1; t(2) = 4.303
+	if math.Abs(f.Mean-0.8) > 1e-12 || math.Abs(f.SD-0.1) > 1e-12 || math.Abs(f.Lo-(0.8-half)) > 1e-12 || math.Abs(f.Hi-(0.8+half)) > 1e-12 {
+		t.Errorf("fedavg: %+v", f)
+	}
+	d := st[1].DiffFedAvg
+	if d == nil || math.Abs(d.Mean-0.1) > 1e-12 || math.Abs(d.Lo-0.1) > 1e-12 || math.Abs(d.Hi-0.1) > 1e-12 {
+		t.Errorf("paired difference: %+v", d)
+	}
+	if out := FormatSeedStats(st); !strings.Contains(out, "+0.100 [0.100, 0.100]") {
+		t.Errorf("table:\n%s", out)
+	}
+}

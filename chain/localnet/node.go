@@ -3,8 +3,6 @@ package localnet
 import (
 	"context"
 	"fmt"
-	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,7 +17,6 @@ type Node struct {
 
 	mu      sync.Mutex
 	started time.Time
-	held    []net.Listener // the stopped node's ports, see hold
 }
 
 // dialSettle is how long a node must have run before Stop: CometBFT dials
@@ -31,7 +28,6 @@ const dialSettle = 3500 * time.Millisecond
 
 // Start starts the node (again) on its home.
 func (n *Node) Start() error {
-	n.release()
 	if err := n.Node.Start(); err != nil {
 		return err
 	}
@@ -53,46 +49,7 @@ func (n *Node) Stop() error {
 	if wait > 0 {
 		time.Sleep(wait)
 	}
-	if err := n.Node.Stop(); err != nil {
-		return err
-	}
-	n.hold()
-	return nil
-}
-
-// hold binds the stopped node's P2P and RPC ports until Start, so that no
-// other process on the machine (another test's network) takes them and
-// the node can start on them again; a connection is accepted and closed at
-// once, as a dead node's would fail.
-func (n *Node) hold() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for _, a := range []string{n.Config().P2P.ListenAddress, n.Config().RPC.ListenAddress} {
-		l, err := net.Listen("tcp", strings.TrimPrefix(a, "tcp://"))
-		if err != nil {
-			continue // taken already: Start will say so
-		}
-		n.held = append(n.held, l)
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
-	}
-}
-
-// release frees the ports hold bound.
-func (n *Node) release() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for _, l := range n.held {
-		l.Close()
-	}
-	n.held = nil
+	return n.Node.Stop()
 }
 
 // poll calls ready every 50 ms until it reports true or ctx ends; the

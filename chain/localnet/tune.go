@@ -43,26 +43,45 @@ const (
 	portHigh = 32000
 )
 
+// portWindow is the share of the range a process picks from first: the
+// window its pid selects. Two processes whose pids fall in different
+// windows never pick the same port, so a port a stopped node leaves free is
+// not taken by another process's network (another package's tests, a
+// bench beside them) before the node starts again on it.
+const portWindow = 500
+
 var (
-	portMu   sync.Mutex
-	nextPort = portLow + (os.Getpid()*97)%(portHigh-portLow)
+	portMu      sync.Mutex
+	windowStart = portLow + (os.Getpid()%((portHigh-portLow)/portWindow))*portWindow
+	cursor      int // the next port of the window to try, from windowStart
 )
 
+// freePort returns a port that is free on host now: the next one of this
+// process's window, or, when the whole window is taken, the first free one
+// of the range after it.
 func freePort(host string) (int, error) {
 	portMu.Lock()
 	defer portMu.Unlock()
-	for tries := 0; tries < portHigh-portLow; tries++ {
-		p := nextPort
-		nextPort++
-		if nextPort >= portHigh {
-			nextPort = portLow
-		}
+	free := func(p int) bool {
 		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
 		if err != nil {
-			continue
+			return false
 		}
 		l.Close()
-		return p, nil
+		return true
+	}
+	for i := 0; i < portWindow; i++ {
+		p := windowStart + (cursor+i)%portWindow
+		if free(p) {
+			cursor = (cursor + i + 1) % portWindow
+			return p, nil
+		}
+	}
+	span := portHigh - portLow
+	for i := 0; i < span; i++ {
+		if p := portLow + (windowStart-portLow+portWindow+i)%span; free(p) {
+			return p, nil
+		}
 	}
 	return 0, fmt.Errorf("localnet: no free port on %s between %d and %d", host, portLow, portHigh)
 }

@@ -183,6 +183,16 @@ func chainFedledger(ctx context.Context, cfg ChainConfig, dir string, progress i
 		gen.Participants = append(gen.Participants, chain.GenesisParticipant{Name: fmt.Sprintf("h%d", i), PubKey: pub, Role: "hospital"})
 		invited = append(invited, pub)
 	}
+	// One task invites every sender: raise the caps that would refuse it
+	// (the defaults allow 100 hospitals), as a consortium's genesis would.
+	caps := protocol.DefaultParams()
+	caps.MaxHospitals = max(caps.MaxHospitals, uint64(cfg.Updates))
+	caps.MaxTaskValues = max(caps.MaxTaskValues, uint64(cfg.Updates)*uint64(params))
+	section, err := json.Marshal(map[string]any{"params": caps})
+	if err != nil {
+		return nil, nil, err
+	}
+	gen.Modules = map[string]json.RawMessage{"training": section}
 	appState, err := json.Marshal(gen)
 	if err != nil {
 		return nil, nil, err

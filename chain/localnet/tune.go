@@ -37,10 +37,12 @@ func Tune(c *cmtcfg.Config, blockInterval time.Duration) {
 
 // Ports are picked below Linux's ephemeral range (32768 and up), so that
 // the outgoing connections of this or another process cannot take a port
-// between the moment it is picked and the moment the node listens on it.
+// between the moment it is picked and the moment the node listens on it;
+// and below 26000, which the command line's multi-process tests keep for
+// the fixed ports of their testnets.
 const (
 	portLow  = 20000
-	portHigh = 32000
+	portHigh = 26000
 )
 
 // portWindow is the share of the range a process picks from first: the

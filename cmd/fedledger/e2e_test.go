@@ -17,10 +17,14 @@ import (
 	"github.com/fedledger/fedledger/datasets"
 )
 
-// freeBase finds a base port with 40 free ports above it, below the
-// ephemeral range.
+// freeBase finds a base port with 40 free ports above it, in [26000,
+// 32000): below the ephemeral range, and above the ports in-process
+// networks pick (chain/localnet), so that a port a killed node leaves free
+// is not taken by another package's network running beside this one.
 func freeBase(t *testing.T) int {
-	for base := 21000 + (os.Getpid()%200)*50; base < 32000; base += 50 {
+	start := (os.Getpid() % 119) * 50
+	for i := 0; i < 119; i++ {
+		base := 26000 + (start+i*50)%(119*50)
 		ok := true
 		for p := base; p < base+40 && ok; p++ {
 			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))

@@ -60,6 +60,10 @@ type Client struct {
 	// checked against; an answer that fails is refused with ErrLyingNode.
 	// Lists (tasks, participants) carry no proof and are not checked.
 	Verifier Verifier
+	// OnWait, when set, is told each time Submit sends a tx again because
+	// no block included it within ResendAfter, so that a caller can say
+	// what it waits for while the network makes no blocks.
+	OnWait func(err error)
 
 	nodes []string // the node addresses Dial was given, for messages
 
@@ -274,6 +278,9 @@ func (c *Client) Submit(ctx context.Context, msg *pb.Msg) (*Included, error) {
 		}
 		if attempt >= c.MaxAttempts {
 			return nil, fmt.Errorf("%w: %s %X not included after %d broadcasts: the network makes no blocks (lost quorum?) or the node dropped it", ErrUnavailable, msg.Kind(), hash[:6], attempt)
+		}
+		if c.OnWait != nil {
+			c.OnWait(fmt.Errorf("%w: %s %X not included after %s; sending it again (%d of %d)", ErrUnavailable, msg.Kind(), hash[:6], c.ResendAfter, attempt+1, c.MaxAttempts))
 		}
 	}
 }

@@ -216,14 +216,21 @@ func (v *LightVerifier) waitFor(ctx context.Context, h int64, limit time.Duratio
 			return nil
 		}
 		if limit > 0 && time.Since(start) >= limit {
-			return fmt.Errorf("%w: no block %d from %s after %s, to verify the answer with (the network makes no blocks, or the node is behind)", ErrUnavailable, h, v.nodes[0], limit)
+			return fmt.Errorf("%w: no block %d from %s after %s, to verify the answer with (the network makes no blocks, or the node is behind)", ErrUnavailable, h, v.primary(), limit)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w: waiting for block %d from %s: %v", ErrUnavailable, h, v.nodes[0], ctx.Err())
+			return fmt.Errorf("%w: waiting for block %d from %s: %v", ErrUnavailable, h, v.primary(), ctx.Err())
 		case <-time.After(v.waitEvery):
 		}
 	}
+}
+
+// primary is the node the light client reads headers from first.
+func (v *LightVerifier) primary() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.nodes[0]
 }
 
 // AppHash returns the verified app hash of the state after block height.
@@ -232,22 +239,51 @@ func (v *LightVerifier) AppHash(ctx context.Context, height int64) ([]byte, erro
 		return nil, err
 	}
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	if v.client == nil {
 		if err := v.reopen(); err != nil {
+			v.mu.Unlock()
 			return nil, err
 		}
 	}
-	lb, err := v.client.VerifyLightBlockAtHeight(ctx, height+1, time.Now())
-	if err != nil {
-		err = lightErr(err)
+	c := v.client
+	v.mu.Unlock()
+	// The light client retries a node that does not answer for up to half
+	// a minute, without looking at ctx: give it MaxWait, then report the
+	// node unavailable (the caller retries and says so) and start the next
+	// call from another node.
+	type result struct {
+		lb  *types.LightBlock
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		lb, err := c.VerifyLightBlockAtHeight(ctx, height+1, time.Now())
+		done <- result{lb, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(v.MaxWait):
+		r.err = fmt.Errorf("%w: verifying header %d took over %s", ErrUnavailable, height+1, v.MaxWait)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if r.err != nil {
+		err := lightErr(r.err)
 		if !errors.Is(err, ErrLyingNode) {
-			// A node that could not be reached may have cost the light
-			// client its providers; start again from the trusted store.
-			v.client = nil
+			// A node that could not be reached, or is behind, may have
+			// cost the light client its providers: start again from the
+			// trusted store, with the next node as primary.
+			v.mu.Lock()
+			if v.client == c {
+				v.client = nil
+				v.nodes = append(v.nodes[1:], v.nodes[0])
+			}
+			v.mu.Unlock()
 		}
 		return nil, err
 	}
+	lb := r.lb
 	return lb.AppHash, nil
 }
 

@@ -91,6 +91,7 @@ func newTrainCmd(g *globals) *cobra.Command {
 			fmt.Fprintf(stdout, "%s %s\n", time.Now().Format("15:04:05"), msg)
 		}
 		logf("%d training rows, %d test rows; chain %s via %s", hosp.Train.Len(), hosp.Test.Len(), client.ChainID(), *node)
+		client.OnWait = func(err error) { logf("waiting, will retry: %v", err) }
 		tr := func() *fl.Trainer {
 			return &fl.Trainer{
 				Name: kf.Name, Client: client, Data: *hosp, Seed: *seed, ChunkSize: *chunkSize,

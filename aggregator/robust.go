@@ -382,22 +382,11 @@ func pairwiseSqDist(updates []Update) [][]uint128 {
 			a := updates[i].Values[lo:hi]
 			for k := i + 1; k < n; k++ {
 				b := updates[k].Values[lo:hi]
-				var s uint128
 				if small {
-					for j, x := range a {
-						dv := x - b[j]
-						if dv < 0 {
-							dv = -dv
-						}
-						sq := uint64(dv) * uint64(dv)
-						var c uint64
-						s.lo, c = bits.Add64(s.lo, sq, 0)
-						s.hi += c
-					}
+					m[i][k] = sqDistSmall(a, b)
 				} else {
-					s = sqDist(a, b)
+					m[i][k] = sqDist(a, b)
 				}
-				m[i][k] = s
 			}
 		}
 		mu.Lock()

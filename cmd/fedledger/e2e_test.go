@@ -81,23 +81,31 @@ func runCmd(t *testing.T, bin string, args ...string) (string, error) {
 // task completes, no round holds two submissions from one hospital, the
 // restarted trainer never had a submission refused as a duplicate, and
 // `fedledger audit` reports every round OK.
-func TestMultiProcess(t *testing.T) {
-	data := datasets.FindDir("")
+// multiTestnet builds the fedledger binary and writes a 4-validator,
+// 4-hospital testnet on fixed free ports; it returns the binary, the
+// testnet folder, the data folder and node i's RPC address.
+func multiTestnet(t *testing.T, blockInterval string) (bin, net, data string, rpc func(i int) string) {
+	t.Helper()
+	data = datasets.FindDir("")
 	if data == "" {
 		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "fedledger")
+	bin = filepath.Join(dir, "fedledger")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	base := freeBase(t)
-	net := filepath.Join(dir, "net")
+	net = filepath.Join(dir, "net")
 	if out, err := runCmd(t, bin, "testnet", "--validators", "4", "--hospitals", "4", "--out", net,
-		"--base-port", strconv.Itoa(base), "--block-interval", "100ms"); err != nil {
+		"--base-port", strconv.Itoa(base), "--block-interval", blockInterval); err != nil {
 		t.Fatalf("testnet: %v\n%s", err, out)
 	}
-	rpc := func(i int) string { return fmt.Sprintf("http://127.0.0.1:%d", base+10*i+1) }
+	return bin, net, data, func(i int) string { return fmt.Sprintf("http://127.0.0.1:%d", base+10*i+1) }
+}
+
+func TestMultiProcess(t *testing.T) {
+	bin, net, data, rpc := multiTestnet(t, "100ms")
 	for i := 0; i < 4; i++ {
 		start(t, bin, "node", "--home", filepath.Join(net, fmt.Sprintf("node%d", i)), "--log-level", "error")
 	}

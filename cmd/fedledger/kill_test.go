@@ -6,12 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/fedledger/fedledger/datasets"
 )
 
 // TestValidatorsKilled starts 4 `fedledger node` processes and 4 trainer
@@ -32,22 +29,7 @@ func TestValidatorsKilled(t *testing.T) {
 		}
 		outage = d
 	}
-	data := datasets.FindDir("")
-	if data == "" {
-		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "fedledger")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	base := freeBase(t)
-	net := filepath.Join(dir, "net")
-	if out, err := runCmd(t, bin, "testnet", "--validators", "4", "--hospitals", "4", "--out", net,
-		"--base-port", strconv.Itoa(base), "--block-interval", "300ms"); err != nil {
-		t.Fatalf("testnet: %v\n%s", err, out)
-	}
-	rpc := func(i int) string { return fmt.Sprintf("http://127.0.0.1:%d", base+10*i+1) }
+	bin, net, data, rpc := multiTestnet(t, "300ms")
 	nodes := make([]*proc, 4)
 	startNode := func(i int) {
 		nodes[i] = start(t, bin, "node", "--home", filepath.Join(net, fmt.Sprintf("node%d", i)), "--log-level", "error")

@@ -211,6 +211,7 @@ func (nw *Network) Stop() error {
 		if err := n.Stop(); err != nil {
 			errs = append(errs, err)
 		}
+		n.release() // the network is done with its ports
 	}
 	return errors.Join(errs...)
 }

@@ -17,6 +17,7 @@ type Node struct {
 
 	mu      sync.Mutex
 	started time.Time
+	held    []func() // frees the stopped node's ports, see Stop
 }
 
 // dialSettle is how long a node must have run before Stop: CometBFT dials
@@ -28,6 +29,7 @@ const dialSettle = 3500 * time.Millisecond
 
 // Start starts the node (again) on its home.
 func (n *Node) Start() error {
+	n.release()
 	if err := n.Node.Start(); err != nil {
 		return err
 	}
@@ -49,7 +51,30 @@ func (n *Node) Stop() error {
 	if wait > 0 {
 		time.Sleep(wait)
 	}
-	return n.Node.Stop()
+	if err := n.Node.Stop(); err != nil {
+		return err
+	}
+	// Keep the ports until Start, so that no other process on the machine
+	// (another package's tests, a bench beside them) takes them; a held
+	// port refuses connections, as a stopped node's does.
+	n.mu.Lock()
+	for _, a := range []string{n.Config().P2P.ListenAddress, n.Config().RPC.ListenAddress} {
+		if free := holdPort(a); free != nil {
+			n.held = append(n.held, free)
+		}
+	}
+	n.mu.Unlock()
+	return nil
+}
+
+// release frees the ports Stop held.
+func (n *Node) release() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, free := range n.held {
+		free()
+	}
+	n.held = nil
 }
 
 // poll calls ready every 50 ms until it reports true or ctx ends; the

@@ -13,7 +13,9 @@ import (
 // without listening and without SO_REUSEADDR: no other process can bind
 // the port while it is held, and a connection to it is refused at once,
 // as to a stopped node. It returns a func that frees the port, or nil if
-// the port could not be held.
+// the port could not be held: without SO_REUSEADDR the bind fails while
+// the node's closed connections linger in TIME_WAIT, and then the port is
+// left as it was (unprotected).
 func holdPort(addr string) func() {
 	host, port, err := net.SplitHostPort(strings.TrimPrefix(addr, "tcp://"))
 	if err != nil {

@@ -97,7 +97,7 @@ type LightVerifier struct {
 	nodes     []string // primary first, then witnesses
 	latest    func(ctx context.Context) (int64, error)
 	mu        sync.Mutex
-	store     *lightStore
+	store     dbm.DB // trusted light blocks, in memory
 	client    *light.Client
 	waitEvery time.Duration
 
@@ -107,8 +107,6 @@ type LightVerifier struct {
 	MaxWait time.Duration
 }
 
-// lightStore is the verifier's store of trusted light blocks (in memory).
-type lightStore struct{ db dbm.DB }
 
 var _ Verifier = (*LightVerifier)(nil)
 
@@ -126,7 +124,7 @@ func NewLightVerifier(ctx context.Context, chainID string, root TrustRoot, lates
 	}
 	v := &LightVerifier{
 		chainID: chainID, period: root.Period, latest: latest,
-		nodes: append([]string{primary}, witnesses...), store: &lightStore{db: dbm.NewMemDB()},
+		nodes: append([]string{primary}, witnesses...), store: dbm.NewMemDB(),
 		waitEvery: 100 * time.Millisecond, MaxWait: 10 * time.Second,
 	}
 	opts := light.TrustOptions{Period: root.Period, Height: root.Height, Hash: root.Hash}
@@ -144,7 +142,7 @@ func NewLightVerifier(ctx context.Context, chainID string, root TrustRoot, lates
 	if err != nil {
 		return nil, err
 	}
-	c, err := light.NewClient(ctx, chainID, opts, primaryP, witnessP, lightdb.New(v.store.db, ""), light.Logger(log.NewNopLogger()))
+	c, err := light.NewClient(ctx, chainID, opts, primaryP, witnessP, lightdb.New(v.store, ""), light.Logger(log.NewNopLogger()))
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w", primary, lightErr(fmt.Errorf("light client from the trusted header at height %d: %w", opts.Height, err)))
 	}
@@ -293,7 +291,7 @@ func (v *LightVerifier) reopen() error {
 	if err != nil {
 		return err
 	}
-	c, err := light.NewClientFromTrustedStore(v.chainID, v.period, primaryP, witnessP, lightdb.New(v.store.db, ""), light.Logger(log.NewNopLogger()))
+	c, err := light.NewClientFromTrustedStore(v.chainID, v.period, primaryP, witnessP, lightdb.New(v.store, ""), light.Logger(log.NewNopLogger()))
 	if err != nil {
 		return fmt.Errorf("%w: light client: %v", ErrUnavailable, err)
 	}

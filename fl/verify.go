@@ -107,7 +107,6 @@ type LightVerifier struct {
 	MaxWait time.Duration
 }
 
-
 var _ Verifier = (*LightVerifier)(nil)
 
 // NewLightVerifier starts a light client on chainID, trusting root, that

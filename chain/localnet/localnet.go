@@ -193,7 +193,7 @@ func (nw *Network) prepareHomes() (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		nw.nodes = append(nw.nodes, &Node{Node: n, Index: i})
+		nw.nodes = append(nw.nodes, &Node{Node: n, Index: i, net: nw})
 	}
 	return fresh, nil
 }

@@ -2,9 +2,16 @@ package localnet
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/cometbft/cometbft/p2p"
 
 	"github.com/fedledger/fedledger/chain/node"
 )
@@ -14,10 +21,12 @@ import (
 type Node struct {
 	*node.Node
 	Index int
+	net   *Network // for the other nodes' addresses, see move
 
 	mu      sync.Mutex
 	started time.Time
 	held    []func() // frees the stopped node's ports, see Stop
+	moved   int      // see Moved
 }
 
 // dialSettle is how long a node must have run before Stop: CometBFT dials
@@ -27,10 +36,20 @@ type Node struct {
 // nodes stopped and started again in one process, as tests do.
 const dialSettle = 3500 * time.Millisecond
 
-// Start starts the node (again) on its home.
+// Start starts the node (again) on its home. If another process took one
+// of its ports while it was stopped (Stop cannot hold a port that still has
+// connections in TIME_WAIT), it moves to free ports, dials every other node
+// itself (they dial the address it left), and says so in Moved.
 func (n *Node) Start() error {
 	n.release()
-	if err := n.Node.Start(); err != nil {
+	err := n.Node.Start()
+	if err != nil && n.net != nil && isPortTaken(err) {
+		if merr := n.move(); merr != nil {
+			return errors.Join(err, merr)
+		}
+		err = n.Node.Start()
+	}
+	if err != nil {
 		return err
 	}
 	n.mu.Lock()
@@ -65,6 +84,63 @@ func (n *Node) Stop() error {
 	}
 	n.mu.Unlock()
 	return nil
+}
+
+// isPortTaken reports whether a start failed because a port was in use.
+func isPortTaken(err error) bool { return strings.Contains(err.Error(), "address already in use") }
+
+// move gives the stopped node free P2P and RPC ports, a new node ID, and
+// makes it dial every other node of the network. The new ID matters: a
+// peer that redialled the node while it was stopping may still hold that
+// connection (CometBFT does not close a connection accepted during Stop),
+// and would refuse the node's old ID as a duplicate until it times out.
+// The validator key, which is what consensus knows, stays.
+func (n *Node) move() error {
+	c := n.Config()
+	if err := os.Remove(c.NodeKeyFile()); err != nil {
+		return fmt.Errorf("localnet: node %d: new node key: %w", n.Index, err)
+	}
+	if _, err := p2p.LoadOrGenNodeKey(c.NodeKeyFile()); err != nil {
+		return fmt.Errorf("localnet: node %d: new node key: %w", n.Index, err)
+	}
+	host, _, err := net.SplitHostPort(strings.TrimPrefix(c.P2P.ListenAddress, "tcp://"))
+	if err != nil {
+		return fmt.Errorf("localnet: node %d: %w", n.Index, err)
+	}
+	p2pPort, err := freePort(host)
+	if err != nil {
+		return err
+	}
+	rpcPort, err := freePort(host)
+	if err != nil {
+		return err
+	}
+	var peers []string
+	for _, o := range n.net.nodes {
+		if o == n {
+			continue
+		}
+		key, err := p2p.LoadNodeKey(o.Config().NodeKeyFile())
+		if err != nil {
+			return fmt.Errorf("localnet: node %d: %w", o.Index, err)
+		}
+		peers = append(peers, string(key.ID())+"@"+strings.TrimPrefix(o.Config().P2P.ListenAddress, "tcp://"))
+	}
+	c.P2P.ListenAddress = "tcp://" + net.JoinHostPort(host, strconv.Itoa(p2pPort))
+	c.RPC.ListenAddress = "tcp://" + net.JoinHostPort(host, strconv.Itoa(rpcPort))
+	c.P2P.PersistentPeers = strings.Join(peers, ",")
+	n.mu.Lock()
+	n.moved++
+	n.mu.Unlock()
+	return nil
+}
+
+// Moved reports how many times Start found a port taken and moved the
+// node to other ports (its RPCAddress changes with it).
+func (n *Node) Moved() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.moved
 }
 
 // release frees the ports Stop held.

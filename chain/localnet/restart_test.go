@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,22 +29,40 @@ func testNetwork(t *testing.T) *Network {
 }
 
 // TestRestartNode stops a validator (the last one, then the first one, whose
-// peers must dial it back), lets the others go on without it, starts it
-// again, and checks it catches up to the same blocks and app hash.
+// peers must dial it back, then the first one again while another process
+// takes its ports), lets the others go on without it, starts it again, and
+// checks it catches up to the same blocks and app hash.
 func TestRestartNode(t *testing.T) {
 	nw := testNetwork(t)
-	for _, i := range []int{3, 0} {
+	for _, step := range []struct {
+		node  int
+		taken bool // another process binds the node's ports while it is down
+	}{{3, false}, {0, false}, {0, true}} {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		n, other := nw.Nodes()[i], nw.Nodes()[(i+1)%4]
+		n, other := nw.Nodes()[step.node], nw.Nodes()[(step.node+1)%4]
 		h0, _ := n.App().LastCommit()
 		if err := n.Stop(); err != nil {
 			t.Fatal(err)
 		}
-		if err := other.WaitHeight(ctx, h0+10); err != nil {
-			t.Fatalf("network stalled without node %d: %v", i, err)
+		if step.taken {
+			n.release()
+			for _, a := range []string{n.Config().P2P.ListenAddress, n.Config().RPC.ListenAddress} {
+				l, err := net.Listen("tcp", strings.TrimPrefix(a, "tcp://"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer l.Close()
+			}
 		}
+		if err := other.WaitHeight(ctx, h0+10); err != nil {
+			t.Fatalf("network stalled without node %d: %v", step.node, err)
+		}
+		moved := n.Moved()
 		if err := n.Start(); err != nil {
 			t.Fatal(err)
+		}
+		if got := n.Moved() - moved; got != map[bool]int{false: 0, true: 1}[step.taken] {
+			t.Fatalf("node %d moved %d times, ports taken: %v", step.node, got, step.taken)
 		}
 		t0 := time.Now()
 		if err := n.WaitReady(ctx); err != nil {
@@ -54,14 +74,14 @@ func TestRestartNode(t *testing.T) {
 		if err := n.WaitPeers(ctx, 3); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("node %d caught up and peered %v after its restart", i, time.Since(t0))
+		t.Logf("node %d caught up and peered %v after its restart (ports taken: %v)", step.node, time.Since(t0), step.taken)
 		h, appHash := n.App().LastCommit()
 		want, err := nw.Agree(ctx, h)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(appHash, want) {
-			t.Fatalf("node %d app hash at %d is %X, the chain's %X", i, h, appHash, want)
+			t.Fatalf("node %d app hash at %d is %X, the chain's %X", step.node, h, appHash, want)
 		}
 		cancel()
 	}

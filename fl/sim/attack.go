@@ -27,7 +27,35 @@ import (
 //	alie              colluders send μ − z·σ of their honest updates ("A little is enough", Baruch et al. 2019)
 //	ipm               colluders send −0.5·μ (inner-product manipulation, Xie et al. 2020)
 //	commit-no-reveal  commits to an update and never reveals it
-var Attacks = []string{"label-flip", "sign-flip", "scale", "noise", "free-rider", "free-rider-echo", "sybil", "alie", "ipm", "commit-no-reveal"}
+//	on-off            honest, but sends −3·Δ every third round (rounds 2, 5, 8, ...),
+//	                  so that good rounds rebuild what bad ones cost its reputation
+//	mpaf              a fake client with no data (Cao and Gong, 2022): sends
+//	                  w_base − w, pulling the model towards a random base model
+//	sybil-noisy       colluders send one update with 5% noise each: far enough
+//	                  apart to pass a near-duplicate test at 2%
+//	min-max           colluders send μ − γ·σ with the largest γ whose distance to
+//	                  every benign update stays within the largest benign pairwise
+//	                  distance (Shejwalkar and Houmansadr, NDSS 2021, AGR-agnostic)
+//	min-sum           as min-max, bounding the sum of squared distances to the
+//	                  benign updates by the largest benign one (same paper)
+//	adaptive          colluders who know the reputation thresholds
+//	                  (aggregator.Evidence): each sends an update at cosine
+//	                  AdaptiveCosine to the benign mean, with AdaptiveNorm times its
+//	                  norm and its own direction, just inside every threshold
+//
+// The colluding attacks (sybil, sybil-noisy, alie, ipm, min-max, min-sum,
+// adaptive) estimate the benign updates by their own honest ones: they know
+// their data, not the other hospitals'.
+var Attacks = []string{"label-flip", "sign-flip", "scale", "noise", "free-rider", "free-rider-echo", "sybil", "alie", "ipm", "commit-no-reveal",
+	"on-off", "mpaf", "sybil-noisy", "min-max", "min-sum", "adaptive"}
+
+// The adaptive attacker's aim, inside aggregator.Evidence's thresholds
+// with a margin: cosine −0.25 to the benign mean (opposes: below −0.3) and
+// 3.5× the benign norm (oversized: above 4× the median).
+const (
+	AdaptiveCosine = -0.25
+	AdaptiveNorm   = 3.5
+)
 
 // Attack is a malicious trainer's behaviour.
 type Attack struct {
@@ -72,7 +100,13 @@ func knownAttack(name string) bool {
 }
 
 // Collusive reports whether the attack needs a Colluders group.
-func Collusive(name string) bool { return name == "sybil" || name == "alie" || name == "ipm" }
+func Collusive(name string) bool {
+	switch name {
+	case "sybil", "sybil-noisy", "alie", "ipm", "min-max", "min-sum", "adaptive":
+		return true
+	}
+	return false
+}
 
 // PrepareData changes a hospital's training data for the attack.
 func (a *Attack) PrepareData(h datasets.Hospital) datasets.Hospital {
@@ -87,9 +121,18 @@ func (a *Attack) PrepareData(h datasets.Hospital) datasets.Hospital {
 	return h
 }
 
-// Transform turns the honest update delta into the malicious one. prevStep
-// is the last global step (nil before round 2).
-func (a *Attack) Transform(ctx context.Context, name string, task uint64, round uint32, delta, prevStep []float64) ([]float64, error) {
+// Step is what an attack sees of one round.
+type Step struct {
+	Task     uint64
+	Round    uint32
+	Delta    []float64 // the honest update: local model − global model
+	PrevStep []float64 // the last global step w_r − w_{r−1} (zeros before round 2)
+	Global   []float64 // the global model the round started from
+}
+
+// Transform turns the honest update s.Delta into the malicious one.
+func (a *Attack) Transform(ctx context.Context, name string, s Step) ([]float64, error) {
+	delta := s.Delta
 	if a == nil {
 		return delta, nil
 	}
@@ -106,18 +149,35 @@ func (a *Attack) Transform(ctx context.Context, name string, task uint64, round 
 			out[i] = 10 * v
 		}
 	case "noise":
-		rng := datasets.NewRand(a.Seed^uint64(round)<<32^task, "attack-noise/"+name)
+		rng := datasets.NewRand(a.Seed^uint64(s.Round)<<32^s.Task, "attack-noise/"+name)
 		for i := range out {
 			out[i] = rng.NormFloat64()
 		}
 	case "free-rider":
 	case "free-rider-echo":
-		copy(out, prevStep)
-	case "sybil", "alie", "ipm":
+		copy(out, s.PrevStep)
+	case "on-off":
+		k := 1.0
+		if s.Round%3 == 2 {
+			k = -3
+		}
+		for i, v := range delta {
+			out[i] = k * v
+		}
+	case "mpaf":
+		// The base model is the attackers' shared secret: one draw per task.
+		rng := datasets.NewRand(a.Seed^s.Task, "mpaf-base")
+		for i := range out {
+			base := rng.NormFloat64()
+			if i < len(s.Global) {
+				out[i] = base - s.Global[i]
+			}
+		}
+	case "sybil", "sybil-noisy", "alie", "ipm", "min-max", "min-sum", "adaptive":
 		if a.Colluders == nil {
 			return nil, fmt.Errorf("sim: attack %s needs a Colluders group", a.Name)
 		}
-		return a.Colluders.exchange(ctx, a, name, task, round, delta)
+		return a.Colluders.exchange(ctx, a, name, s.Task, s.Round, delta)
 	default:
 		return nil, fmt.Errorf("sim: unknown attack %q", a.Name)
 	}
@@ -151,7 +211,7 @@ func (h hook) Update(ctx context.Context, in fl.UpdateInput) ([]float64, error) 
 	if prevStep == nil {
 		prevStep = make([]float64, len(delta))
 	}
-	bad, err := h.a.Transform(ctx, h.name, in.Task.Id, in.Round, delta, prevStep)
+	bad, err := h.a.Transform(ctx, h.name, Step{Task: in.Task.Id, Round: in.Round, Delta: delta, PrevStep: prevStep, Global: in.Global})
 	if err != nil {
 		return nil, err
 	}
@@ -233,17 +293,21 @@ func (c *Colluders) exchange(ctx context.Context, a *Attack, name string, task u
 	}
 	out := make([]float64, d)
 	switch a.Name {
-	case "sybil":
+	case "sybil", "sybil-noisy":
 		rng := datasets.NewRand(a.Seed^uint64(round), "sybil/"+name)
 		base := all[0]
-		var nrm float64
-		for _, v := range base {
-			nrm += v * v
+		rel := 0.005
+		if a.Name == "sybil-noisy" {
+			rel = 0.05
 		}
-		sd := 0.005 * math.Sqrt(nrm/float64(d))
+		sd := rel * l2(base) / math.Sqrt(float64(d))
 		for j := range out {
 			out[j] = base[j] + sd*rng.NormFloat64()
 		}
+	case "min-max", "min-sum":
+		copy(out, minMaxSum(all, mean, a.Name == "min-sum"))
+	case "adaptive":
+		copy(out, adaptive(all, mean, datasets.NewRand(a.Seed^uint64(round)<<32^task, "adaptive/"+name)))
 	case "alie":
 		// z from Baruch et al.: s = ⌊n/2+1⌋ − f supporters needed; z = Φ⁻¹((n−s)/n).
 		s := c.n/2 + 1 - c.f
@@ -265,4 +329,108 @@ func (c *Colluders) exchange(ctx context.Context, a *Attack, name string, task u
 		}
 	}
 	return out, nil
+}
+
+// minMaxSum is Shejwalkar and Houmansadr's AGR-agnostic attack on the
+// benign updates all (mean μ): μ + γ·p with p = −σ (the coordinate-wise
+// standard deviation, their "inverse std" direction) and the largest γ,
+// found by halving from 10 as in the paper, whose distances to the benign
+// updates stay within theirs: the largest (min-max) or the largest sum of
+// squares (min-sum).
+func minMaxSum(all [][]float64, mean []float64, sum bool) []float64 {
+	d := len(mean)
+	p := make([]float64, d)
+	for j := range p {
+		var v float64
+		for _, u := range all {
+			v += (u[j] - mean[j]) * (u[j] - mean[j])
+		}
+		p[j] = -math.Sqrt(v / float64(len(all)))
+	}
+	score := func(x []float64) float64 { // max distance, or sum of squares
+		var s float64
+		for _, u := range all {
+			dd := dist(x, u)
+			if sum {
+				s += dd * dd
+			} else {
+				s = math.Max(s, dd)
+			}
+		}
+		return s
+	}
+	var bound float64
+	for _, u := range all {
+		bound = math.Max(bound, score(u))
+	}
+	at := func(g float64) []float64 {
+		x := make([]float64, d)
+		for j := range x {
+			x[j] = mean[j] + g*p[j]
+		}
+		return x
+	}
+	gamma, step, best := 10.0, 5.0, 0.0
+	for step > 1e-5 {
+		if score(at(gamma)) <= bound {
+			best = gamma
+			gamma += step
+		} else {
+			gamma -= step
+		}
+		step /= 2
+	}
+	return at(best)
+}
+
+// adaptive is an update at cosine AdaptiveCosine to the benign mean and
+// AdaptiveNorm times the benign updates' mean norm, its direction off the
+// mean drawn by rng (each colluder its own, so no two are near-duplicates).
+func adaptive(all [][]float64, mean []float64, rng interface{ NormFloat64() float64 }) []float64 {
+	d := len(mean)
+	var norm float64
+	for _, u := range all {
+		norm += l2(u) / float64(len(all))
+	}
+	mn := l2(mean)
+	out := make([]float64, d)
+	if mn == 0 || norm == 0 {
+		return out
+	}
+	// v: a random direction orthogonal to the mean, unit length.
+	v := make([]float64, d)
+	var dot float64
+	for j := range v {
+		v[j] = rng.NormFloat64()
+		dot += v[j] * mean[j]
+	}
+	for j := range v {
+		v[j] -= dot / (mn * mn) * mean[j]
+	}
+	vn := l2(v)
+	if vn == 0 {
+		return out
+	}
+	c := AdaptiveCosine
+	sn := math.Sqrt(1 - c*c)
+	for j := range out {
+		out[j] = AdaptiveNorm * norm * (c*mean[j]/mn + sn*v[j]/vn)
+	}
+	return out
+}
+
+func l2(a []float64) float64 {
+	s := 0.0
+	for _, v := range a {
+		s += v * v
+	}
+	return math.Sqrt(s)
+}
+
+func dist(a, b []float64) float64 {
+	s := 0.0
+	for i := range a {
+		s += (a[i] - b[i]) * (a[i] - b[i])
+	}
+	return math.Sqrt(s)
 }

@@ -25,7 +25,7 @@ func TestAttacksSmall(t *testing.T) {
 	}
 	for name, ok := range solo {
 		a := &Attack{Name: name, Seed: 1}
-		out, err := a.Transform(ctx, "h", 1, 1, delta, prev)
+		out, err := a.Transform(ctx, "h", Step{Task: 1, Round: 1, Delta: delta, PrevStep: prev})
 		if err != nil || !ok(out) {
 			t.Errorf("%s: %v %v", name, out, err)
 		}
@@ -35,7 +35,7 @@ func TestAttacksSmall(t *testing.T) {
 		t.Errorf("label-flip data: %v (original %v)", f.Train.Y, h.Train.Y)
 	}
 	var none *Attack
-	if out, _ := none.Transform(ctx, "h", 1, 1, delta, prev); !eq(out, delta) {
+	if out, _ := none.Transform(ctx, "h", Step{Task: 1, Round: 1, Delta: delta, PrevStep: prev}); !eq(out, delta) {
 		t.Error("no attack changed the update")
 	}
 
@@ -50,7 +50,7 @@ func TestAttacksSmall(t *testing.T) {
 			go func(i int) {
 				defer wg.Done()
 				a := &Attack{Name: name, Colluders: group, Seed: 3}
-				outs[i], _ = a.Transform(ctx, []string{"a", "b", "c"}[i], 1, 2, honest[i], nil)
+				outs[i], _ = a.Transform(ctx, []string{"a", "b", "c"}[i], Step{Task: 1, Round: 2, Delta: honest[i]})
 			}(i)
 		}
 		wg.Wait()
@@ -70,7 +70,7 @@ func TestAttacksSmall(t *testing.T) {
 			}
 		}
 	}
-	if _, err := (&Attack{Name: "sybil"}).Transform(ctx, "h", 1, 1, delta, prev); err == nil {
+	if _, err := (&Attack{Name: "sybil"}).Transform(ctx, "h", Step{Task: 1, Round: 1, Delta: delta, PrevStep: prev}); err == nil {
 		t.Error("sybil without a group accepted")
 	}
 	if _, err := ParseAttacks([]string{"scale:3", "sybil", "nope:1"}); err == nil {
@@ -93,18 +93,105 @@ func eq(a, b []float64) bool {
 	return true
 }
 
-func l2(a []float64) float64 {
-	s := 0.0
-	for _, v := range a {
-		s += v * v
+// TestStrongerAttacks checks each attack added for robustness evaluation
+// against its definition.
+func TestStrongerAttacks(t *testing.T) {
+	ctx := context.Background()
+	delta := []float64{0.5, -1, 2}
+	for round, want := range map[uint32][]float64{1: delta, 2: {-1.5, 3, -6}, 3: delta, 5: {-1.5, 3, -6}} {
+		out, err := (&Attack{Name: "on-off"}).Transform(ctx, "h", Step{Task: 1, Round: round, Delta: delta})
+		if err != nil || !eq(out, want) {
+			t.Errorf("on-off round %d: %v %v, want %v", round, out, err, want)
+		}
 	}
-	return math.Sqrt(s)
-}
+	global := []float64{1, 2, 3}
+	a, _ := (&Attack{Name: "mpaf", Seed: 5}).Transform(ctx, "a", Step{Task: 1, Round: 1, Delta: delta, Global: global})
+	b, _ := (&Attack{Name: "mpaf", Seed: 5}).Transform(ctx, "b", Step{Task: 1, Round: 4, Delta: []float64{9, 9, 9}, Global: []float64{0, 0, 0}})
+	for j := range a {
+		if math.Abs(a[j]+global[j]-b[j]) > 1e-12 {
+			t.Fatalf("mpaf: fake clients pull towards different base models: %v + %v vs %v", a, global, b)
+		}
+	}
 
-func dist(a, b []float64) float64 {
-	s := 0.0
-	for i := range a {
-		s += (a[i] - b[i]) * (a[i] - b[i])
+	// Colluding groups of four, over updates of 50 values.
+	rng := datasets.NewRand(9, "benign")
+	honest := make([][]float64, 4)
+	for i := range honest {
+		honest[i] = make([]float64, 50)
+		for j := range honest[i] {
+			honest[i][j] = 1 + 0.3*rng.NormFloat64()
+		}
 	}
-	return math.Sqrt(s)
+	mean := make([]float64, 50)
+	for _, u := range honest {
+		for j, v := range u {
+			mean[j] += v / 4
+		}
+	}
+	maxPair, maxSum, meanNorm := 0.0, 0.0, 0.0
+	for _, u := range honest {
+		s := 0.0
+		for _, w := range honest {
+			maxPair = math.Max(maxPair, dist(u, w))
+			s += dist(u, w) * dist(u, w)
+		}
+		maxSum = math.Max(maxSum, s)
+		meanNorm += l2(u) / 4
+	}
+	run := func(name string) [][]float64 {
+		group := NewColluders(4, 10)
+		outs := make([][]float64, 4)
+		var wg sync.WaitGroup
+		for i := range honest {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				a := &Attack{Name: name, Colluders: group, Seed: 3}
+				var err error
+				if outs[i], err = a.Transform(ctx, []string{"a", "b", "c", "d"}[i], Step{Task: 1, Round: 2, Delta: honest[i]}); err != nil {
+					t.Error(err)
+				}
+			}(i)
+		}
+		wg.Wait()
+		return outs
+	}
+	mm := run("min-max")[0]
+	if far := func() float64 {
+		m := 0.0
+		for _, u := range honest {
+			m = math.Max(m, dist(mm, u))
+		}
+		return m
+	}(); far > maxPair*(1+1e-6) || far < 0.95*maxPair {
+		t.Errorf("min-max: farthest benign update at %.4f, want just within the benign %.4f", far, maxPair)
+	}
+	ms := run("min-sum")[0]
+	if s := func() float64 {
+		s := 0.0
+		for _, u := range honest {
+			s += dist(ms, u) * dist(ms, u)
+		}
+		return s
+	}(); s > maxSum*(1+1e-6) || s < 0.95*maxSum {
+		t.Errorf("min-sum: sum of squares %.4f, want just within the benign %.4f", s, maxSum)
+	}
+	ad := run("adaptive")
+	for i, u := range ad {
+		cos := 0.0
+		for j := range u {
+			cos += u[j] * mean[j]
+		}
+		cos /= l2(u) * l2(mean)
+		if math.Abs(cos-AdaptiveCosine) > 1e-9 || math.Abs(l2(u)/meanNorm-AdaptiveNorm) > 1e-9 {
+			t.Errorf("adaptive %d: cosine %.4f, norm %.3f× (want %.2f, %.1f×)", i, cos, l2(u)/meanNorm, AdaptiveCosine, AdaptiveNorm)
+		}
+	}
+	if dist(ad[0], ad[1]) < 0.1*l2(ad[0]) {
+		t.Error("adaptive colluders sent near-identical updates")
+	}
+	sn := run("sybil-noisy")
+	if r := dist(sn[0], sn[1]) / l2(sn[0]); r < 0.03 || r > 0.15 {
+		t.Errorf("sybil-noisy: relative distance %.3f, want about 0.07 (above the 2%% near-duplicate test)", r)
+	}
 }

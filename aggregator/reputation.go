@@ -93,15 +93,20 @@ func RunRound(members []Member, rule Rule, reputation bool) (RoundOutcome, error
 		reasons[i] = append(reasons[i], fmt.Sprintf(format, a...))
 	}
 	sybil := make([]bool, n)
-	var norms []uint64 // of ups, when reputation is on
+	var prof []profile // of ups, when reputation is on
+	norms := make([]uint64, len(ups))
+	small := true // every revealed value within ±2^31
 	if reputation && len(ups) > 0 {
 		if _, err := checkShape(ups); err != nil {
 			return out, err
 		}
-		norms = Norms(ups)
+		prof = profileAll(ups)
+		for k, p := range prof {
+			norms[k], small = p.norm, small && p.small
+		}
 	}
 	if reputation && len(ups) > 1 {
-		for _, p := range nearDuplicates(ups, norms, SybilDistance) {
+		for _, p := range nearDuplicates(ups, prof, SybilDistance) {
 			a, b := revealed[p[0]], revealed[p[1]]
 			sybil[a], sybil[b] = true, true
 		}
@@ -148,10 +153,14 @@ func RunRound(members []Member, rule Rule, reputation bool) (RoundOutcome, error
 	// Each revealed member's cosine with the aggregate, in parallel.
 	cosines := make([]int64, len(revealed))
 	if out.Aggregate != nil && aggNorm > 0 {
+		cosine := cosineMicro
+		if small && profileOf(out.Aggregate).small {
+			cosine = cosineSmall // the same values, faster
+		}
 		parallelBlocks(len(revealed), 1, func(lo, hi int) {
 			for k := lo; k < hi; k++ {
 				if m := members[revealed[k]]; !m.Flagged && norms[k] > 0 {
-					cosines[k] = cosineMicro(m.Update, out.Aggregate, norms[k], aggNorm)
+					cosines[k] = cosine(m.Update, out.Aggregate, norms[k], aggNorm)
 				}
 			}
 		})

@@ -15,7 +15,7 @@ import (
 // Median returns the coordinate-wise median (Yin et al., 2018); for an even
 // count, the mean of the two middle values rounded half away from zero.
 // Weights are ignored. It tolerates fewer than half the updates being
-// arbitrary. Cost: O(d·n) expected time (selection, not sorting), O(n) extra memory per worker; the
+// arbitrary. Cost: O(d·n) expected time (selection, not sorting), O(n·columnBlock) extra memory per worker; the
 // coordinates are shared among GOMAXPROCS goroutines in blocks (each
 // coordinate is computed on its own, so the result never depends on
 // scheduling).
@@ -27,11 +27,9 @@ func Median(updates []Update) ([]int64, error) {
 	n := len(updates)
 	out := make([]int64, d)
 	parallelBlocks(d, columnBlock, func(lo, hi int) {
-		col := make([]int64, n)
+		cols := gatherColumns(updates, lo, hi)
 		for j := lo; j < hi; j++ {
-			for i, u := range updates {
-				col[i] = u.Values[j]
-			}
+			col := cols[(j-lo)*n : (j-lo+1)*n]
 			selectK(col, n/2)
 			if n%2 == 1 {
 				out[j] = col[n/2]
@@ -39,13 +37,41 @@ func Median(updates []Update) ([]int64, error) {
 				out[j] = mean2(maxOf(col[:n/2]), col[n/2])
 			}
 		}
+		putColumns(cols)
 	})
 	return out, nil
 }
 
+// gatherColumns returns coordinates lo..hi of every update as columns:
+// element (j−lo)·n+i is update i's coordinate j. It reads each update's
+// stretch in order (n sequential streams, one at a time, rather than n
+// interleaved ones per coordinate), which is what makes a column-wise rule
+// fast once the updates outgrow the caches.
+// The slice comes from a pool: hand it back with putColumns.
+func gatherColumns(updates []Update, lo, hi int) []int64 {
+	n := len(updates)
+	var cols []int64
+	if p, ok := columnPool.Get().(*[]int64); ok && cap(*p) >= (hi-lo)*n {
+		cols = (*p)[:(hi-lo)*n]
+	} else {
+		cols = make([]int64, (hi-lo)*n)
+	}
+	for i, u := range updates {
+		for j, v := range u.Values[lo:hi] {
+			cols[j*n+i] = v
+		}
+	}
+	return cols
+}
+
+// columnPool keeps gatherColumns' buffers between blocks.
+var columnPool sync.Pool
+
+func putColumns(cols []int64) { columnPool.Put(&cols) }
+
 // columnBlock is how many coordinates a Median or TrimmedMean worker takes
-// at a time.
-const columnBlock = 4096
+// at a time: their columns (columnBlock·n values) stay in the CPU's cache.
+const columnBlock = 1024
 
 // TrimmedMean drops the k = ⌊beta·n⌋ largest and k smallest values of each
 // coordinate and averages the rest (rounded half away from zero); weights
@@ -65,11 +91,9 @@ func TrimmedMean(updates []Update, betaMicro uint64) ([]int64, error) {
 	k := int(uint64(n) * betaMicro / 1_000_000)
 	out := make([]int64, d)
 	parallelBlocks(d, columnBlock, func(lo, hi int) {
-		col := make([]int64, n)
+		cols := gatherColumns(updates, lo, hi)
 		for j := lo; j < hi; j++ {
-			for i, u := range updates {
-				col[i] = u.Values[j]
-			}
+			col := cols[(j-lo)*n : (j-lo+1)*n]
 			if k > 0 {
 				selectK(col, k)           // col[:k] are the k smallest
 				selectK(col[k:], n-2*k-1) // then col[n-k:] the k largest
@@ -80,6 +104,7 @@ func TrimmedMean(updates []Update, betaMicro uint64) ([]int64, error) {
 			}
 			out[j] = acc.divRound(uint64(n - 2*k))
 		}
+		putColumns(cols)
 	})
 	return out, nil
 }
@@ -202,35 +227,83 @@ func NearDuplicates(updates []Update, relMicro uint64) ([][2]int, error) {
 	if _, err := checkShape(updates); err != nil {
 		return nil, err
 	}
-	return nearDuplicates(updates, Norms(updates), relMicro), nil
+	return nearDuplicates(updates, profileAll(updates), relMicro), nil
 }
 
-// nearDuplicates is NearDuplicates given the updates' norms.
-func nearDuplicates(updates []Update, norms []uint64, relMicro uint64) [][2]int {
+// profile is what one pass over an update tells: its norm, whether every
+// value is within ±2^31, and then its block-sum sketch (see sketchFar).
+type profile struct {
+	norm   uint64
+	small  bool
+	sketch []int64 // nil unless small
+}
+
+// profileAll profiles every update, in parallel, each in one pass over its
+// values (the round's updates are far larger than the CPU's caches, so
+// passes, not arithmetic, set the cost).
+func profileAll(updates []Update) []profile {
+	out := make([]profile, len(updates))
+	parallelBlocks(len(updates), 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i] = profileOf(updates[i].Values)
+		}
+	})
+	return out
+}
+
+// profileOf is v's profile: for values within ±2^31 the norm's sum of
+// squares goes three values at a time in 64 bits (three squares of at most
+// 2^62 stay below 2^64) and the sketch is summed alongside; any larger
+// value sends the whole vector to norm's exact 128-bit path.
+func profileOf(v []int64) profile {
+	sk := make([]int64, (len(v)+sketchBlock-1)/sketchBlock)
+	var s uint128
+	for b := 0; b < len(v); b += sketchBlock {
+		c := v[b:min(b+sketchBlock, len(v))]
+		var sum, mag int64
+		var q uint64
+		for k, x := range c {
+			sum += x
+			mag |= (x + 1<<31) // outside [−2^31, 2^31) sets a bit above 31
+			q += uint64(x * x)
+			if k%3 == 2 {
+				var carry uint64
+				s.lo, carry = bits.Add64(s.lo, q, 0)
+				s.hi += carry
+				q = 0
+			}
+		}
+		if uint64(mag)>>32 != 0 {
+			return profile{norm: norm(v)}
+		}
+		var carry uint64
+		s.lo, carry = bits.Add64(s.lo, q, 0)
+		s.hi += carry
+		sk[b/sketchBlock] = sum
+	}
+	return profile{norm: isqrt128u(s), small: true, sketch: sk}
+}
+
+// nearDuplicates is NearDuplicates given the updates' profiles.
+func nearDuplicates(updates []Update, prof []profile, relMicro uint64) [][2]int {
 	n := len(updates)
-	small := allSmall(updates)
-	// Prune with block-sum sketches (see sketchBound): a pair whose sketches
+	small := true
+	for _, p := range prof {
+		small = small && p.small
+	}
+	// Prune with block-sum sketches (see sketchFar): a pair whose sketches
 	// are far apart cannot be near, and only the pairs left are measured in
 	// full. The pairs found are exactly those of measuring every pair.
-	var sk [][]int64
-	if small {
-		sk = make([][]int64, n)
-		parallelBlocks(n, 1, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				sk[i] = blockSums(updates[i].Values)
-			}
-		})
-	}
 	near := make([][]bool, n)
 	parallelBlocks(n, 1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			near[i] = make([]bool, n)
 			for k := i + 1; k < n; k++ {
-				mx := max(norms[i], norms[k])
+				mx := max(prof[i].norm, prof[k].norm)
 				if mx == 0 {
 					continue
 				}
-				if small && sketchFar(sk[i], sk[k], mx, relMicro) {
+				if small && sketchFar(prof[i].sketch, prof[k].sketch, mx, relMicro) {
 					continue
 				}
 				var d uint64
@@ -259,16 +332,6 @@ func nearDuplicates(updates []Update, norms []uint64, relMicro uint64) [][2]int 
 // sketchBlock is the number of coordinates summed into one value of a
 // sketch.
 const sketchBlock = 16
-
-// blockSums is v's sketch: the sums of its coordinates in consecutive
-// blocks of sketchBlock (values within ±2^31, so no sum overflows).
-func blockSums(v []int64) []int64 {
-	out := make([]int64, (len(v)+sketchBlock-1)/sketchBlock)
-	for j, x := range v {
-		out[j/sketchBlock] += x
-	}
-	return out
-}
 
 // sketchFar reports whether two updates whose sketches are a and b are
 // certainly not within rel·mx of each other, where NearDuplicates tests
@@ -303,18 +366,6 @@ func sketchFar(a, b []int64, mx, relMicro uint64) bool {
 		}
 	}
 	return false
-}
-
-// allSmall reports whether every value is within ±2^31.
-func allSmall(updates []Update) bool {
-	for _, u := range updates {
-		for _, v := range u.Values {
-			if v > math.MaxInt32 || v < math.MinInt32 {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // sqDistSmall is sqDist for values within ±2^31: each squared difference
@@ -521,25 +572,45 @@ func cosineMicro(a, b []int64, na, nb uint64) int64 {
 			pos = pos.add(uint128{hi, lo})
 		}
 	}
-	sign := int64(1)
-	dot := pos
 	if pos.less(neg) {
-		sign = -1
-		dot = sub128(neg, pos)
-	} else {
-		dot = sub128(pos, neg)
+		return -cosineOf(sub128(neg, pos), na, nb)
 	}
-	// dot·10⁶/(na·nb), in two divisions to stay within 128 bits.
+	return cosineOf(sub128(pos, neg), na, nb)
+}
+
+// cosineSmall is cosineMicro for values within ±2^31: each product fits
+// in 63 bits and the signed sum in 128 (|sum| < 2^93), so it is exact
+// without cosineMicro's 128-bit products, and equal to it.
+func cosineSmall(a, b []int64, na, nb uint64) int64 {
+	var hi, lo uint64
+	b = b[:len(a)]
+	for j, x := range a {
+		p := x * b[j]
+		var c uint64
+		lo, c = bits.Add64(lo, uint64(p), 0)
+		hi += uint64(p>>63) + c
+	}
+	dot := int128{hi, lo}
+	if dot.isNeg() {
+		d := dot.neg()
+		return -cosineOf(uint128{d.hi, d.lo}, na, nb)
+	}
+	return cosineOf(uint128{hi, lo}, na, nb)
+}
+
+// cosineOf is dot·10⁶/(na·nb) rounded toward zero and capped at 10⁶, in
+// two divisions to stay within 128 bits.
+func cosineOf(dot uint128, na, nb uint64) int64 {
 	q1 := div128(dot, na)
 	hi, lo := bits.Mul64(q1, 1_000_000)
 	if hi >= nb {
-		return sign * 1_000_000
+		return 1_000_000
 	}
 	q, _ := bits.Div64(hi, lo, nb)
 	if q > 1_000_000 {
 		q = 1_000_000
 	}
-	return sign * int64(q)
+	return int64(q)
 }
 
 func sub128(a, b uint128) uint128 {

@@ -140,3 +140,57 @@ func TestRobustGolden(t *testing.T) {
 	fmt.Fprintf(&b, "near-duplicates %v\n", pairs)
 	checkGolden(t, "robust.txt", b.String())
 }
+
+// TestFastPathsExact: profileOf and cosineSmall, the fast paths of a round,
+// give exactly what the general code gives, on random vectors and at the
+// edges of the ±2^31 range they take.
+func TestFastPathsExact(t *testing.T) {
+	r := splitmix(11)
+	edge := []int64{math.MaxInt32, math.MinInt32, math.MaxInt32 + 1, math.MinInt32 - 1, math.MaxInt64, math.MinInt64, 0, -1}
+	for trial := 0; trial < 300; trial++ {
+		d := 1 + int(r.next()%70)
+		a, b := make([]int64, d), make([]int64, d)
+		for j := range a {
+			switch r.next() % 8 {
+			case 0:
+				a[j] = edge[r.next()%uint64(len(edge))]
+			default:
+				a[j] = int64(r.next()%(1<<32)) - 1<<31
+			}
+			b[j] = int64(r.next()%(1<<32)) - 1<<31
+			if trial%5 == 0 {
+				b[j] = math.MinInt32 // extreme products
+			}
+		}
+		small := true
+		for _, x := range a {
+			small = small && x >= math.MinInt32 && x <= math.MaxInt32
+		}
+		p := profileOf(a)
+		if p.norm != norm(a) || p.small != small {
+			t.Fatalf("trial %d: profile norm %d small %v, want %d %v (%v)", trial, p.norm, p.small, norm(a), small, a)
+		}
+		if !small {
+			if p.sketch != nil {
+				t.Fatalf("trial %d: a large vector got a sketch", trial)
+			}
+			continue
+		}
+		for k := range p.sketch {
+			var sum int64
+			for _, x := range a[k*sketchBlock : min((k+1)*sketchBlock, d)] {
+				sum += x
+			}
+			if p.sketch[k] != sum {
+				t.Fatalf("trial %d: sketch[%d] = %d, want %d", trial, k, p.sketch[k], sum)
+			}
+		}
+		na, nb := norm(a), norm(b)
+		if na == 0 || nb == 0 {
+			continue
+		}
+		if got, want := cosineSmall(a, b, na, nb), cosineMicro(a, b, na, nb); got != want {
+			t.Fatalf("trial %d: cosineSmall %d, cosineMicro %d", trial, got, want)
+		}
+	}
+}

@@ -56,12 +56,18 @@ Examples:
   fedledger bench heart --data ../shared/datasets --seeds 42 --rounds 5 --methods fedavg,fedadam`
 
 const benchAttacksHelp = `Runs every attack (label-flip, sign-flip, scale, noise, free-rider,
-free-rider-echo, sybil, alie, ipm, commit-no-reveal) with --malicious
-hospitals against the default robust rule (median with on-chain reputation)
-and plain FedAvg, each through a real in-process CometBFT network, plus the
-same runs with every hospital honest. Writes rows
-attack,rule,seed,accuracy,clean_accuracy,malicious_flagged,malicious_total,
-honest_flagged,rounds_to_flag and prints a table (--output json: the rows).
+free-rider-echo, sybil, alie, ipm, commit-no-reveal, on-off, mpaf,
+sybil-noisy, min-max, min-sum, adaptive; see docs/robustness.md) with
+--malicious hospitals against the default robust rule (median with on-chain
+reputation) and plain FedAvg, each through a real in-process CometBFT
+network, for every seed. The runs with every hospital honest are rows too
+(attack "none"): their flags are false alarms.
+
+Each row: attack, rule, seed, accuracy, the same rule's clean accuracy,
+clean FedAvg's, attackers flagged (and by round 5) of how many, honest
+hospitals flagged of how many, rounds until every attacker was flagged, and
+who was flagged when. --out writes them as CSV, --output json prints them;
+the table gives means over seeds with 95 % intervals.
 
 Examples:
   fedledger bench attacks --dataset wdbc --data ../shared/datasets --hospitals 10 --malicious 3 --rounds 10 --seeds 42 --out attacks.csv`

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,17 +40,25 @@ func DefaultAttackConfig() AttackConfig {
 	}
 }
 
-// AttackRow is one run: an attack against a rule.
+// AttackRow is one run: an attack (or "none", every hospital honest)
+// against a rule.
 type AttackRow struct {
-	Attack           string
-	Rule             string
-	Seed             uint64
-	Accuracy         float64
-	CleanAccuracy    float64
-	MaliciousFlagged int
-	MaliciousTotal   int
-	HonestFlagged    int
-	RoundsToFlag     int // rounds until every attacker was flagged; -1 if not all were
+	Attack   string  `json:"attack"`
+	Rule     string  `json:"rule"`
+	Seed     uint64  `json:"seed"`
+	Accuracy float64 `json:"accuracy"`
+	// CleanAccuracy is the same rule's with every hospital honest;
+	// FedAvgClean plain FedAvg's, the yardstick of the issue's criteria.
+	CleanAccuracy    float64 `json:"clean_accuracy"`
+	FedAvgClean      float64 `json:"fedavg_clean_accuracy"`
+	MaliciousFlagged int     `json:"malicious_flagged"`
+	FlaggedBy5       int     `json:"malicious_flagged_by_round_5"`
+	MaliciousTotal   int     `json:"malicious_total"`
+	HonestFlagged    int     `json:"honest_flagged"`
+	HonestTotal      int     `json:"honest_total"`
+	RoundsToFlag     int     `json:"rounds_to_flag"` // until every attacker was flagged; -1 if not all were
+	// Flagged lists every flagged hospital as name@round(malicious|honest).
+	Flagged string `json:"flagged"`
 }
 
 // ruleRun is a rule with whether reputation is on.
@@ -108,37 +117,52 @@ func Attacks(ctx context.Context, cfg AttackConfig) ([]AttackRow, error) {
 			fmt.Fprintf(out, "seed %d %-16s %-8s accuracy %.3f, flagged %v (%.1fs)\n", seed, label, rule, rep.Final.MeanAccuracy, flaggedList(rep), time.Since(t0).Seconds())
 			return rep, nil
 		}
+		fedavgClean, err := run("fedavg", "")
+		if err != nil {
+			return nil, err
+		}
 		for _, rule := range rules {
-			clean, err := run(rule, "")
-			if err != nil {
-				return nil, err
+			clean := fedavgClean
+			if rule != "fedavg" {
+				if clean, err = run(rule, ""); err != nil {
+					return nil, err
+				}
 			}
+			rows = append(rows, attackRow("none", rule, seed, clean, clean, fedavgClean, len(fed.Hospitals)))
 			for _, attack := range attacks {
 				rep, err := run(rule, attack)
 				if err != nil {
 					return nil, err
 				}
-				row := AttackRow{Attack: attack, Rule: rule, Seed: seed, Accuracy: rep.Final.MeanAccuracy,
-					CleanAccuracy: clean.Final.MeanAccuracy, MaliciousTotal: len(rep.Malicious), RoundsToFlag: -1}
-				last := uint32(0)
-				for h, r := range rep.Flagged {
-					if _, bad := rep.Malicious[h]; bad {
-						row.MaliciousFlagged++
-						if r > last {
-							last = r
-						}
-					} else {
-						row.HonestFlagged++
-					}
-				}
-				if row.MaliciousFlagged == row.MaliciousTotal {
-					row.RoundsToFlag = int(last)
-				}
-				rows = append(rows, row)
+				rows = append(rows, attackRow(attack, rule, seed, rep, clean, fedavgClean, len(fed.Hospitals)))
 			}
 		}
 	}
 	return rows, nil
+}
+
+// attackRow reads one run's report.
+func attackRow(attack, rule string, seed uint64, rep, clean, fedavgClean *sim.Report, hospitals int) AttackRow {
+	row := AttackRow{Attack: attack, Rule: rule, Seed: seed, Accuracy: rep.Final.MeanAccuracy,
+		CleanAccuracy: clean.Final.MeanAccuracy, FedAvgClean: fedavgClean.Final.MeanAccuracy,
+		MaliciousTotal: len(rep.Malicious), HonestTotal: hospitals - len(rep.Malicious), RoundsToFlag: -1,
+		Flagged: flaggedList(rep)}
+	last := uint32(0)
+	for h, r := range rep.Flagged {
+		if _, bad := rep.Malicious[h]; bad {
+			row.MaliciousFlagged++
+			if r <= 5 {
+				row.FlaggedBy5++
+			}
+			last = max(last, r)
+		} else {
+			row.HonestFlagged++
+		}
+	}
+	if row.MaliciousTotal > 0 && row.MaliciousFlagged == row.MaliciousTotal {
+		row.RoundsToFlag = int(last)
+	}
+	return row
 }
 
 func flaggedList(rep *sim.Report) string {
@@ -157,23 +181,27 @@ func flaggedList(rep *sim.Report) string {
 // WriteAttackCSV writes rows with the header of `bench attacks`.
 func WriteAttackCSV(w io.Writer, rows []AttackRow) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"attack", "rule", "seed", "accuracy", "clean_accuracy", "malicious_flagged", "malicious_total", "honest_flagged", "rounds_to_flag"})
+	cw.Write([]string{"attack", "rule", "seed", "accuracy", "clean_accuracy", "fedavg_clean_accuracy", "malicious_flagged",
+		"malicious_flagged_by_round_5", "malicious_total", "honest_flagged", "honest_total", "rounds_to_flag", "flagged"})
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64) }
 	for _, r := range rows {
-		cw.Write([]string{r.Attack, r.Rule, strconv.FormatUint(r.Seed, 10), strconv.FormatFloat(r.Accuracy, 'f', 6, 64),
-			strconv.FormatFloat(r.CleanAccuracy, 'f', 6, 64), strconv.Itoa(r.MaliciousFlagged), strconv.Itoa(r.MaliciousTotal),
-			strconv.Itoa(r.HonestFlagged), strconv.Itoa(r.RoundsToFlag)})
+		cw.Write([]string{r.Attack, r.Rule, strconv.FormatUint(r.Seed, 10), f(r.Accuracy), f(r.CleanAccuracy), f(r.FedAvgClean),
+			strconv.Itoa(r.MaliciousFlagged), strconv.Itoa(r.FlaggedBy5), strconv.Itoa(r.MaliciousTotal),
+			strconv.Itoa(r.HonestFlagged), strconv.Itoa(r.HonestTotal), strconv.Itoa(r.RoundsToFlag), r.Flagged})
 	}
 	cw.Flush()
 	return cw.Error()
 }
 
-// FormatAttackTable prints rows averaged over seeds, one line per attack and rule.
+// FormatAttackTable prints rows over seeds, one line per attack and rule:
+// mean accuracy with its 95 % interval, the mean difference to clean
+// FedAvg on the same seeds, the attackers flagged (and by round 5), and the
+// honest hospital-runs flagged.
 func FormatAttackTable(rows []AttackRow) string {
 	type key struct{ a, r string }
 	type agg struct {
-		n                       int
-		acc, clean              float64
-		malF, malT, honF, worst int
+		acc, diff                   []float64
+		malF, by5, malT, honF, honT int
 	}
 	m := map[key]*agg{}
 	var keys []key
@@ -184,28 +212,35 @@ func FormatAttackTable(rows []AttackRow) string {
 			keys = append(keys, k)
 		}
 		a := m[k]
-		a.n++
-		a.acc += r.Accuracy
-		a.clean += r.CleanAccuracy
+		a.acc = append(a.acc, r.Accuracy)
+		a.diff = append(a.diff, r.Accuracy-r.FedAvgClean)
 		a.malF += r.MaliciousFlagged
+		a.by5 += r.FlaggedBy5
 		a.malT += r.MaliciousTotal
 		a.honF += r.HonestFlagged
-		if r.RoundsToFlag < 0 || a.worst < 0 {
-			a.worst = -1
-		} else if r.RoundsToFlag > a.worst {
-			a.worst = r.RoundsToFlag
+		a.honT += r.HonestTotal
+	}
+	pct := func(x, n int) string {
+		if n == 0 {
+			return "-"
 		}
+		return fmt.Sprintf("%d/%d (%.0f%%)", x, n, 100*float64(x)/float64(n))
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-17s %-8s %9s %9s %7s %16s %14s %14s\n", "attack", "rule", "accuracy", "clean", "drop", "malicious flagged", "honest flagged", "rounds to flag")
+	fmt.Fprintf(&b, "%-16s %-8s %-22s %-25s %-17s %-17s %s\n", "attack", "rule", "accuracy [95% CI]", "vs clean fedavg", "attackers flagged", "by round 5", "honest flagged")
 	for _, k := range keys {
 		a := m[k]
-		acc, clean := a.acc/float64(a.n), a.clean/float64(a.n)
-		rtf := "-"
-		if a.worst >= 0 && k.r != "fedavg" {
-			rtf = strconv.Itoa(a.worst)
-		}
-		fmt.Fprintf(&b, "%-17s %-8s %9.3f %9.3f %+7.3f %16s %14d %14s\n", k.a, k.r, acc, clean, acc-clean, fmt.Sprintf("%d/%d", a.malF, a.malT), a.honF, rtf)
+		fmt.Fprintf(&b, "%-16s %-8s %-22s %-25s %-17s %-17s %s\n", k.a, k.r, withCI(a.acc, "%.3f"), withCI(a.diff, "%+.3f"),
+			pct(a.malF, a.malT), pct(a.by5, a.malT), pct(a.honF, a.honT))
 	}
 	return b.String()
+}
+
+// withCI formats the mean of xs and, over two or more, its 95 % interval.
+func withCI(xs []float64, f string) string {
+	mean, _, lo, hi := interval(xs)
+	if math.IsNaN(lo) {
+		return fmt.Sprintf(f, mean)
+	}
+	return fmt.Sprintf(f+" ["+f+", "+f+"]", mean, lo, hi)
 }

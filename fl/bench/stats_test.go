@@ -2,8 +2,11 @@ package bench
 
 import (
 	"math"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/fedledger/fedledger/fl/sim"
 )
 
 // TestSeedStats: per-seed means over hospitals, their mean, sd and t
@@ -36,5 +39,30 @@ func TestSeedStats(t *testing.T) {
 	}
 	if out := FormatSeedStats(st); !strings.Contains(out, "+0.100 [0.100, 0.100]") {
 		t.Errorf("table:\n%s", out)
+	}
+}
+
+// TestAttackRow: a run's flags become counts against the attackers, by
+// round 5, and the honest hospitals; a clean run has no attackers to count.
+func TestAttackRow(t *testing.T) {
+	rep := &sim.Report{Malicious: map[string]string{"h8": "sign-flip", "h9": "sign-flip"},
+		Flagged: map[string]uint32{"h9": 3, "h8": 7, "h1": 2}}
+	rep.Final.MeanAccuracy = 0.7
+	clean, fa := &sim.Report{}, &sim.Report{}
+	clean.Final.MeanAccuracy, fa.Final.MeanAccuracy = 0.8, 0.82
+	got := attackRow("sign-flip", "median", 42, rep, clean, fa, 10)
+	want := AttackRow{Attack: "sign-flip", Rule: "median", Seed: 42, Accuracy: 0.7, CleanAccuracy: 0.8, FedAvgClean: 0.82,
+		MaliciousFlagged: 2, FlaggedBy5: 1, MaliciousTotal: 2, HonestFlagged: 1, HonestTotal: 8, RoundsToFlag: 7,
+		Flagged: "[h1@2(honest) h8@7(malicious) h9@3(malicious)]"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("row\n%+v, want\n%+v", got, want)
+	}
+	none := attackRow("none", "median", 42, clean, clean, fa, 10)
+	if none.RoundsToFlag != -1 || none.HonestTotal != 10 || none.MaliciousTotal != 0 {
+		t.Fatalf("clean row %+v", none)
+	}
+	table := FormatAttackTable([]AttackRow{got, got})
+	if !strings.Contains(table, "2/4 (50%)") || !strings.Contains(table, "4/4 (100%)") || !strings.Contains(table, "2/16 (12%)") {
+		t.Fatalf("table:\n%s", table)
 	}
 }

@@ -3,10 +3,20 @@ package bench
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/fedledger/fedledger/aggregator"
 )
+
+// ReputationSuffix marks a rule Aggregate times with its reputation evidence.
+const ReputationSuffix = "+reputation"
+
+// AggregateRules is what `bench aggregate` times by default: every rule,
+// and the robust default as a round runs it.
+func AggregateRules() []string {
+	return append(append([]string(nil), aggregator.Rules...), RobustRule+ReputationSuffix)
+}
 
 // AggResult is one rule's speed, beside the machine's plain memory-copy
 // rate measured on the same buffers in the same run.
@@ -20,7 +30,10 @@ type AggResult struct {
 
 // Aggregate times each rule over updates updates of params parameters
 // (int64 values in the int32 range, as decoded updates are), best of reps.
-// Bytes processed are the updates' in-memory bytes (8 per value).
+// A rule named NAME+reputation is timed as FinalizeBlock runs a round with
+// reputation on (aggregator.RunRound: the rule plus its evidence, norms,
+// near-duplicates and cosines). Bytes processed are the updates' in-memory
+// bytes (8 per value).
 func Aggregate(params, updates int, rules []string, reps int) ([]AggResult, error) {
 	if params < 1 || updates < 1 || reps < 1 {
 		return nil, fmt.Errorf("bench: params, updates and reps must be at least 1")
@@ -40,8 +53,13 @@ func Aggregate(params, updates int, rules []string, reps int) ([]AggResult, erro
 	}
 	bytes := float64(8 * params * updates)
 	var out []AggResult
+	members := make([]aggregator.Member, updates)
+	for i, u := range ups {
+		members[i] = aggregator.Member{Committed: true, Revealed: true, Update: u.Values, Weight: u.Weight, Score: aggregator.ScoreStart}
+	}
 	for _, name := range rules {
-		rule, err := aggregator.RuleByName(name)
+		base, reputation := strings.CutSuffix(name, ReputationSuffix)
+		rule, err := aggregator.RuleByName(base)
 		if err != nil {
 			return nil, err
 		}
@@ -55,7 +73,12 @@ func Aggregate(params, updates int, rules []string, reps int) ([]AggResult, erro
 				bestCopy = d
 			}
 			t0 = time.Now()
-			if _, err := rule.Aggregate(ups); err != nil {
+			if reputation {
+				_, err = aggregator.RunRound(members, rule, true)
+			} else {
+				_, err = rule.Aggregate(ups)
+			}
+			if err != nil {
 				return nil, err
 			}
 			if d := time.Since(t0); d < best {

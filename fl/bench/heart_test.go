@@ -64,11 +64,11 @@ func TestSummarize(t *testing.T) {
 }
 
 func TestAggregateBench(t *testing.T) {
-	res, err := Aggregate(5000, 5, []string{"fedavg", "multikrum"}, 1)
+	res, err := Aggregate(5000, 5, []string{"fedavg", "multikrum", "median+reputation"}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 2 || res[1].Rule != "multikrum" {
+	if len(res) != 3 || res[1].Rule != "multikrum" || res[2].Rule != "median+reputation" {
 		t.Fatalf("results %+v", res)
 	}
 	for _, r := range res {

@@ -7,7 +7,7 @@ import (
 
 // Source names the data of a run, as the command line gives it.
 type Source struct {
-	// Dataset is "heart", "wdbc" or "csv:PATH".
+	// Dataset is "heart", "wdbc", "diabetes" or "csv:PATH".
 	Dataset string
 	// Dir holds heart-disease/ and wdbc/ (for heart and wdbc).
 	Dir string
@@ -40,6 +40,13 @@ func (s Source) Open(seed uint64) (fed *Federation, note string, err error) {
 		}
 		fed, err := s.federate(d, seed, "dirichlet:1.0")
 		return fed, fmt.Sprintf("data: Wisconsin breast cancer from %s, %s", s.Dir, s.describe("dirichlet:1.0")), err
+	case s.Dataset == "diabetes":
+		d, err := LoadDiabetes(s.Dir)
+		if err != nil {
+			return nil, "", err
+		}
+		fed, err := s.federate(d, seed, "dirichlet:1.0")
+		return fed, fmt.Sprintf("data: diabetes progression (Efron et al. 2004, 442 patients), %s", s.describe("dirichlet:1.0")), err
 	case strings.HasPrefix(s.Dataset, "csv:"):
 		path := strings.TrimPrefix(s.Dataset, "csv:")
 		d, err := LoadCSV(path, CSVOptions{Label: s.Label, Site: s.Site, Missing: s.Missing, Positive: s.Positive})
@@ -53,7 +60,7 @@ func (s Source) Open(seed uint64) (fed *Federation, note string, err error) {
 		fed, err := s.federate(d, seed, def)
 		return fed, fmt.Sprintf("data: %s (%d rows, %d features, label %q = 1 when %q), %s", path, d.Table.Len(), len(d.Features), s.Label, d.Positive, s.describe(def)), err
 	}
-	return nil, "", fmt.Errorf("datasets: unknown dataset %q (known: heart, wdbc, csv:PATH)", s.Dataset)
+	return nil, "", fmt.Errorf("datasets: unknown dataset %q (known: heart, wdbc, diabetes, csv:PATH)", s.Dataset)
 }
 
 func (s Source) partition(def string) string {

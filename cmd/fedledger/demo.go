@@ -34,6 +34,9 @@ Data (--dataset):
              without them the demo says so and uses a seeded synthetic cohort
   wdbc       Wisconsin breast cancer, split over --hospitals (default
              --partition dirichlet:1.0)
+  diabetes   Efron et al.'s 442 diabetes patients, label: progression above
+             the median; from Debian's python3-sklearn (or --data/diabetes/),
+             split as wdbc
   csv:PATH   your own table: a header row, a binary --label column, an optional
              --site column (natural split), numeric features
 
@@ -58,13 +61,13 @@ func newDemoCmd(g *globals) *cobra.Command {
 	report := fs.String("report", "", "write a JSON report of every round to this file")
 	blockInterval := fs.Duration("block-interval", def.BlockInterval, "pause between blocks")
 	verbose := fs.BoolP("verbose", "v", false, "print every trainer step")
-	dataset := fs.String("dataset", "heart", "heart, wdbc or csv:PATH")
+	dataset := fs.String("dataset", "heart", "heart, wdbc, diabetes (Debian's python3-sklearn) or csv:PATH")
 	label := fs.String("label", "", "csv: the binary label column")
 	site := fs.String("site", "", "csv: the column naming each row's hospital (natural split)")
 	missing := fs.String("missing", "drop", "csv: rows with a missing feature: drop, or impute the column mean")
 	positive := fs.String("positive", "", "csv: the label value that means 1 (default: 1, or the second value in sorted order)")
-	hospitals := fs.Int("hospitals", 4, "wdbc and csv: number of hospitals to split the rows over")
-	partition := fs.String("partition", "", "wdbc and csv: natural, iid or dirichlet:ALPHA (default dirichlet:1.0 for wdbc; natural with --site, else iid)")
+	hospitals := fs.Int("hospitals", 4, "wdbc, diabetes and csv: number of hospitals to split the rows over")
+	partition := fs.String("partition", "", "wdbc, diabetes and csv: natural, iid or dirichlet:ALPHA (default dirichlet:1.0 for wdbc and diabetes; natural with --site, else iid)")
 	serverOpt := fs.String("server-opt", "fedavg", "optimizer the chain applies to each aggregate: fedavg, fedavgm, fedadagrad, fedadam, fedyogi")
 	rule := fs.String("rule", "fedavg", "aggregation rule: fedavg, median, trimmed_mean, multikrum, normclip, centeredclip")
 	reputation := fs.Bool("reputation", false, "score hospitals on chain and exclude those flagged (default on for every rule but fedavg)")
@@ -89,8 +92,8 @@ func newDemoCmd(g *globals) *cobra.Command {
 		if dir == "" {
 			dir = os.Getenv(datasets.EnvData)
 		}
-		if *dataset != "heart" && *dataset != "wdbc" && !strings.HasPrefix(*dataset, "csv:") {
-			return usagef("--dataset %q: want heart, wdbc or csv:PATH", *dataset)
+		if *dataset != "heart" && *dataset != "wdbc" && *dataset != "diabetes" && !strings.HasPrefix(*dataset, "csv:") {
+			return usagef("--dataset %q: want heart, wdbc, diabetes or csv:PATH", *dataset)
 		}
 		if strings.HasPrefix(*dataset, "csv:") && *label == "" {
 			return usagef("--dataset csv:PATH needs --label COLUMN")

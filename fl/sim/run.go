@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -185,7 +186,10 @@ func (r *runner) createTask(ctx context.Context) error {
 }
 
 // trainers assigns the attacks and dials one trainer per hospital, each
-// on its own validator's RPC. Nothing runs until every one is dialled.
+// on its own validator's RPC first and failing over to the others in turn
+// (as `train --node a,b,c` does), so that a trainer outlives its node being
+// stopped or moved to other ports (localnet.Node.Moved). Nothing runs until
+// every one is dialled.
 func (r *runner) trainers(ctx context.Context) ([]*fl.Trainer, error) {
 	// Attackers: the last hospitals, attack by attack in Attacks' order.
 	// Each claims as many samples as the whole federation has, so that
@@ -211,7 +215,11 @@ func (r *runner) trainers(ctx context.Context) ([]*fl.Trainer, error) {
 	nodes := r.net.Nodes()
 	var out []*fl.Trainer
 	for i, h := range r.fed.Hospitals {
-		client, err := fl.Dial(ctx, nodes[i%len(nodes)].RPCAddress(), Key(r.cfg.Seed, h.Name))
+		addrs := make([]string, len(nodes))
+		for k := range nodes {
+			addrs[k] = nodes[(i+k)%len(nodes)].RPCAddress()
+		}
+		client, err := fl.Dial(ctx, strings.Join(addrs, ","), Key(r.cfg.Seed, h.Name))
 		if err != nil {
 			return nil, fmt.Errorf("sim: trainer of %s: %w", h.Name, err)
 		}

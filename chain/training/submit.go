@@ -257,8 +257,9 @@ func (c exec) revealChunk(signer *pb.Participant, m *pb.RevealChunk) error {
 			"hospital", hex.EncodeToString(signer.PubKey), "index", module.U64(uint64(m.Index)))
 		return nil
 	}
-	// The last chunk: join them in order and check the whole.
-	var whole []byte
+	// The last chunk: join them in order, in one allocation, and check the whole.
+	parts := make([][]byte, n)
+	size := 0
 	for j := uint32(0); j < n; j++ {
 		part := m.Data
 		if j != m.Index {
@@ -269,6 +270,10 @@ func (c exec) revealChunk(signer *pb.Participant, m *pb.RevealChunk) error {
 				return fmt.Errorf("%w: chunk %d of %X missing", protocol.ErrInternal, j, signer.PubKey)
 			}
 		}
+		parts[j], size = part, size+len(part)
+	}
+	whole := make([]byte, 0, size)
+	for _, part := range parts {
 		whole = append(whole, part...)
 	}
 	if err := c.checkCommitment(signer, rd, sub, m.Salt, whole); err != nil {

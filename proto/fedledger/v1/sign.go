@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // Errors of decoding and verifying a Tx.
@@ -57,14 +58,51 @@ func DecodeTx(bz []byte) (*Tx, *Msg, error) {
 	if msg.Sum == nil {
 		return nil, nil, fmt.Errorf("%w: body holds no message", ErrDecode)
 	}
-	if canon, err := tx.Marshal(); err != nil || !bytes.Equal(canon, bz) {
-		return nil, nil, fmt.Errorf("%w: not the canonical encoding of the transaction (%d bytes, canonical %d); sign and encode it with fedledger's encoder", ErrDecode, len(bz), len(canon))
+	if !canonical(&tx, bz) {
+		return nil, nil, fmt.Errorf("%w: not the canonical encoding of the transaction (%d bytes, canonical %d); sign and encode it with fedledger's encoder", ErrDecode, len(bz), tx.Size())
 	}
-	if canon, err := msg.Marshal(); err != nil || !bytes.Equal(canon, tx.Body) {
+	if !canonical(&msg, tx.Body) {
 		return nil, nil, fmt.Errorf("%w: the body is not the canonical encoding of its message", ErrDecode)
 	}
 	return &tx, &msg, nil
 }
+
+// sizedMarshaler is what gogoproto generates for every message.
+type sizedMarshaler interface {
+	Size() int
+	MarshalToSizedBuffer([]byte) (int, error)
+}
+
+// canonical reports whether bz is m's canonical encoding. It encodes m
+// into a pooled scratch buffer rather than a new one: a transaction may
+// carry megabytes, and every validator checks each one twice (CheckTx and
+// FinalizeBlock).
+func canonical(m sizedMarshaler, bz []byte) bool {
+	n := m.Size()
+	if n != len(bz) {
+		return false
+	}
+	buf := scratch(n)
+	defer putScratch(buf)
+	if _, err := m.MarshalToSizedBuffer(buf); err != nil {
+		return false
+	}
+	return bytes.Equal(buf, bz)
+}
+
+// scratchPool holds encoding buffers between transactions.
+var scratchPool sync.Pool
+
+// scratch returns a buffer of n bytes from the pool (contents undefined).
+func scratch(n int) []byte {
+	if p, ok := scratchPool.Get().(*[]byte); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]byte, n)
+}
+
+// putScratch returns a buffer to the pool.
+func putScratch(b []byte) { scratchPool.Put(&b) }
 
 // VerifySignature checks the transaction's ed25519 signature.
 func (m *Tx) VerifySignature() error {
@@ -74,7 +112,10 @@ func (m *Tx) VerifySignature() error {
 	if len(m.Signature) != ed25519.SignatureSize {
 		return fmt.Errorf("%w: signature has %d bytes, want %d", ErrSignature, len(m.Signature), ed25519.SignatureSize)
 	}
-	if !ed25519.Verify(m.Signer, SignBytes(m.ChainId, m.Signer, m.Nonce, m.Body), m.Signature) {
+	doc := SignDoc{ChainId: m.ChainId, Signer: m.Signer, Nonce: m.Nonce, Body: m.Body}
+	buf := scratch(doc.Size()) // SignBytes, without a new copy of the body
+	defer putScratch(buf)
+	if _, err := doc.MarshalToSizedBuffer(buf); err != nil || !ed25519.Verify(m.Signer, buf, m.Signature) {
 		return fmt.Errorf("%w: does not verify for signer %X", ErrSignature, m.Signer[:4])
 	}
 	return nil

@@ -30,7 +30,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"demo", "stray"}, 2, `unexpected argument "stray"`},
 		{[]string{"demo", "--report", "/no/such/dir/r.json"}, 2, "folder /no/such/dir does not exist"},
 		{[]string{"demo", "--data", "/no/such/data"}, 1, "data not found"},
-		{[]string{"demo", "--dataset", "mnist"}, 2, `--dataset "mnist": want heart, wdbc or csv:PATH`},
+		{[]string{"demo", "--dataset", "mnist"}, 2, `--dataset "mnist": want heart, wdbc, diabetes or csv:PATH`},
 		{[]string{"demo", "--dataset", "csv:x.csv"}, 2, "needs --label"},
 		{[]string{"demo", "--server-opt", "sgd"}, 2, `--server-opt "sgd"`},
 		{[]string{"bench"}, 2, "name a benchmark"},

@@ -42,18 +42,7 @@ func TestAttacksSmall(t *testing.T) {
 	// Colluding groups of three.
 	honest := [][]float64{{1, 2, 3}, {3, 2, 1}, {2, 2, 2}}
 	for _, name := range []string{"sybil", "alie", "ipm"} {
-		group := NewColluders(3, 10)
-		outs := make([][]float64, 3)
-		var wg sync.WaitGroup
-		for i := range honest {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				a := &Attack{Name: name, Colluders: group, Seed: 3}
-				outs[i], _ = a.Transform(ctx, []string{"a", "b", "c"}[i], Step{Task: 1, Round: 2, Delta: honest[i]})
-			}(i)
-		}
-		wg.Wait()
+		outs := collude(t, name, honest)
 		switch name {
 		case "sybil":
 			if d := dist(outs[0], outs[1]); d == 0 || d > 0.05*l2(outs[0]) {
@@ -138,25 +127,7 @@ func TestStrongerAttacks(t *testing.T) {
 		maxSum = math.Max(maxSum, s)
 		meanNorm += l2(u) / 4
 	}
-	run := func(name string) [][]float64 {
-		group := NewColluders(4, 10)
-		outs := make([][]float64, 4)
-		var wg sync.WaitGroup
-		for i := range honest {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				a := &Attack{Name: name, Colluders: group, Seed: 3}
-				var err error
-				if outs[i], err = a.Transform(ctx, []string{"a", "b", "c", "d"}[i], Step{Task: 1, Round: 2, Delta: honest[i]}); err != nil {
-					t.Error(err)
-				}
-			}(i)
-		}
-		wg.Wait()
-		return outs
-	}
-	mm := run("min-max")[0]
+	mm := collude(t, "min-max", honest)[0]
 	if far := func() float64 {
 		m := 0.0
 		for _, u := range honest {
@@ -166,7 +137,7 @@ func TestStrongerAttacks(t *testing.T) {
 	}(); far > maxPair*(1+1e-6) || far < 0.95*maxPair {
 		t.Errorf("min-max: farthest benign update at %.4f, want just within the benign %.4f", far, maxPair)
 	}
-	ms := run("min-sum")[0]
+	ms := collude(t, "min-sum", honest)[0]
 	if s := func() float64 {
 		s := 0.0
 		for _, u := range honest {
@@ -176,7 +147,7 @@ func TestStrongerAttacks(t *testing.T) {
 	}(); s > maxSum*(1+1e-6) || s < 0.95*maxSum {
 		t.Errorf("min-sum: sum of squares %.4f, want just within the benign %.4f", s, maxSum)
 	}
-	ad := run("adaptive")
+	ad := collude(t, "adaptive", honest)
 	for i, u := range ad {
 		cos := 0.0
 		for j := range u {
@@ -190,8 +161,30 @@ func TestStrongerAttacks(t *testing.T) {
 	if dist(ad[0], ad[1]) < 0.1*l2(ad[0]) {
 		t.Error("adaptive colluders sent near-identical updates")
 	}
-	sn := run("sybil-noisy")
+	sn := collude(t, "sybil-noisy", honest)
 	if r := dist(sn[0], sn[1]) / l2(sn[0]); r < 0.03 || r > 0.15 {
 		t.Errorf("sybil-noisy: relative distance %.3f, want about 0.07 (above the 2%% near-duplicate test)", r)
 	}
+}
+
+// collude runs a colluding attack in a group of len(honest) attackers in a
+// federation of 10, each with its honest update, and returns what each sends.
+func collude(t *testing.T, name string, honest [][]float64) [][]float64 {
+	t.Helper()
+	group := NewColluders(len(honest), 10)
+	outs := make([][]float64, len(honest))
+	var wg sync.WaitGroup
+	for i := range honest {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			a := &Attack{Name: name, Colluders: group, Seed: 3}
+			var err error
+			if outs[i], err = a.Transform(context.Background(), string(rune('a'+i)), Step{Task: 1, Round: 2, Delta: honest[i]}); err != nil {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	return outs
 }

@@ -54,6 +54,7 @@ func main() {
 	rounds := flag.Int("rounds", 8, "rounds")
 	seed := flag.Uint64("seed", 42, "seed")
 	cmp := flag.String("cmp", "loo", "what an update is compared with: loo (the median of the other updates) or stay (not moving)")
+	liars := flag.Bool("liars", false, "malicious hospitals score too, and lie: every honest update harmful (+1), every malicious one helpful (-1)")
 	flag.Parse()
 	if *attack == "" || sim.Collusive(*attack) {
 		log.Fatalf("--attack %q: give a non-colluding attack", *attack)
@@ -79,6 +80,7 @@ func main() {
 		bad[n-1-k] = &sim.Attack{Name: *attack, Seed: *seed}
 	}
 	harmHonest, harmBad := []float64{}, []float64{}
+	cum, cum5 := make([]float64, n), make([]float64, n) // summed robust z of the trimmed scores
 	for r := 1; r <= *rounds; r++ {
 		ups := make([][]float64, n)
 		for i, h := range val.Hospitals {
@@ -106,6 +108,7 @@ func main() {
 		}
 		// scores
 		line := fmt.Sprintf("r%d", r)
+		trimmed := make([]float64, n) // per update: the scorers' loss differences, f trimmed from each end
 		for j := range ups {
 			var ref []float64
 			if *cmp == "loo" {
@@ -116,18 +119,32 @@ func main() {
 			cand := add(w, ups[j])
 			harm, tot := 0, 0
 			var diffs []float64
+			var all []float64 // every scorer's, liars' included (with --liars)
 			for i, h := range val.Hospitals {
-				if i == j || bad[i] != nil { // honest scorers only
+				if i == j {
+					continue
+				}
+				if bad[i] != nil {
+					if *liars {
+						lie := 1.0
+						if bad[j] != nil {
+							lie = -1
+						}
+						all = append(all, lie)
+					}
 					continue
 				}
 				a, _ := fl.Evaluate(spec, cand, h.Test)
 				b, _ := fl.Evaluate(spec, ref, h.Test)
 				diffs = append(diffs, a.Loss-b.Loss)
+				all = append(all, a.Loss-b.Loss)
 				tot++
 				if a.Loss > b.Loss {
 					harm++
 				}
 			}
+			sort.Float64s(all)
+			trimmed[j] = mean(all[*mal : len(all)-*mal])
 			frac := float64(harm) / float64(tot)
 			tag := "h"
 			if bad[j] != nil {
@@ -137,6 +154,24 @@ func main() {
 				harmHonest = append(harmHonest, frac)
 			}
 			line += fmt.Sprintf(" %s%.2f/%+.3f", tag, frac, median(diffs))
+		}
+		// Within the round, each update's trimmed score as a robust z
+		// against the round's (median and MAD), summed over rounds.
+		med := median(trimmed)
+		dev := make([]float64, n)
+		for j, t := range trimmed {
+			dev[j] = math.Abs(t - med)
+		}
+		mad := 1.4826 * median(dev)
+		for j, t := range trimmed {
+			z := 0.0
+			if mad > 0 {
+				z = (t - med) / mad
+			}
+			cum[j] += z
+			if r <= 5 {
+				cum5[j] = cum[j]
+			}
 		}
 		fmt.Println(line)
 		w = add(w, coordMedian(ups, -1))
@@ -154,6 +189,15 @@ func main() {
 	for _, v := range harmBad {
 		mn = math.Min(mn, v)
 	}
+	hiH, loM := math.Inf(-1), math.Inf(1)
+	for j := range cum5 {
+		if bad[j] != nil {
+			loM = math.Min(loM, cum5[j])
+		} else {
+			hiH = math.Max(hiH, cum5[j])
+		}
+	}
+	fmt.Printf("summed robust z of the trimmed scores over rounds 1-5: honest max %+.1f, malicious min %+.1f\n", hiH, loM)
 	fmt.Printf("final accuracy %.3f; share of honest scorers saying worse: honest updates mean %.2f max %.2f, malicious mean %.2f min %.2f\n", acc, mean(harmHonest), mx, mean(harmBad), mn)
 }
 

@@ -182,4 +182,25 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 			t.Errorf("%s --output json: stdout is not JSON: %q", name, stdout.String())
 		}
 	}
+	// The text forms a reviewer reads: task show gives the creator and the
+	// settings, rounds list the input model's mean accuracy.
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{cases["task show"].args, []string{"created by researcher at height", "hospitals train: sgd, learning rate 0.05",
+			"rule fedavg", "commit window 1000 blocks, reveal window 1000", "updates int32"}},
+		{cases["rounds list"].args, []string{"input acc", "aggregated"}},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(c.args, &stdout, &stderr); code != 0 {
+			t.Errorf("%v: exit %d: %s", c.args, code, stderr.String())
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(stdout.String(), w) {
+				t.Errorf("%v: output lacks %q:\n%s", c.args, w, stdout.String())
+			}
+		}
+	}
 }

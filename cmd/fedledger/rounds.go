@@ -13,7 +13,10 @@ import (
 )
 
 const roundsHelp = `For reviewers: what happened in each round of a task, as the chain recorded
-it. list prints one line per round; show prints one round in full: every
+it. list prints one line per round, with the mean test accuracy the
+hospitals reported for the round's input model (the model of the round
+before: a round's own model is scored in the next one); show prints one
+round in full: every
 hospital's commitment (update hash, sample count, its metrics of the round's
 global model), whether and when it revealed, the weight the rule gave it, the
 outcome, the input and output model hashes, and each hospital's reputation
@@ -36,19 +39,22 @@ type submissionView struct {
 }
 
 type roundView struct {
-	Task           uint64           `json:"task"`
-	Round          uint32           `json:"round"`
-	Phase          string           `json:"phase"`
-	Opened         int64            `json:"opened_height"`
-	CommitDeadline int64            `json:"commit_deadline"`
-	RevealDeadline int64            `json:"reveal_deadline,omitempty"`
-	Closed         int64            `json:"closed_height,omitempty"`
-	Outcome        string           `json:"outcome,omitempty"`
-	Aggregated     uint32           `json:"aggregated"`
-	InputModel     string           `json:"input_model_hash"`
-	OutputModel    string           `json:"output_model_hash,omitempty"`
-	Submissions    []submissionView `json:"submissions"`
-	Reputation     []repView        `json:"reputation,omitempty"`
+	Task           uint64 `json:"task"`
+	Round          uint32 `json:"round"`
+	Phase          string `json:"phase"`
+	Opened         int64  `json:"opened_height"`
+	CommitDeadline int64  `json:"commit_deadline"`
+	RevealDeadline int64  `json:"reveal_deadline,omitempty"`
+	Closed         int64  `json:"closed_height,omitempty"`
+	Outcome        string `json:"outcome,omitempty"`
+	Aggregated     uint32 `json:"aggregated"`
+	// InputAccuracy is the mean, over the hospitals that committed, of the
+	// test accuracy each reported for the round's input model.
+	InputAccuracy float64          `json:"input_model_mean_accuracy"`
+	InputModel    string           `json:"input_model_hash"`
+	OutputModel   string           `json:"output_model_hash,omitempty"`
+	Submissions   []submissionView `json:"submissions"`
+	Reputation    []repView        `json:"reputation,omitempty"`
 }
 
 type repView struct {
@@ -76,6 +82,7 @@ func viewRound(r *pb.Round, names map[string]string) roundView {
 			k++
 		}
 		v.Submissions = append(v.Submissions, sv)
+		v.InputAccuracy += sv.Accuracy / float64(len(r.Submissions))
 	}
 	for _, c := range r.Reputation {
 		v.Reputation = append(v.Reputation, repView{Hospital: names[string(c.Hospital)], Delta: float64(c.DeltaPpm) / 1e6,
@@ -139,7 +146,7 @@ func newRoundsSubCmd(g *globals, sub, short string) *cobra.Command {
 			return writeJSON(stdout, views)
 		}
 		if sub == "list" {
-			fmt.Fprintf(stdout, "%5s  %-7s  %8s  %10s  %-10s  %s\n", "round", "phase", "revealed", "closed at", "model", "outcome")
+			fmt.Fprintf(stdout, "%5s  %-7s  %8s  %10s  %9s  %-10s  %s\n", "round", "phase", "revealed", "closed at", "input acc", "model", "outcome")
 			for _, v := range views {
 				revealed := 0
 				for _, s := range v.Submissions {
@@ -151,7 +158,11 @@ func newRoundsSubCmd(g *globals, sub, short string) *cobra.Command {
 				if len(model) > 10 {
 					model = model[:10]
 				}
-				fmt.Fprintf(stdout, "%5d  %-7s  %8s  %10d  %-10s  %s\n", v.Round, v.Phase, fmt.Sprintf("%d/%d", revealed, len(v.Submissions)), v.Closed, model, v.Outcome)
+				acc := "-"
+				if len(v.Submissions) > 0 {
+					acc = fmt.Sprintf("%.3f", v.InputAccuracy)
+				}
+				fmt.Fprintf(stdout, "%5d  %-7s  %8s  %10d  %9s  %-10s  %s\n", v.Round, v.Phase, fmt.Sprintf("%d/%d", revealed, len(v.Submissions)), v.Closed, acc, model, v.Outcome)
 			}
 			return nil
 		}

@@ -58,7 +58,11 @@ Examples:
   fedledger task list --node http://127.0.0.1:26657
   fedledger task list --node http://127.0.0.1:26657 --output json`
 
-const taskShowHelp = `Shows one task.
+const taskShowHelp = `Shows one task: its status and current model, who created it, and every
+setting it runs with: the hospitals' training recipe, the rule and its
+parameters, reputation, the server optimizer, the commit and reveal windows,
+the least number of hospitals a round needs, fixed-point precision and
+update compression.
 
 Examples:
   fedledger task show --node http://127.0.0.1:26657 --task 1
@@ -349,6 +353,9 @@ func newTaskListCmd(g *globals, sub string) *cobra.Command {
 		for _, v := range views {
 			fmt.Fprintf(stdout, "task %d %q: %s, round %d of %d, %s + %s, %s, hospitals %s, model %s\n", v.ID, v.Name, v.Status,
 				v.CurrentRound, v.Rounds, v.Rule, v.ServerOpt, v.Model, strings.Join(v.Hospitals, ","), v.ModelHash[:16])
+			if sub == "show" {
+				printSettings(stdout, v)
+			}
 		}
 		return nil
 	}
@@ -398,6 +405,20 @@ type taskView struct {
 	ModelRound   uint32   `json:"model_round"`
 	Created      int64    `json:"created_height"`
 	Finished     int64    `json:"finished_height,omitempty"`
+	Creator      string   `json:"creator"`
+	Settings     settings `json:"settings"`
+}
+
+// settings are a task's settings as `task show` prints them.
+type settings struct {
+	Training        pb.TrainingHints `json:"training"` // as stored (micro units); 0 = the trainer's default
+	RuleParams      pb.RuleParams    `json:"rule_params"`
+	ServerOpt       pb.ServerOpt     `json:"server_opt"`
+	MinParticipants uint32           `json:"min_participants"`
+	CommitWindow    uint32           `json:"commit_window"`
+	RevealWindow    uint32           `json:"reveal_window"`
+	FracBits        uint32           `json:"frac_bits"`
+	Compression     string           `json:"compression"`
 }
 
 func viewTask(t *pb.Task, names map[string]string) taskView {
@@ -415,6 +436,14 @@ func viewTask(t *pb.Task, names map[string]string) taskView {
 		v.ServerOpt = "fedavg"
 	}
 	v.Status = map[pb.TaskStatus]string{pb.TASK_STATUS_RUNNING: "running", pb.TASK_STATUS_DONE: "done"}[t.Status]
+	v.Creator = names[string(t.Creator)]
+	if v.Creator == "" {
+		v.Creator = hex.EncodeToString(t.Creator)
+	}
+	sp := &t.Spec
+	v.Settings = settings{Training: sp.Training, RuleParams: sp.RuleParams, ServerOpt: sp.ServerOpt,
+		MinParticipants: sp.MinParticipants, CommitWindow: sp.CommitWindow, RevealWindow: sp.RevealWindow,
+		FracBits: sp.FracBits, Compression: compressionName(sp.Compression)}
 	for _, h := range t.Spec.Hospitals {
 		v.Hospitals = append(v.Hospitals, names[string(h)])
 	}
@@ -461,4 +490,41 @@ func dialAs(ctx context.Context, g *globals, stderr io.Writer) (*fl.Client, []pb
 		return nil, nil, err
 	}
 	return c, parts, nil
+}
+
+// compressionName names a task's update encoding as task create takes it.
+func compressionName(c pb.Compression) string {
+	name := "int32"
+	if c.Width != pb.WIDTH_UNSPECIFIED {
+		name = strings.ToLower(strings.TrimPrefix(c.Width.String(), "WIDTH_"))
+	}
+	if c.TopkPpm > 0 {
+		name += fmt.Sprintf(", top-k keeping %d ppm of the coordinates", c.TopkPpm)
+	}
+	return name
+}
+
+// printSettings prints what task show adds to a task's line.
+func printSettings(w io.Writer, v taskView) {
+	s, tc := v.Settings, fl.FromHints(v.Settings.Training)
+	local := fmt.Sprintf("%d epoch(s)", tc.Epochs)
+	if tc.Steps > 0 {
+		local = fmt.Sprintf("%d steps", tc.Steps)
+	}
+	fmt.Fprintf(w, "  created by %s at height %d", v.Creator, v.Created)
+	if v.Finished > 0 {
+		fmt.Fprintf(w, ", finished at %d", v.Finished)
+	}
+	fmt.Fprintf(w, "; model of round %d: %s\n", v.ModelRound, v.ModelHash)
+	fmt.Fprintf(w, "  hospitals train: %s, learning rate %g, momentum %g, batch %d, %s", tc.Optimizer, tc.LearningRate, tc.Momentum, tc.BatchSize, local)
+	if tc.ProxMu > 0 {
+		fmt.Fprintf(w, ", FedProx mu %g", tc.ProxMu)
+	}
+	fmt.Fprintln(w)
+	rp := s.RuleParams
+	fmt.Fprintf(w, "  rule %s (f %d, m %d, beta %g, clip %d, iterations %d), reputation %v\n", v.Rule, rp.F, rp.M, float64(rp.BetaMicro)/1e6, rp.Clip, rp.Iters, v.Reputation)
+	so := s.ServerOpt
+	fmt.Fprintf(w, "  server optimizer %s (lr %g, beta1 %g, beta2 %g, tau %g)\n", v.ServerOpt, float64(so.LrMicro)/1e6, float64(so.Beta1Micro)/1e6, float64(so.Beta2Micro)/1e6, float64(so.TauMicro)/1e6)
+	fmt.Fprintf(w, "  rounds need %d hospitals; commit window %d blocks, reveal window %d; fixed point 2^-%d; updates %s\n",
+		s.MinParticipants, s.CommitWindow, s.RevealWindow, s.FracBits, s.Compression)
 }

@@ -98,6 +98,12 @@ func newDemoCmd(g *globals) *cobra.Command {
 		if strings.HasPrefix(*dataset, "csv:") && *label == "" {
 			return usagef("--dataset csv:PATH needs --label COLUMN")
 		}
+		if *dataset == "heart" {
+			warnIgnored(cmd, fs, "the heart data come split by the study's own four hospitals", "hospitals", "partition")
+		}
+		if !strings.HasPrefix(*dataset, "csv:") {
+			warnIgnored(cmd, fs, "csv:PATH data only", "label", "site", "missing", "positive")
+		}
 		so, err := protocol.ServerOpt(*serverOpt)
 		if err != nil {
 			return usagef("--server-opt %q: %v", *serverOpt, err)

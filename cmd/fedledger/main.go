@@ -213,3 +213,21 @@ func changed(fs *pflag.FlagSet, name string) bool {
 	f := fs.Lookup(name)
 	return f != nil && f.Changed
 }
+
+// warnIgnored tells on stderr which of the named flags were given although
+// they do not apply, and why, instead of ignoring them without a word.
+func warnIgnored(cmd *cobra.Command, fs *pflag.FlagSet, why string, names ...string) {
+	var given []string
+	for _, n := range names {
+		if changed(fs, n) {
+			given = append(given, "--"+n)
+		}
+	}
+	verb := "does"
+	if len(given) > 1 {
+		verb = "do"
+	}
+	if len(given) > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: %s %s not apply (%s); ignored\n", strings.Join(given, ", "), verb, why)
+	}
+}

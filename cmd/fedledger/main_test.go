@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
@@ -134,5 +135,32 @@ func TestTaskFile(t *testing.T) {
 	}
 	if spec, err := defaultTaskFlags().spec(parts); err != nil || len(spec.Hospitals) != 1 || spec.MinParticipants != 1 {
 		t.Fatalf("default spec: %+v %v", spec, err)
+	}
+}
+
+// TestWarnIgnored: flags given where they do not apply are named on stderr;
+// flags left at their defaults are not.
+func TestWarnIgnored(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"--hospitals", "10"}, "note: --hospitals does not apply (why); ignored\n"},
+		{[]string{"--hospitals", "10", "--partition", "iid"}, "note: --hospitals, --partition do not apply (why); ignored\n"},
+	} {
+		cmd := &cobra.Command{}
+		var stderr bytes.Buffer
+		cmd.SetErr(&stderr)
+		fs := cmd.Flags()
+		fs.Int("hospitals", 4, "")
+		fs.String("partition", "", "")
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		warnIgnored(cmd, fs, "why", "hospitals", "partition")
+		if stderr.String() != c.want {
+			t.Errorf("%v: %q, want %q", c.args, stderr.String(), c.want)
+		}
 	}
 }

@@ -1,6 +1,8 @@
 package fl
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/fedledger/fedledger/datasets"
@@ -103,5 +105,32 @@ func TestProxTermPullsTowardStart(t *testing.T) {
 	free, prox := dist(0), dist(5)
 	if !(prox < free*0.5) {
 		t.Fatalf("squared distance from start: %.4f with mu=5, %.4f without", prox, free)
+	}
+}
+
+// TestCanTrain: a task whose model does not fit the hospital's data is
+// refused with ErrCannotTrain and a message naming both sides.
+func TestCanTrain(t *testing.T) {
+	task := &pb.Task{Id: 7, Spec: pb.TaskSpec{Model: pb.ModelSpec{Arch: pb.ArchLogReg, InputDim: 2}}}
+	two := datasets.Table{X: [][]float64{{1, 2}, {3, 4}}, Y: []float64{0, 1}}
+	three := datasets.Table{X: [][]float64{{1, 2, 3}}, Y: []float64{1}}
+	for _, c := range []struct {
+		name string
+		data datasets.Hospital
+		want string // "" for no error
+	}{
+		{"fits", datasets.Hospital{Train: two, Test: two}, ""},
+		{"no test rows", datasets.Hospital{Train: two}, ""},
+		{"no rows", datasets.Hospital{Test: two}, "has no training rows"},
+		{"training features", datasets.Hospital{Train: three, Test: two}, "takes 2 inputs; h's training row 1 has 3 features"},
+		{"test features", datasets.Hospital{Train: two, Test: three}, "h's test row 1 has 3 features"},
+	} {
+		err := CanTrain(task, "h", c.data)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != "" && (!errors.Is(err, ErrCannotTrain) || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v, want ErrCannotTrain saying %q", c.name, err, c.want)
+		}
 	}
 }

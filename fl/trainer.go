@@ -100,6 +100,32 @@ func (t *Trainer) emit(e Event) {
 	}
 }
 
+// ErrCannotTrain means a hospital's data cannot train a task's model (the
+// model takes another number of inputs, or there are no rows): a trainer
+// serving several tasks skips that one and keeps serving the others.
+var ErrCannotTrain = errors.New("fl: this hospital's data cannot train the task's model")
+
+// CanTrain checks that hospital's data fits task's model: rows to train
+// on, and as many features in every table as the model takes inputs.
+func CanTrain(task *pb.Task, hospital string, data datasets.Hospital) error {
+	want := int(task.Spec.Model.InputDim)
+	if data.Train.Len() == 0 {
+		return fmt.Errorf("%w: task %d: %s has no training rows", ErrCannotTrain, task.Id, hospital)
+	}
+	for _, tb := range []struct {
+		name string
+		t    datasets.Table
+	}{{"training", data.Train}, {"test", data.Test}} {
+		for i, row := range tb.t.X {
+			if len(row) != want {
+				return fmt.Errorf("%w: task %d's model takes %d inputs; %s's %s row %d has %d features (does the task name another data set, or did the CSV gain or lose a column?)",
+					ErrCannotTrain, task.Id, want, hospital, tb.name, i+1, len(row))
+			}
+		}
+	}
+	return nil
+}
+
 // Run takes part in task id until it finishes or ctx ends.
 func (t *Trainer) Run(ctx context.Context, id uint64) error {
 	c := t.Client
@@ -218,8 +244,8 @@ func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round) error
 	if err != nil {
 		return err
 	}
-	if n := t.Data.Train.Len(); n == 0 || len(t.Data.Train.X[0]) != int(spec.Model.InputDim) {
-		return fmt.Errorf("fl: task %d's model takes %d inputs; %s's data has %d features", task.Id, spec.Model.InputDim, t.Name, len(t.Data.Train.X[0]))
+	if err := CanTrain(task, t.Name, t.Data); err != nil {
+		return err
 	}
 	metrics, err := Evaluate(spec.Model, global, t.Data.Test)
 	if err != nil {

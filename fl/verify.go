@@ -100,6 +100,11 @@ type LightVerifier struct {
 	store     dbm.DB // trusted light blocks, in memory
 	client    *light.Client
 	waitEvery time.Duration
+	// verifying serializes calls into the light client, which is not safe
+	// for concurrent use: two verifications of one new height at once made
+	// the second start from the height the first had just trusted, and
+	// fail as if the node had lied.
+	verifying sync.Mutex
 
 	// MaxWait bounds how long AppHash waits for the header it needs before
 	// it returns ErrUnavailable (a caller that retries says what it waits
@@ -254,6 +259,8 @@ func (v *LightVerifier) AppHash(ctx context.Context, height int64) ([]byte, erro
 	}
 	done := make(chan result, 1)
 	go func() {
+		v.verifying.Lock()
+		defer v.verifying.Unlock()
 		lb, err := c.VerifyLightBlockAtHeight(ctx, height+1, time.Now())
 		done <- result{lb, err}
 	}()

@@ -156,3 +156,34 @@ func TestTrustRootRefused(t *testing.T) {
 		t.Error("an empty trust root was accepted")
 	}
 }
+
+// TestVerifierConcurrent: queries verified at once, as a trainer serving
+// several tasks makes them, all succeed (the light client is not safe for
+// concurrent use; one of two verifications of the same new header used to
+// fail as a lie).
+func TestVerifierConcurrent(t *testing.T) {
+	nw, doc := startNet(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	node := nw.Nodes()[0]
+	c := verified(t, ctx, node.RPCAddress(), doc)
+	h1 := testKey("h1").Public().(ed25519.PublicKey)
+	for round := 0; round < 5; round++ {
+		h, _ := node.App().LastCommit()
+		if err := node.WaitHeight(ctx, h+2); err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 8)
+		for range 8 {
+			go func() {
+				_, err := c.Participant(ctx, h1)
+				errs <- err
+			}()
+		}
+		for range 8 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: concurrent verified query: %v", round, err)
+			}
+		}
+	}
+}

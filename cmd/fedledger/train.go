@@ -134,7 +134,12 @@ func newTrainCmd(g *globals) *cobra.Command {
 				joined[t.Id] = true
 				logf("joining task %d (%s, %d rounds)", t.Id, t.Spec.Name, t.Spec.Rounds)
 				go func(id uint64) {
-					if err := tr().Run(ctx, id); err != nil && ctx.Err() == nil {
+					err := tr().Run(ctx, id)
+					if errors.Is(err, fl.ErrCannotTrain) && ctx.Err() == nil {
+						logf("skipping task %d, and serving the others: %v", id, err)
+						return
+					}
+					if err != nil && ctx.Err() == nil {
 						errc <- fmt.Errorf("task %d: %w", id, err)
 						return
 					}

@@ -146,15 +146,16 @@ func RunRound(members []Member, rule Rule, reputation bool) (RoundOutcome, error
 		}
 	}
 	medNorm := medianU(usedNorms)
-	aggNorm := uint64(0)
+	aggNorm, aggSmall := uint64(0), false
 	if out.Aggregate != nil {
-		aggNorm = norm(out.Aggregate)
+		p := profileOf(out.Aggregate)
+		aggNorm, aggSmall = p.norm, p.small
 	}
 	// Each revealed member's cosine with the aggregate, in parallel.
 	cosines := make([]int64, len(revealed))
 	if out.Aggregate != nil && aggNorm > 0 {
 		cosine := cosineMicro
-		if small && profileOf(out.Aggregate).small {
+		if small && aggSmall {
 			cosine = cosineSmall // the same values, faster
 		}
 		parallelBlocks(len(revealed), 1, func(lo, hi int) {

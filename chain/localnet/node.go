@@ -97,12 +97,6 @@ func isPortTaken(err error) bool { return strings.Contains(err.Error(), "address
 // The validator key, which is what consensus knows, stays.
 func (n *Node) move() error {
 	c := n.Config()
-	if err := os.Remove(c.NodeKeyFile()); err != nil {
-		return fmt.Errorf("localnet: node %d: new node key: %w", n.Index, err)
-	}
-	if _, err := p2p.LoadOrGenNodeKey(c.NodeKeyFile()); err != nil {
-		return fmt.Errorf("localnet: node %d: new node key: %w", n.Index, err)
-	}
 	host, _, err := net.SplitHostPort(strings.TrimPrefix(c.P2P.ListenAddress, "tcp://"))
 	if err != nil {
 		return fmt.Errorf("localnet: node %d: %w", n.Index, err)
@@ -125,6 +119,13 @@ func (n *Node) move() error {
 			return fmt.Errorf("localnet: node %d: %w", o.Index, err)
 		}
 		peers = append(peers, string(key.ID())+"@"+strings.TrimPrefix(o.Config().P2P.ListenAddress, "tcp://"))
+	}
+	// Everything is known: now change the node, key first.
+	if err := os.Remove(c.NodeKeyFile()); err != nil {
+		return fmt.Errorf("localnet: node %d: new node key: %w", n.Index, err)
+	}
+	if _, err := p2p.LoadOrGenNodeKey(c.NodeKeyFile()); err != nil {
+		return fmt.Errorf("localnet: node %d: new node key: %w", n.Index, err)
 	}
 	c.P2P.ListenAddress = "tcp://" + net.JoinHostPort(host, strconv.Itoa(p2pPort))
 	c.RPC.ListenAddress = "tcp://" + net.JoinHostPort(host, strconv.Itoa(rpcPort))

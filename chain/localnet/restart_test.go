@@ -61,8 +61,10 @@ func TestRestartNode(t *testing.T) {
 		if err := n.Start(); err != nil {
 			t.Fatal(err)
 		}
-		if got := n.Moved() - moved; got != map[bool]int{false: 0, true: 1}[step.taken] {
-			t.Fatalf("node %d moved %d times, ports taken: %v", step.node, got, step.taken)
+		// Where the test takes the ports, the node must move; elsewhere it
+		// may move too, when another process on the machine took them.
+		if got := n.Moved() - moved; step.taken && got != 1 {
+			t.Fatalf("node %d moved %d times; its ports were taken", step.node, got)
 		}
 		t0 := time.Now()
 		if err := n.WaitReady(ctx); err != nil {
@@ -74,7 +76,7 @@ func TestRestartNode(t *testing.T) {
 		if err := n.WaitPeers(ctx, 3); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("node %d caught up and peered %v after its restart (ports taken: %v)", step.node, time.Since(t0), step.taken)
+		t.Logf("node %d caught up and peered %v after its restart (ports taken by the test: %v; moved: %d)", step.node, time.Since(t0), step.taken, n.Moved()-moved)
 		h, appHash := n.App().LastCommit()
 		want, err := nw.Agree(ctx, h)
 		if err != nil {

@@ -366,6 +366,14 @@ func AddSaturating(model, delta []int64, minV, maxV int64) ([]int64, error) {
 		return nil, fmt.Errorf("%w: model has %d values, delta %d", ErrShape, len(model), len(delta))
 	}
 	out := make([]int64, len(model))
+	AddSaturatingInto(out, model, delta, minV, maxV)
+	return out, nil
+}
+
+// AddSaturatingInto is AddSaturating into out (of model's length; delta
+// must be as long).
+func AddSaturatingInto(out, model, delta []int64, minV, maxV int64) {
+	delta = delta[:len(model)]
 	for j := range model {
 		a, b := model[j], delta[j]
 		s := a + b
@@ -385,7 +393,6 @@ func AddSaturating(model, delta []int64, minV, maxV int64) ([]int64, error) {
 		}
 		out[j] = s
 	}
-	return out, nil
 }
 
 func absU(v int64) uint64 {

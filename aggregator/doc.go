@@ -15,6 +15,15 @@
 //	})
 //	// avg == []int64{15, -5}
 //
+// # Rounds that do not fit in memory
+//
+// RunRound takes a round's updates in memory. StreamRound runs the same
+// round (the same aggregate, weights and reputation changes, which the
+// tests hold it to) over a Source that hands out one block of StreamBlock
+// coordinates of an update at a time, and hands the aggregate on a block
+// at a time: the chain closes a round of 25 updates of 2·10^6 parameters
+// holding a few blocks of each, not 25 vectors of 16 MB.
+//
 // # Rounding
 //
 // FedAvg computes, per coordinate j, the exact rational Σ wᵢ·vᵢⱼ / Σ wᵢ with

@@ -17,3 +17,27 @@ func ExampleFedAvg() {
 	fmt.Println(avg)
 	// Output: [15 -5 3]
 }
+
+// A round read a block at a time: StreamRound asks the source for blocks
+// of StreamBlock coordinates and hands the aggregate on the same way.
+func ExampleStreamRound() {
+	members := []aggregator.Member{
+		{Committed: true, Revealed: true, Update: []int64{10, -20, 3}, Weight: 1, Score: aggregator.ScoreStart},
+		{Committed: true, Revealed: true, Update: []int64{30, 40, 4}, Weight: 1, Score: aggregator.ScoreStart},
+		{Committed: true, Revealed: true, Update: []int64{20, 10, 5}, Weight: 1, Score: aggregator.ScoreStart},
+		{Score: aggregator.ScoreStart}, // invited, sent nothing
+	}
+	src := aggregator.SliceSource{members[0].Update, members[1].Update, members[2].Update}
+	rule, _ := aggregator.RuleByName("median")
+	out, err := aggregator.StreamRound(members, 3, src, rule, true, func(lo int, block []int64) error {
+		fmt.Println("coordinates from", lo, block)
+		return nil
+	}, nil)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("used", out.Used, "absent member's change", out.Changes[3].Delta, out.Changes[3].Reasons)
+	// Output:
+	// coordinates from 0 [20 10 4]
+	// used 3 absent member's change -100000 [absent: no commitment]
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/bits"
+	"reflect"
 	"testing"
 )
 
@@ -76,8 +77,16 @@ func FuzzRules(f *testing.F) {
 			}
 			for _, rep := range []bool{false, true} {
 				out, err := RunRound(members, rule, rep)
+				want, wantErr := referenceRunRound(members, rule, rep)
+				if (err == nil) != (wantErr == nil) {
+					t.Fatalf("%s rep=%v: error %v, the in-memory reference %v", name, rep, err, wantErr)
+				}
 				if err != nil {
 					continue // a refusal is fine; a panic is not
+				}
+				want.Aggregated = want.Aggregate != nil
+				if !reflect.DeepEqual(out, want) {
+					t.Fatalf("%s rep=%v: streamed %+v, in memory %+v", name, rep, out, want)
 				}
 				if len(out.Weights) != len(members) || (rep && len(out.Changes) != len(members)) {
 					t.Fatalf("%s: %d weights, %d changes for %d members", name, len(out.Weights), len(out.Changes), len(members))

@@ -69,123 +69,62 @@ type RoundOutcome struct {
 	Weights   []uint64 // per member, 0 for members not aggregated
 	Changes   []Change // per member (nil when reputation is off)
 	Used      int      // updates aggregated
+	// Aggregated is set when the rule ran: there is an aggregate (in
+	// Aggregate, or for StreamRound handed to its emit function).
+	Aggregated bool
 }
 
-// RunRound aggregates a round: it drops flagged members and, with
-// reputation on, near-identical (sybil) updates, runs the rule on the rest,
-// and scores every member. Members must be in a fixed order (the chain
-// sorts them by key); the outcome is in the same order. Cost: O(n²·d).
-func RunRound(members []Member, rule Rule, reputation bool) (RoundOutcome, error) {
+// evidence is what a round tells of each member, for scoring.
+type evidence struct {
+	members    []Member
+	revealed   []int    // revealed k → member index
+	sybil      []bool   // per member
+	norms      []uint64 // revealed k → ⌊‖update‖⌋
+	weights    []uint64 // per member, as the rule gave them
+	aggregated bool     // the rule ran
+	aggNorm    uint64
+	cosines    []int64 // revealed k → cosine with the aggregate, in millionths
+}
+
+// score turns the evidence into each member's reputation change.
+func (e evidence) score() []Change {
+	members := e.members
 	n := len(members)
-	out := RoundOutcome{Weights: make([]uint64, n)}
-	var revealed []int // indices of revealed members
-	var ups []Update
-	for i, m := range members {
-		if m.Revealed {
-			revealed = append(revealed, i)
-			ups = append(ups, Update{Values: m.Update, Weight: m.Weight})
-		}
-	}
 	reasons := make([][]string, n)
 	pen := make([]int64, n)
 	add := func(i int, p int64, format string, a ...any) {
 		pen[i] += p
 		reasons[i] = append(reasons[i], fmt.Sprintf(format, a...))
 	}
-	sybil := make([]bool, n)
-	var prof []profile // of ups, when reputation is on
-	norms := make([]uint64, len(ups))
-	small := true // every revealed value within ±2^31
-	if reputation && len(ups) > 0 {
-		if _, err := checkShape(ups); err != nil {
-			return out, err
-		}
-		prof = profileAll(ups)
-		for k, p := range prof {
-			norms[k], small = p.norm, small && p.small
-		}
-	}
-	if reputation && len(ups) > 1 {
-		for _, p := range nearDuplicates(ups, prof, SybilDistance) {
-			a, b := revealed[p[0]], revealed[p[1]]
-			sybil[a], sybil[b] = true, true
-		}
-	}
-	// The rule runs over revealed, unflagged, non-sybil members.
-	var use []int
-	var useUps []Update
-	for k, i := range revealed {
-		if !members[i].Flagged && !sybil[i] {
-			use = append(use, i)
-			useUps = append(useUps, ups[k])
-		}
-	}
-	if len(useUps) > 0 {
-		res, err := rule.Aggregate(useUps)
-		if err != nil {
-			return out, err
-		}
-		out.Aggregate = res.Values
-		for k, i := range use {
-			out.Weights[i] = res.Weights[k]
-			if res.Weights[k] > 0 {
-				out.Used++
-			}
-		}
-	}
-	if !reputation {
-		return out, nil
-	}
-	// Evidence against the aggregate and the round's typical update.
+	// The round's typical update: the median norm of those the rule took.
 	var usedNorms []uint64
-	if len(ups) > 0 {
-		for k, i := range revealed {
-			if !members[i].Flagged && !sybil[i] {
-				usedNorms = append(usedNorms, norms[k])
-			}
+	for k, i := range e.revealed {
+		if !members[i].Flagged && !e.sybil[i] {
+			usedNorms = append(usedNorms, e.norms[k])
 		}
 	}
 	medNorm := medianU(usedNorms)
-	aggNorm, aggSmall := uint64(0), false
-	if out.Aggregate != nil {
-		p := profileOf(out.Aggregate)
-		aggNorm, aggSmall = p.norm, p.small
-	}
-	// Each revealed member's cosine with the aggregate, in parallel.
-	cosines := make([]int64, len(revealed))
-	if out.Aggregate != nil && aggNorm > 0 {
-		cosine := cosineMicro
-		if small && aggSmall {
-			cosine = cosineSmall // the same values, faster
-		}
-		parallelBlocks(len(revealed), 1, func(lo, hi int) {
-			for k := lo; k < hi; k++ {
-				if m := members[revealed[k]]; !m.Flagged && norms[k] > 0 {
-					cosines[k] = cosine(m.Update, out.Aggregate, norms[k], aggNorm)
-				}
-			}
-		})
-	}
-	for k, i := range revealed {
+	for k, i := range e.revealed {
 		m := members[i]
 		if m.Flagged {
 			continue
 		}
-		if sybil[i] {
+		if e.sybil[i] {
 			add(i, penSybil, "sybil: within %s%% of another hospital's update", decimal(SybilDistance, 10_000, 0))
 		}
-		if out.Aggregate == nil || medNorm == 0 {
+		if !e.aggregated || medNorm == 0 {
 			continue
 		}
+		norm := e.norms[k]
 		switch {
-		case mulLess(norms[k], freeRiderFactor, medNorm, 1):
-			add(i, penFreeRider, "free-rider: update norm %s× the median", decimal(norms[k], medNorm, 2))
+		case mulLess(norm, freeRiderFactor, medNorm, 1):
+			add(i, penFreeRider, "free-rider: update norm %s× the median", decimal(norm, medNorm, 2))
 			continue
-		case mulLess(medNorm, oversizeFactor, norms[k], 1):
-			add(i, penOversized, "oversized: update norm %s× the median", decimal(norms[k], medNorm, 1))
+		case mulLess(medNorm, oversizeFactor, norm, 1):
+			add(i, penOversized, "oversized: update norm %s× the median", decimal(norm, medNorm, 1))
 		}
-		if aggNorm > 0 && norms[k] > 0 {
-			if cos := cosines[k]; cos < opposeCosine {
+		if e.aggNorm > 0 && norm > 0 {
+			if cos := e.cosines[k]; cos < opposeCosine {
 				sign := ""
 				if cos < 0 {
 					sign, cos = "-", -cos
@@ -193,7 +132,7 @@ func RunRound(members []Member, rule Rule, reputation bool) (RoundOutcome, error
 				add(i, penOpposes, "opposes the aggregate: cosine %s%s", sign, decimal(uint64(cos), 1_000_000, 2))
 			}
 		}
-		if !sybil[i] && out.Weights[i] == 0 {
+		if !e.sybil[i] && e.weights[i] == 0 {
 			add(i, penExcluded, "excluded by the rule")
 		}
 	}
@@ -206,12 +145,12 @@ func RunRound(members []Member, rule Rule, reputation bool) (RoundOutcome, error
 			add(i, penAbsent, "absent: no commitment")
 		}
 	}
-	out.Changes = make([]Change, n)
+	out := make([]Change, n)
 	for i, m := range members {
 		c := Change{Score: m.Score, Reasons: reasons[i], Flagged: m.Flagged}
 		if m.Flagged {
 			c.Reasons = []string{"flagged: excluded until an admin reinstates it"}
-			out.Changes[i] = c
+			out[i] = c
 			continue
 		}
 		if pen[i] == 0 {
@@ -233,9 +172,9 @@ func RunRound(members []Member, rule Rule, reputation bool) (RoundOutcome, error
 			c.Flagged = true
 		}
 		sort.Strings(c.Reasons)
-		out.Changes[i] = c
+		out[i] = c
 	}
-	return out, nil
+	return out
 }
 
 // mulLess reports whether a·x < b·y, exactly (128-bit products).

@@ -24,22 +24,26 @@ func Median(updates []Update) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := len(updates)
 	out := make([]int64, d)
-	parallelBlocks(d, columnBlock, func(lo, hi int) {
-		cols := gatherColumns(updates, lo, hi)
-		for j := lo; j < hi; j++ {
-			col := cols[(j-lo)*n : (j-lo+1)*n]
-			selectK(col, n/2)
-			if n%2 == 1 {
-				out[j] = col[n/2]
-			} else {
-				out[j] = mean2(maxOf(col[:n/2]), col[n/2])
-			}
-		}
-		putColumns(cols)
-	})
+	parallelBlocks(d, columnBlock, func(lo, hi int) { medianBlock(updates, lo, hi, out) })
 	return out, nil
+}
+
+// medianBlock writes the median of coordinates lo..hi (at most
+// columnBlock of them) to out[lo:hi].
+func medianBlock(updates []Update, lo, hi int, out []int64) {
+	n := len(updates)
+	cols := gatherColumns(updates, lo, hi)
+	for j := lo; j < hi; j++ {
+		col := cols[(j-lo)*n : (j-lo+1)*n]
+		selectK(col, n/2)
+		if n%2 == 1 {
+			out[j] = col[n/2]
+		} else {
+			out[j] = mean2(maxOf(col[:n/2]), col[n/2])
+		}
+	}
+	putColumns(cols)
 }
 
 // gatherColumns returns coordinates lo..hi of every update as columns:
@@ -87,26 +91,33 @@ func TrimmedMean(updates []Update, betaMicro uint64) ([]int64, error) {
 	if betaMicro >= 500_000 {
 		return nil, fmt.Errorf("%w: trimmed mean beta %d ppm must be below 500000", ErrShape, betaMicro)
 	}
-	n := len(updates)
-	k := int(uint64(n) * betaMicro / 1_000_000)
+	k := trimCount(len(updates), betaMicro)
 	out := make([]int64, d)
-	parallelBlocks(d, columnBlock, func(lo, hi int) {
-		cols := gatherColumns(updates, lo, hi)
-		for j := lo; j < hi; j++ {
-			col := cols[(j-lo)*n : (j-lo+1)*n]
-			if k > 0 {
-				selectK(col, k)           // col[:k] are the k smallest
-				selectK(col[k:], n-2*k-1) // then col[n-k:] the k largest
-			}
-			var acc int128
-			for _, v := range col[k : n-k] {
-				acc = acc.add(mul64(v, 1))
-			}
-			out[j] = acc.divRound(uint64(n - 2*k))
-		}
-		putColumns(cols)
-	})
+	parallelBlocks(d, columnBlock, func(lo, hi int) { trimmedBlock(updates, k, lo, hi, out) })
 	return out, nil
+}
+
+// trimCount is how many values TrimmedMean drops at each end.
+func trimCount(n int, betaMicro uint64) int { return int(uint64(n) * betaMicro / 1_000_000) }
+
+// trimmedBlock writes the mean of coordinates lo..hi (at most columnBlock
+// of them), k values trimmed at each end, to out[lo:hi].
+func trimmedBlock(updates []Update, k, lo, hi int, out []int64) {
+	n := len(updates)
+	cols := gatherColumns(updates, lo, hi)
+	for j := lo; j < hi; j++ {
+		col := cols[(j-lo)*n : (j-lo+1)*n]
+		if k > 0 {
+			selectK(col, k)           // col[:k] are the k smallest
+			selectK(col[k:], n-2*k-1) // then col[n-k:] the k largest
+		}
+		var acc int128
+		for _, v := range col[k : n-k] {
+			acc = acc.add(mul64(v, 1))
+		}
+		out[j] = acc.divRound(uint64(n - 2*k))
+	}
+	putColumns(cols)
 }
 
 // MultiKrum scores each update by the sum of its squared distances to its
@@ -127,7 +138,27 @@ func MultiKrum(updates []Update, f, m int) (Result, error) {
 	if m < 1 || m > n {
 		m = n - f
 	}
-	dist := pairwiseSqDist(updates)
+	picked := krumPick(pairwiseSqDist(updates), f, m)
+	weights := make([]uint64, n)
+	sel := make([]Update, 0, m)
+	for i, u := range updates {
+		if picked[i] {
+			weights[i] = u.Weight
+			sel = append(sel, u)
+		}
+	}
+	avg, err := FedAvg(sel)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Values: avg, Weights: weights}, nil
+}
+
+// krumPick marks the m updates of best Multi-Krum score, given every
+// pair's squared distance (n > 2f+2, 1 ≤ m ≤ n): each update's score is
+// the sum of its n−f−2 smallest distances; ties go to the earlier update.
+func krumPick(dist [][]uint128, f, m int) []bool {
+	n := len(dist)
 	type scored struct {
 		i     int
 		score uint128
@@ -149,23 +180,11 @@ func MultiKrum(updates []Update, f, m int) (Result, error) {
 		scores[i] = scored{i, s}
 	}
 	sort.SliceStable(scores, func(a, b int) bool { return scores[a].score.less(scores[b].score) })
-	weights := make([]uint64, n)
-	sel := make([]Update, 0, m)
 	picked := make([]bool, n)
 	for _, s := range scores[:m] {
 		picked[s.i] = true
 	}
-	for i, u := range updates {
-		if picked[i] {
-			weights[i] = u.Weight
-			sel = append(sel, u)
-		}
-	}
-	avg, err := FedAvg(sel)
-	if err != nil {
-		return Result{}, err
-	}
-	return Result{Values: avg, Weights: weights}, nil
+	return picked
 }
 
 // NormClip scales every update whose Euclidean norm exceeds maxNorm down to
@@ -331,7 +350,7 @@ func nearDuplicates(updates []Update, prof []profile, relMicro uint64) [][2]int 
 
 // sketchBlock is the number of coordinates summed into one value of a
 // sketch.
-const sketchBlock = 16
+const sketchBlock = 64
 
 // sketchFar reports whether two updates whose sketches are a and b are
 // certainly not within rel·mx of each other, where NearDuplicates tests
@@ -350,13 +369,13 @@ func sketchFar(a, b []int64, mx, relMicro uint64) bool {
 		return false
 	}
 	sh, sl := bits.Mul64(t+1, t+1)
-	if sh >= 1<<59 {
+	if sh >= 1<<57 {
 		return false
 	}
-	limit := uint128{sh<<4 | sl>>60, sl << 4} // sketchBlock = 16 = 2^4
+	limit := uint128{sh<<6 | sl>>58, sl << 6} // sketchBlock = 64 = 2^6
 	var s uint128
 	for j, x := range a {
-		d := absDiff(x, b[j]) // < 2^36
+		d := absDiff(x, b[j]) // < 2^38
 		h, l := bits.Mul64(d, d)
 		var c uint64
 		s.lo, c = bits.Add64(s.lo, l, 0)
@@ -544,8 +563,14 @@ func clipTo(v []int64, max int64) []int64 {
 		return append([]int64(nil), v...)
 	}
 	out := make([]int64, len(v))
+	scaleInto(out, v, max, n)
+	return out
+}
+
+// scaleInto writes x·max/n of each x of v to out, rounded half away from
+// zero, for n ≥ max > 0 and every |x| ≤ n (so the quotient fits).
+func scaleInto(out, v []int64, max int64, n uint64) {
 	for j, x := range v {
-		// x·max/n, rounded half away from zero; |x| ≤ n so the quotient fits.
 		hi, lo := bits.Mul64(absU(x), uint64(max))
 		q, r := bits.Div64(hi, lo, n)
 		if r >= n-r {
@@ -557,7 +582,6 @@ func clipTo(v []int64, max int64) []int64 {
 			out[j] = int64(q)
 		}
 	}
-	return out
 }
 
 // cosineMicro is the cosine similarity of a and b in millionths, rounded

@@ -98,25 +98,38 @@ func ServerStep(p ServerOptParams, st ServerOptState, delta []int64) ([]int64, S
 	if len(m) != d {
 		return nil, st, fmt.Errorf("%w: momentum has %d values, update %d", ErrServerOpt, len(m), d)
 	}
+	v := st.V
+	if v == nil && p.Name != "fedavgm" {
+		v = make([]int64, d)
+	}
+	if p.Name != "fedavgm" && len(v) != d {
+		return nil, st, fmt.Errorf("%w: second moment has %d values, update %d", ErrServerOpt, len(v), d)
+	}
+	out, nm := make([]int64, d), make([]int64, d)
+	var nv []int64
+	if p.Name != "fedavgm" {
+		nv = make([]int64, d)
+	}
+	ServerStepBlock(p, m, v, delta, out, nm, nv)
+	return out, ServerOptState{M: nm, V: nv}, nil
+}
+
+// ServerStepBlock is ServerStep on a block of coordinates, into buffers the
+// caller owns: from the moments m and v (v unused by fedavgm) and the
+// aggregate delta it writes the step to out and the new moments to nm and
+// nv. Every slice has delta's length (nv none for fedavgm), p is valid
+// and not fedavg. Coordinates are independent, so blocks give the same
+// values as the whole.
+func ServerStepBlock(p ServerOptParams, m, v, delta, out, nm, nv []int64) {
 	f := p.FracBits
 	one := int64(1) << f
-	out := make([]int64, d)
-	nm := make([]int64, d)
 	if p.Name == "fedavgm" {
 		for j := range delta {
 			nm[j] = satAdd(mulFix(p.Beta1, m[j], f), delta[j])
 			out[j] = mulFix(p.LR, nm[j], f)
 		}
-		return out, ServerOptState{M: nm}, nil
+		return
 	}
-	v := st.V
-	if v == nil {
-		v = make([]int64, d)
-	}
-	if len(v) != d {
-		return nil, st, fmt.Errorf("%w: second moment has %d values, update %d", ErrServerOpt, len(v), d)
-	}
-	nv := make([]int64, d)
 	for j, g := range delta {
 		nm[j] = satAdd(mulFix(p.Beta1, m[j], f), mulFix(one-p.Beta1, g, f))
 		g2 := mulFix(g, g, 0) // Δ² at scale 2^(2·fracBits): small squares keep their bits
@@ -142,7 +155,6 @@ func ServerStep(p ServerOptParams, st ServerOptState, delta []int64) ([]int64, S
 		den := satAdd(int64(isqrt128(0, uint64(nv[j]))), p.Tau)
 		out[j] = divFix(mulFix(p.LR, nm[j], f), den, f)
 	}
-	return out, ServerOptState{M: nm, V: nv}, nil
 }
 
 // mulFix returns a·b / 2^f, exactly rounded half away from zero, saturated.

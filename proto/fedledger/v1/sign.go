@@ -47,9 +47,15 @@ func SignTx(key ed25519.PrivateKey, chainID string, nonce uint64, msg *Msg) ([]b
 // fields out of order, non-minimal varints, defaults written out) are
 // refused, so that one transaction has exactly one hash.
 func DecodeTx(bz []byte) (*Tx, *Msg, error) {
-	var tx Tx
-	if err := tx.Unmarshal(bz); err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrDecode, err)
+	// The envelope is read in place: its body, which may carry megabytes,
+	// is not copied, and the strict reader is the envelope's canonical
+	// check.
+	tx, err := ViewTx(bz)
+	if err != nil {
+		if err := new(Tx).Unmarshal(bz); err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", ErrDecode, err)
+		}
+		return nil, nil, fmt.Errorf("%w: not the canonical encoding of the transaction (%v); sign and encode it with fedledger's encoder", ErrDecode, err)
 	}
 	var msg Msg
 	if err := msg.Unmarshal(tx.Body); err != nil {
@@ -57,9 +63,6 @@ func DecodeTx(bz []byte) (*Tx, *Msg, error) {
 	}
 	if msg.Sum == nil {
 		return nil, nil, fmt.Errorf("%w: body holds no message", ErrDecode)
-	}
-	if !canonical(&tx, bz) {
-		return nil, nil, fmt.Errorf("%w: not the canonical encoding of the transaction (%d bytes, canonical %d); sign and encode it with fedledger's encoder", ErrDecode, len(bz), tx.Size())
 	}
 	if !canonical(&msg, tx.Body) {
 		return nil, nil, fmt.Errorf("%w: the body is not the canonical encoding of its message", ErrDecode)

@@ -169,6 +169,9 @@ func (m *Vector) Validate() error {
 	return nil
 }
 
+// SparseIndices decodes the coordinates of a sparse vector and checks them.
+func (m *Vector) SparseIndices() ([]uint32, error) { return m.indices() }
+
 // indices decodes the coordinates of a sparse vector and checks them.
 func (m *Vector) indices() ([]uint32, error) {
 	out := make([]uint32, 0, min(uint64(m.Nnz), uint64(len(m.Indices)))) // a uvarint takes a byte at least

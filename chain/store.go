@@ -113,6 +113,21 @@ func (s *store) Get(key string) ([]byte, error) {
 	return bytes.Clone(v), nil
 }
 
+func noRelease() {}
+
+// View returns the committed value at key in place (Pebble's own memory,
+// pinned until release).
+func (s *store) View(key string) ([]byte, func(), error) {
+	v, closer, err := s.db.Get([]byte(key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, noRelease, nil
+	}
+	if err != nil {
+		return nil, noRelease, err
+	}
+	return v, func() { closer.Close() }, nil
+}
+
 // KeysWithPrefix returns the committed Merkle keys that start with prefix, sorted.
 func (s *store) KeysWithPrefix(prefix string) []string {
 	var out []string
@@ -244,6 +259,14 @@ func (o *overlay) Get(key string) ([]byte, error) {
 		return v, nil
 	}
 	return o.parent.Get(key)
+}
+
+// View reads key from the staged writes, else from the parent, in place.
+func (o *overlay) View(key string) ([]byte, func(), error) {
+	if v, ok := o.writes[key]; ok {
+		return v, noRelease, nil
+	}
+	return o.parent.View(key)
 }
 
 // KeysWithPrefix lists the parent's keys with prefix, with the staged

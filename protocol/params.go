@@ -74,13 +74,21 @@ func (p Params) Validate() error {
 
 // CheckSpec refuses a task spec that goes over a cap, with ErrOverLimit.
 // It reads only the spec's declared shape: nothing is drawn or decoded.
-func (p Params) CheckSpec(n uint64, hospitals int, rounds, commitWindow, revealWindow uint32) error {
+//
+// vectors is how many model-sized int64 vectors the task makes the chain
+// hold while a round closes (ModelVectors): max_params bounds them
+// together, so a task whose server optimizer or rule keeps more of them
+// may have a smaller model, and no round's close costs more than the
+// largest plain task's.
+func (p Params) CheckSpec(n, vectors uint64, hospitals int, rounds, commitWindow, revealWindow uint32) error {
 	over := func(format string, a ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrOverLimit}, a...)...)
 	}
 	switch {
 	case n > p.MaxParams:
 		return over("the model has %d parameters; this chain's max_params is %d", n, p.MaxParams)
+	case vectors > 1 && n > p.MaxParams/vectors:
+		return over("the model has %d parameters and the task keeps %d model-sized vectors (the model, the server optimizer's moments, centeredclip's centre); %d × %d is over this chain's max_params %d: use a smaller model, or fedavg/fedavgm and another rule", n, vectors, vectors, n, p.MaxParams)
 	case uint64(hospitals) > p.MaxHospitals:
 		return over("%d hospitals invited; this chain's max_hospitals is %d", hospitals, p.MaxHospitals)
 	case uint64(hospitals)*n > p.MaxTaskValues:

@@ -100,6 +100,23 @@ func RuleParams(s *pb.TaskSpec) aggregator.RuleParams {
 	return aggregator.RuleParams{F: int(p.F), M: int(p.M), BetaMicro: p.BetaMicro, Clip: p.Clip, Iters: int(p.Iters)}
 }
 
+// ModelVectors is how many model-sized vectors of int64 a round's close
+// of the task holds beyond its inputs: the new model, one moment for
+// fedavgm or two for the adaptive optimizers, and centeredclip's centre.
+func ModelVectors(s *pb.TaskSpec) uint64 {
+	n := uint64(1)
+	switch s.ServerOpt.Name {
+	case "fedavgm":
+		n++
+	case "fedadagrad", "fedadam", "fedyogi":
+		n += 2
+	}
+	if s.Rule == "centeredclip" {
+		n++
+	}
+	return n
+}
+
 // ServerOptParams converts a spec's server optimizer to fixed point:
 // x_micro·2^fracBits/10^6, rounded half up, in integers (saturating at
 // MaxInt64).

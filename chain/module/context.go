@@ -17,6 +17,10 @@ type Reader interface {
 	Get(key string) ([]byte, error)
 	// KeysWithPrefix lists the keys that start with prefix, sorted.
 	KeysWithPrefix(prefix string) []string
+	// View returns the value at key without copying it (nil when there
+	// is none): it must not be changed, and not be used after release.
+	// Large values are read this way, a block at a time.
+	View(key string) (value []byte, release func(), err error)
 }
 
 // Store is one staged version of the state.

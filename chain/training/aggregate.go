@@ -27,16 +27,29 @@ func (c exec) failRound(task *pb.Task, rd *pb.Round, err error) (bool, error) {
 
 // aggregate runs the task's rule over the revealed updates (leaving out
 // flagged and sybil hospitals when reputation is on), scores every invited
-// hospital, and closes the round.
+// hospital, and closes the round. It streams: the updates, the previous
+// model and the server optimizer's moments are read a block at a time in
+// place, and the new model and moments are written straight into their
+// records, so the close holds no update whole (see aggregator.StreamRound).
 func (c exec) aggregate(task *pb.Task, rd *pb.Round) (bool, error) {
 	rule, err := aggregator.NewRule(task.Spec.Rule, protocol.RuleParams(&task.Spec))
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", protocol.ErrInternal, err)
 	}
-	prev, err := c.model(task.Id, task.ModelRound)
+	prevBz, release, err := c.State.View(modelKey(task.Id, task.ModelRound))
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("%w: read model: %v", protocol.ErrInternal, err)
 	}
+	defer release()
+	prev, err := pb.ViewGlobalModel(prevBz)
+	if err != nil || prevBz == nil {
+		return false, fmt.Errorf("%w: model of round %d of task %d missing or unreadable: %v", protocol.ErrInternal, task.ModelRound, task.Id, err)
+	}
+	prevBlocks, err := newVectorBlocks(prev.Weights)
+	if err != nil {
+		return false, fmt.Errorf("%w: stored model: %v", protocol.ErrInternal, err)
+	}
+	d := prev.Weights.Len
 	var rep pb.Reputation
 	if task.Spec.Reputation {
 		ok, err := c.State.Load(reputationKey(task.Id), &rep)
@@ -49,6 +62,7 @@ func (c exec) aggregate(task *pb.Task, rd *pb.Round) (bool, error) {
 	}
 	// Members in the order of task.Spec.Hospitals (sorted by key).
 	members := make([]aggregator.Member, len(task.Spec.Hospitals))
+	var pubs [][]byte // of the revealed, in order
 	for i, h := range task.Spec.Hospitals {
 		if task.Spec.Reputation {
 			members[i].Score, members[i].Flagged = rep.Scores[i].ScorePpm, rep.Scores[i].Flagged
@@ -60,26 +74,52 @@ func (c exec) aggregate(task *pb.Task, rd *pb.Round) (bool, error) {
 		s := rd.Submissions[j]
 		members[i].Committed = true
 		members[i].Weight = s.NumSamples
-		if !s.Revealed {
-			continue
+		if s.Revealed {
+			members[i].Revealed = true
+			pubs = append(pubs, h)
 		}
-		bz, err := c.State.Get(updateKey(task.Id, rd.Round, h))
-		if err != nil || bz == nil {
-			return false, fmt.Errorf("%w: revealed update of %X missing: %v", protocol.ErrInternal, h, err)
+	}
+	src, err := c.updateSource(task.Id, rd.Round, pubs, d)
+	if err != nil {
+		return false, err
+	}
+	opt, err := c.newServerOpt(task, d)
+	if err != nil {
+		return false, err
+	}
+	defer opt.release()
+	var rec pb.ModelRecord
+	begin := func() {
+		rec = pb.NewModelRecord(task.Id, rd.Round, prev.Weights.FracBits, prev.Weights.Width, int(d))
+		opt.begin()
+	}
+	lo, hi := prev.Weights.Width.Bounds()
+	emit := func(at int, agg []int64) error {
+		if opt.err != nil {
+			return nil // the round fails once scored
 		}
-		vec, err := pb.DecodeVector(bz)
+		w, sb := int64Pool.Get().(*[]int64), int64Pool.Get().(*[]int64)
+		defer int64Pool.Put(w)
+		defer int64Pool.Put(sb)
+		model := (*w)[:len(agg)]
+		if err := prevBlocks.decode(prev.Weights.Data, true, at, model); err != nil {
+			return err
+		}
+		step, err := opt.step(at, agg, *sb)
 		if err != nil {
-			return false, fmt.Errorf("%w: stored update: %v", protocol.ErrInternal, err)
+			return err
 		}
-		if members[i].Update, err = vec.Values(); err != nil {
-			return false, fmt.Errorf("%w: stored update: %v", protocol.ErrInternal, err)
-		}
-		members[i].Revealed = true
+		aggregator.AddSaturatingInto(model, model, step, lo, hi)
+		rec.Weights.Put(at, model)
+		return nil
 	}
 	if c.BeforeAggregate != nil {
 		c.BeforeAggregate()
 	}
-	out, err := aggregator.RunRound(members, rule, task.Spec.Reputation)
+	out, err := aggregator.StreamRound(members, int(d), src, rule, task.Spec.Reputation, emit, begin)
+	if errors.Is(err, protocol.ErrInternal) {
+		return false, err
+	}
 	if err != nil {
 		return c.failRound(task, rd, err)
 	}
@@ -102,75 +142,132 @@ func (c exec) aggregate(task *pb.Task, rd *pb.Round) (bool, error) {
 		}
 		c.State.Save(reputationKey(task.Id), &rep)
 	}
-	if out.Aggregate == nil {
+	if !out.Aggregated {
 		return c.closeRound(task, rd, "skipped: no update left once flagged and sybil hospitals were excluded")
 	}
-	w, err := prev.Weights.Values()
-	if err != nil {
-		return false, fmt.Errorf("%w: stored model: %v", protocol.ErrInternal, err)
+	if opt.err != nil {
+		return c.failRound(task, rd, fmt.Errorf("%w: server optimizer: %v", errRoundFailed, opt.err))
 	}
-	step, err := c.serverStep(task, out.Aggregate)
-	if errors.Is(err, errRoundFailed) {
-		return c.failRound(task, rd, err)
-	}
-	if err != nil {
-		return false, err
-	}
-	lo, hi := prev.Weights.Width.Bounds()
-	next, err := aggregator.AddSaturating(w, step, lo, hi)
-	if err != nil {
-		return c.failRound(task, rd, err)
-	}
-	vec, err := pb.NewVector(prev.Weights.FracBits, prev.Weights.Width, next)
-	if err != nil {
-		return c.failRound(task, rd, err)
-	}
-	model := pb.GlobalModel{TaskId: task.Id, Round: rd.Round, Weights: vec, Hash: vec.Hash()}
-	c.State.Save(modelKey(task.Id, rd.Round), &model)
-	task.ModelHash = model.Hash
+	hash := rec.Seal()
+	c.State.Set(modelKey(task.Id, rd.Round), rec.Bytes)
+	opt.save()
+	task.ModelHash = hash
 	task.ModelRound = rd.Round
 	rd.NumAggregated = uint32(out.Used)
 	return c.closeRound(task, rd, "aggregated")
 }
 
-// serverStep runs the task's server optimizer on the round's aggregate and
-// keeps its state.
-func (c exec) serverStep(task *pb.Task, delta []int64) ([]int64, error) {
-	p := protocol.ServerOptParams(&task.Spec)
-	if p.Name == "" || p.Name == "fedavg" {
-		return delta, nil
+// serverOpt runs the task's server optimizer a block at a time: it reads
+// the stored moments in place and writes the new ones into their record.
+type serverOpt struct {
+	c        exec
+	task     uint64
+	p        aggregator.ServerOptParams
+	on       bool  // an optimizer other than fedavg
+	err      error // its parameters or state are unusable: the round fails
+	m, v     *vectorBlocks
+	mData    []byte
+	vData    []byte
+	release  func()
+	rec      []byte
+	mOut     pb.DenseSlot
+	vOut     pb.DenseSlot
+	fracBits uint32
+	d        uint32
+}
+
+func (c exec) newServerOpt(task *pb.Task, d uint32) (*serverOpt, error) {
+	o := &serverOpt{c: c, task: task.Id, p: protocol.ServerOptParams(&task.Spec), fracBits: task.Spec.FracBits, d: d, release: func() {}}
+	o.on = o.p.Name != "" && o.p.Name != "fedavg"
+	if !o.on {
+		return o, nil
 	}
-	var stored pb.ServerOptState
-	var st aggregator.ServerOptState
-	ok, err := c.State.Load(serverOptKey(task.Id), &stored)
+	if o.err = o.p.Validate(); o.err != nil {
+		return o, nil
+	}
+	bz, release, err := c.State.View(serverOptKey(task.Id))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: read server optimizer state: %v", protocol.ErrInternal, err)
 	}
-	if ok {
-		if st.M, err = stored.M.Values(); err != nil {
+	o.release = release
+	if bz == nil {
+		return o, nil // the first round: moments of zero
+	}
+	st, err := pb.ViewServerOptState(bz)
+	if err != nil {
+		return nil, fmt.Errorf("%w: server optimizer state: %v", protocol.ErrInternal, err)
+	}
+	if st.M.Len != d {
+		o.err = fmt.Errorf("%w: momentum has %d values, update %d", aggregator.ErrServerOpt, st.M.Len, d)
+		return o, nil
+	}
+	if o.m, err = newVectorBlocks(st.M); err != nil {
+		return nil, fmt.Errorf("%w: server optimizer state: %v", protocol.ErrInternal, err)
+	}
+	o.mData = st.M.Data
+	if o.p.Name != "fedavgm" {
+		if st.V.Len != d {
+			o.err = fmt.Errorf("%w: second moment has %d values, update %d", aggregator.ErrServerOpt, st.V.Len, d)
+			return o, nil
+		}
+		if o.v, err = newVectorBlocks(st.V); err != nil {
 			return nil, fmt.Errorf("%w: server optimizer state: %v", protocol.ErrInternal, err)
 		}
-		if st.V, err = stored.V.Values(); err != nil {
-			return nil, fmt.Errorf("%w: server optimizer state: %v", protocol.ErrInternal, err)
+		o.vData = st.V.Data
+	}
+	return o, nil
+}
+
+// begin lays out the new moments' record.
+func (o *serverOpt) begin() {
+	if o.on && o.err == nil {
+		o.rec, o.mOut, o.vOut = pb.NewServerOptRecord(o.fracBits, int(o.d), o.p.Name != "fedavgm")
+	}
+}
+
+// step turns the block of the aggregate at coordinate at into the
+// model's step (agg itself for fedavg, else written to out), writing the
+// new moments.
+func (o *serverOpt) step(at int, agg, out []int64) ([]int64, error) {
+	if !o.on {
+		return agg, nil
+	}
+	n := len(agg)
+	var bufs [4]*[]int64
+	for i := range bufs {
+		bufs[i] = int64Pool.Get().(*[]int64)
+		defer int64Pool.Put(bufs[i])
+	}
+	m, v, nm, nv := (*bufs[0])[:n], (*bufs[1])[:n], (*bufs[2])[:n], (*bufs[3])[:n]
+	clear(m)
+	clear(v)
+	if o.m != nil {
+		if err := o.m.decode(o.mData, true, at, m); err != nil {
+			return nil, err
 		}
 	}
-	step, next, err := aggregator.ServerStep(p, st, delta)
-	if err != nil {
-		return nil, fmt.Errorf("%w: server optimizer: %v", errRoundFailed, err)
+	if o.v != nil {
+		if err := o.v.decode(o.vData, true, at, v); err != nil {
+			return nil, err
+		}
 	}
-	m, err := pb.NewVector(task.Spec.FracBits, pb.WIDTH_INT64, next.M)
-	if err != nil {
-		return nil, fmt.Errorf("%w: server optimizer state: %v", errRoundFailed, err)
+	if o.p.Name == "fedavgm" {
+		nv = nil
 	}
-	v, err := pb.NewVector(2*task.Spec.FracBits, pb.WIDTH_INT64, next.V)
-	if err != nil && next.V != nil {
-		return nil, fmt.Errorf("%w: server optimizer state: %v", errRoundFailed, err)
+	out = out[:n]
+	aggregator.ServerStepBlock(o.p, m, v, agg, out, nm, nv)
+	o.mOut.Put(at, nm)
+	if nv != nil {
+		o.vOut.Put(at, nv)
 	}
-	if next.V == nil {
-		v = pb.Vector{Width: pb.WIDTH_INT64}
+	return out, nil
+}
+
+// save stores the new moments.
+func (o *serverOpt) save() {
+	if o.rec != nil {
+		o.c.State.Set(serverOptKey(o.task), o.rec)
 	}
-	c.State.Save(serverOptKey(task.Id), &pb.ServerOptState{M: m, V: v})
-	return step, nil
 }
 
 // reinstate clears a hospital's flag (admins only).

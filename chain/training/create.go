@@ -79,7 +79,7 @@ func (c exec) validateSpec(s *pb.TaskSpec) error {
 		return err
 	}
 	n, _ := s.Model.NumParams() // checked by ValidateSpec
-	if err := p.CheckSpec(uint64(n), len(s.Hospitals), s.Rounds, s.CommitWindow, s.RevealWindow); err != nil {
+	if err := p.CheckSpec(uint64(n), protocol.ModelVectors(s), len(s.Hospitals), s.Rounds, s.CommitWindow, s.RevealWindow); err != nil {
 		return err
 	}
 	if protocol.InitialModelEmpty(s) {

@@ -25,7 +25,8 @@
 //	t/<task u64>                    Task
 //	r/<task u64><round u32>         Round
 //	m/<task u64><round u32>         GlobalModel after that round (0: initial)
-//	u/<task u64><round u32><pubkey> revealed update, kept until the round closes
+//	u/<task u64><round u32><pubkey> revealed update's Vector without its data, until the round closes
+//	d/<task u64><round u32><pubkey><block u32> its data bytes for coordinates block·8192 onward (see updates.go)
 //	c/<task u64><round u32><pubkey><index u32> chunk of a chunked reveal, until complete
 //	o/<task u64>                    ServerOptState of the task's server optimizer
 //	h/<task u64>                    Reputation: every invited hospital's score

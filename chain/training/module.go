@@ -20,7 +20,9 @@ func (Module) Name() string { return "training" }
 
 // Prefixes are the state prefixes of tasks, rounds, models, updates,
 // chunks, optimizer state, reputation and the task sequence.
-func (Module) Prefixes() []string { return []string{"t/", "r/", "m/", "u/", "c/", "o/", "h/", "s/"} }
+func (Module) Prefixes() []string {
+	return []string{"t/", "r/", "m/", "u/", "d/", "c/", "o/", "h/", "s/"}
+}
 
 // Msgs are the training messages.
 func (Module) Msgs() []string {

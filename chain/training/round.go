@@ -89,7 +89,7 @@ func (c exec) advance(id uint64) (finished bool, err error) {
 func (c exec) closeRound(task *pb.Task, rd *pb.Round, outcome string) (bool, error) {
 	for _, s := range rd.Submissions {
 		if s.Revealed {
-			c.State.Delete(updateKey(task.Id, rd.Round, s.Hospital))
+			c.deleteUpdate(task.Id, rd.Round, s.Hospital, task.Spec.InitialModel.Len)
 		} else if s.ChunksRevealed > 0 {
 			// An unfinished chunked reveal: drop what came.
 			for j := range uint32(len(s.ChunkHashes)) {

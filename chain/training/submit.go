@@ -149,20 +149,26 @@ func (c exec) revealUpdate(signer *pb.Participant, m *pb.RevealUpdate) error {
 	if err := c.checkCommitment(signer, rd, sub, m.Salt, m.Update); err != nil {
 		return err
 	}
-	if err := checkUpdate(task, m.Update); err != nil {
+	vec, err := checkUpdate(task, m.Update)
+	if err != nil {
 		return err
 	}
-	c.storeReveal(rd, sub, m.Update)
-	return nil
+	return c.storeReveal(rd, sub, vec)
 }
 
 // checkUpdate decodes a revealed update and checks it against the task:
 // shape, scale and the task's compression.
-func checkUpdate(task *pb.Task, bz []byte) error {
-	vec, err := pb.DecodeVector(bz)
+// It reads the update in place (the result's data aliases bz) and takes
+// only its canonical encoding.
+func checkUpdate(task *pb.Task, bz []byte) (pb.Vector, error) {
+	vec, err := pb.ViewVector(bz)
 	if err != nil {
-		return fmt.Errorf("%w: %v", protocol.ErrBadShape, err)
+		return vec, fmt.Errorf("%w: %v", protocol.ErrBadShape, err)
 	}
+	return vec, checkShape(task, &vec)
+}
+
+func checkShape(task *pb.Task, vec *pb.Vector) error {
 	spec := &task.Spec
 	if want := spec.InitialModel.Len; vec.Len != want {
 		return fmt.Errorf("%w: update has %d values, the task's model has %d", protocol.ErrBadShape, vec.Len, want)
@@ -219,12 +225,15 @@ func (c exec) checkCommitment(signer *pb.Participant, rd *pb.Round, sub *pb.Subm
 }
 
 // storeReveal records a complete, checked reveal.
-func (c exec) storeReveal(rd *pb.Round, sub *pb.Submission, update []byte) {
+func (c exec) storeReveal(rd *pb.Round, sub *pb.Submission, vec pb.Vector) error {
+	if err := c.storeUpdate(rd.TaskId, rd.Round, sub.Hospital, vec); err != nil {
+		return err
+	}
 	sub.Revealed = true
 	sub.RevealHeight = c.Height
 	c.State.Save(roundKey(rd.TaskId, rd.Round), rd)
-	c.State.Set(updateKey(rd.TaskId, rd.Round, sub.Hospital), update)
 	c.Emit("update_revealed", "task_id", module.U64(rd.TaskId), "round", module.U64(uint64(rd.Round)), "hospital", hex.EncodeToString(sub.Hospital))
+	return nil
 }
 
 // revealChunk takes one chunk of a chunked reveal; the last one completes it.
@@ -279,13 +288,13 @@ func (c exec) revealChunk(signer *pb.Participant, m *pb.RevealChunk) error {
 	if err := c.checkCommitment(signer, rd, sub, m.Salt, whole); err != nil {
 		return err
 	}
-	if err := checkUpdate(task, whole); err != nil {
+	vec, err := checkUpdate(task, whole)
+	if err != nil {
 		return err
 	}
 	sub.ChunksRevealed = n
 	for j := uint32(0); j < n; j++ {
 		c.State.Delete(chunkKey(m.TaskId, m.Round, signer.PubKey, j))
 	}
-	c.storeReveal(rd, sub, whole)
-	return nil
+	return c.storeReveal(rd, sub, vec)
 }

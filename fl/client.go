@@ -139,14 +139,26 @@ func NewClient(ctx context.Context, rpc RPC, key ed25519.PrivateKey) (*Client, e
 	if key == nil {
 		return c, nil // read-only: queries work, Submit does not
 	}
-	p, err := c.Participant(ctx, c.PubKey())
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, err
+	// A node stores block 1 a moment before its app commits the genesis
+	// state with it; until then every participant reads as unknown, so a
+	// "not found" answered at height 0 is asked again.
+	var p pb.Participant
+	for {
+		h, err := c.Query(ctx, protocol.ParticipantPath(c.PubKey()), &p)
+		if err == nil {
+			c.nonce = p.Nonce
+			return c, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		if h >= 1 {
+			return c, nil // not a participant (yet): nonce 0
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return nil, fmt.Errorf("%w: the node's app has not committed the genesis state", ErrUnavailable)
+		}
 	}
-	if p != nil {
-		c.nonce = p.Nonce
-	}
-	return c, nil
 }
 
 // LatestHeight is the latest block height of the node calls go to.

@@ -41,7 +41,9 @@ func (r *dropRPC) Status(context.Context) (*ctypes.ResultStatus, error) {
 }
 
 func (r *dropRPC) ABCIQueryWithOptions(context.Context, string, cmtbytes.HexBytes, rpcclient.ABCIQueryOptions) (*ctypes.ResultABCIQuery, error) {
-	return &ctypes.ResultABCIQuery{Response: abci.ResponseQuery{Code: 101, Log: "not found"}}, nil
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return &ctypes.ResultABCIQuery{Response: abci.ResponseQuery{Code: 101, Log: "not found", Height: r.height + 1}}, nil
 }
 
 func (r *dropRPC) BroadcastTxSync(_ context.Context, tx types.Tx) (*ctypes.ResultBroadcastTx, error) {

@@ -9,7 +9,9 @@ import "fmt"
 // client reads them at PathParams. The constants in limits.go are the hard
 // ceilings no genesis may raise them above.
 type Params struct {
-	// MaxParams caps the parameters of a task's model.
+	// MaxParams caps the parameters of a task's model, times the
+	// model-sized vectors the task keeps (ModelVectors: 1 for a plain
+	// task, up to 4 for centeredclip with an adaptive server optimizer).
 	MaxParams uint64 `json:"max_params"`
 	// MaxHospitals caps the hospitals one task invites.
 	MaxHospitals uint64 `json:"max_hospitals"`

@@ -291,3 +291,25 @@ func TestQueryAnswerCap(t *testing.T) {
 		t.Fatalf("/task/3: %v", err)
 	}
 }
+
+// TestCapsCountModelVectors: max_params bounds the model-sized vectors a
+// task keeps together, so a model the caps allow a plain task is refused
+// to a task with FedAdam and centeredclip (four vectors), with a code
+// that says so, and a quarter of it is taken.
+func TestCapsCountModelVectors(t *testing.T) {
+	h := newHarness(t, 1)
+	spec := testSpec(h, "h1")
+	spec.InitialModel = pb.Vector{}
+	spec.Rule = "centeredclip"
+	spec.ServerOpt = pb.ServerOpt{Name: "fedadam", LrMicro: 100_000, Beta1Micro: 900_000, Beta2Micro: 990_000, TauMicro: 1_000}
+	spec.Model = pb.ModelSpec{Arch: pb.ArchMLP, InputDim: 1000, HiddenDim: 1000, InitSeed: 1} // 1,002,001 parameters
+	res := h.check(h.tx("researcher", createTask(spec)))
+	if res.Code != protocol.CodeOverLimit || !strings.Contains(res.Log, "4 model-sized vectors") {
+		t.Fatalf("1M-parameter centeredclip+fedadam task: code %d %q, want CodeOverLimit naming 4 vectors", res.Code, res.Log)
+	}
+	spec.Model.HiddenDim = 400 // 400,801 parameters: 4 × that is within 2·10^6
+	h.mustOK(h.block(h.tx("researcher", createTask(spec))))
+	spec.Rule, spec.ServerOpt = "median", pb.ServerOpt{}
+	spec.Model.HiddenDim = 1000
+	h.mustOK(h.block(h.tx("researcher", createTask(spec))))
+}

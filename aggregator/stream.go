@@ -234,6 +234,15 @@ func (s *stream) forBlocks(f func(w *worker, lo, hi int) error) error {
 	for len(s.workers) < workers {
 		s.workers = append(s.workers, s.newWorker())
 	}
+	if workers == 1 { // one block, or one CPU: no goroutine
+		for b := range nb {
+			lo := b * StreamBlock
+			if err := f(s.workers[0], lo, min(lo+StreamBlock, s.d)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	var wg sync.WaitGroup
 	for i := range workers {
 		wg.Add(1)

@@ -270,37 +270,15 @@ func profileAll(updates []Update) []profile {
 	return out
 }
 
-// profileOf is v's profile: for values within ±2^31 the norm's sum of
-// squares goes three values at a time in 64 bits (three squares of at most
-// 2^62 stay below 2^64) and the sketch is summed alongside; any larger
-// value sends the whole vector to norm's exact 128-bit path.
+// profileOf is v's profile, in one pass (blockStats): the norm, and for
+// values within ±2^31 the sketch.
 func profileOf(v []int64) profile {
 	sk := make([]int64, (len(v)+sketchBlock-1)/sketchBlock)
-	var s uint128
-	for b := 0; b < len(v); b += sketchBlock {
-		c := v[b:min(b+sketchBlock, len(v))]
-		var sum, mag int64
-		var q uint64
-		for k, x := range c {
-			sum += x
-			mag |= (x + 1<<31) // outside [−2^31, 2^31) sets a bit above 31
-			q += uint64(x * x)
-			if k%3 == 2 {
-				var carry uint64
-				s.lo, carry = bits.Add64(s.lo, q, 0)
-				s.hi += carry
-				q = 0
-			}
-		}
-		if uint64(mag)>>32 != 0 {
-			return profile{norm: norm(v)}
-		}
-		var carry uint64
-		s.lo, carry = bits.Add64(s.lo, q, 0)
-		s.hi += carry
-		sk[b/sketchBlock] = sum
+	sq, big := blockStats(v, sk)
+	if big {
+		return profile{norm: isqrt128u(sq)}
 	}
-	return profile{norm: isqrt128u(s), small: true, sketch: sk}
+	return profile{norm: isqrt128u(sq), small: true, sketch: sk}
 }
 
 // nearDuplicates is NearDuplicates given the updates' profiles.

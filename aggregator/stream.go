@@ -195,6 +195,8 @@ type worker struct {
 	ups   []Update
 	tmp   [][]int64 // per update, for transformed blocks (clipping)
 	agg   []int64
+	lo    int // the block a sumPass item function sees
+	hi    int
 }
 
 func (s *stream) newWorker() *worker {
@@ -453,24 +455,15 @@ func (s *stream) nearPairs(relMicro uint64) ([][2]int, error) {
 				}
 			}
 		}
-		var mu sync.Mutex
-		err := s.forBlocks(func(w *worker, lo, hi int) error {
-			if err := s.read(w, ks, lo, hi); err != nil {
-				return err
-			}
-			part := make([]uint128, len(missing))
-			for x, j := range missing {
-				part[x] = sqDist(w.views[doubt[j].i], w.views[doubt[j].k])
-			}
-			mu.Lock()
-			for x, j := range missing {
-				dist[j] = dist[j].add(part[x])
-			}
-			mu.Unlock()
-			return nil
+		sums, err := s.sumPass(ks, len(missing), func(w *worker, x int) uint128 {
+			j := missing[x]
+			return sqDist(w.views[doubt[j].i], w.views[doubt[j].k])
 		})
 		if err != nil {
 			return nil, err
+		}
+		for x, j := range missing {
+			dist[j] = sums[x]
 		}
 	}
 	var out [][2]int
@@ -613,31 +606,17 @@ func (s *stream) plan(name string, p RuleParams, use []int) (*plan, error) {
 func (s *stream) centeredClip(use []int, total uint64, tau int64, iters int) ([]int64, error) {
 	v := make([]int64, s.d)
 	norms := make([]uint64, len(s.member))
-	sq := make([]uint128, len(s.member))
-	var mu sync.Mutex
 	for range iters {
-		clear(sq)
-		err := s.forBlocks(func(w *worker, lo, hi int) error {
-			if err := s.read(w, use, lo, hi); err != nil {
-				return err
-			}
-			part := make([]uint128, len(use))
-			for j, k := range use {
-				x := s.diff(w, k, v[lo:hi])
-				part[j], _ = blockStats(x, nil)
-			}
-			mu.Lock()
-			for j, k := range use {
-				sq[k] = sq[k].add(part[j])
-			}
-			mu.Unlock()
-			return nil
+		sq, err := s.sumPass(use, len(use), func(w *worker, j int) uint128 {
+			x := s.diff(w, use[j], v[w.lo:w.hi])
+			sum, _ := blockStats(x, nil)
+			return sum
 		})
 		if err != nil {
 			return nil, err
 		}
-		for _, k := range use {
-			norms[k] = isqrt128u(sq[k])
+		for j, k := range use {
+			norms[k] = isqrt128u(sq[j])
 		}
 		err = s.forBlocks(func(w *worker, lo, hi int) error {
 			if err := s.read(w, use, lo, hi); err != nil {
@@ -666,6 +645,31 @@ func (s *stream) centeredClip(use []int, total uint64, tau int64, iters int) ([]
 		}
 	}
 	return v, nil
+}
+
+// sumPass reads updates ks block by block and returns, for each of m
+// items, the saturating sum over the blocks of f(worker, item), which sees
+// the block in w.views (and its bounds in w.lo, w.hi).
+func (s *stream) sumPass(ks []int, m int, f func(w *worker, item int) uint128) ([]uint128, error) {
+	sums := make([]uint128, m)
+	var mu sync.Mutex
+	err := s.forBlocks(func(w *worker, lo, hi int) error {
+		if err := s.read(w, ks, lo, hi); err != nil {
+			return err
+		}
+		w.lo, w.hi = lo, hi
+		part := make([]uint128, m)
+		for x := range part {
+			part[x] = f(w, x)
+		}
+		mu.Lock()
+		for x := range part {
+			sums[x] = sums[x].add(part[x])
+		}
+		mu.Unlock()
+		return nil
+	})
+	return sums, err
 }
 
 // diff writes update k's block minus v (saturating) over the worker's

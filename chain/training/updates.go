@@ -122,7 +122,7 @@ func (vb *vectorBlocks) decode(data []byte, whole bool, lo int, dst []int64) err
 			return nil
 		}
 		for j := range dst {
-			dst[j] = q(data, vb.es, j) * scale(lo+j)
+			dst[j] = vb.head.Width.At(data, j) * scale(lo+j)
 		}
 		return nil
 	}
@@ -137,22 +137,9 @@ func (vb *vectorBlocks) decode(data []byte, whole bool, lo int, dst []int64) err
 	clear(dst)
 	for t := first; t < last; t++ {
 		i := int(vb.idx[t])
-		dst[i-lo] = q(data, vb.es, t-first) * scale(i)
+		dst[i-lo] = vb.head.Width.At(data, t-first) * scale(i)
 	}
 	return nil
-}
-
-// q is the i-th packed integer of es bytes.
-func q(data []byte, es, i int) int64 {
-	switch es {
-	case 1:
-		return int64(int8(data[i]))
-	case 2:
-		return int64(int16(binary.LittleEndian.Uint16(data[2*i:])))
-	case 4:
-		return int64(int32(binary.LittleEndian.Uint32(data[4*i:])))
-	}
-	return int64(binary.LittleEndian.Uint64(data[8*i:]))
 }
 
 // updateSource reads a round's stored updates for aggregator.StreamRound.

@@ -199,16 +199,20 @@ func (m *Vector) indices() ([]uint32, error) {
 }
 
 // q returns the i-th packed integer.
-func (m *Vector) q(i int) int64 {
-	switch m.Width {
+func (m *Vector) q(i int) int64 { return m.Width.At(m.Data, i) }
+
+// At returns the i-th integer packed in data at width w (little-endian, as
+// NewVector packs them).
+func (w Width) At(data []byte, i int) int64 {
+	switch w {
 	case WIDTH_INT8:
-		return int64(int8(m.Data[i]))
+		return int64(int8(data[i]))
 	case WIDTH_INT16:
-		return int64(int16(binary.LittleEndian.Uint16(m.Data[2*i:])))
+		return int64(int16(binary.LittleEndian.Uint16(data[2*i:])))
 	case WIDTH_INT32:
-		return int64(int32(binary.LittleEndian.Uint32(m.Data[4*i:])))
+		return int64(int32(binary.LittleEndian.Uint32(data[4*i:])))
 	}
-	return int64(binary.LittleEndian.Uint64(m.Data[8*i:]))
+	return int64(binary.LittleEndian.Uint64(data[8*i:]))
 }
 
 // Values unpacks the vector into len int64s at scale 2^-frac_bits: the

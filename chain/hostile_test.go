@@ -313,3 +313,29 @@ func TestCapsCountModelVectors(t *testing.T) {
 	spec.Model.HiddenDim = 1000
 	h.mustOK(h.block(h.tx("researcher", createTask(spec))))
 }
+
+// TestNonCanonicalUpdateRefused: an update whose bytes decode to a valid
+// vector but are not its canonical encoding (a zero field written out,
+// here) is refused at reveal with CodeBadShape, in CheckTx and in the
+// block, and nothing of it is stored. The round's
+// close reads stored updates in place, so it takes only the one encoding
+// a commitment can name.
+func TestNonCanonicalUpdateRefused(t *testing.T) {
+	h := newHarness(t, 1)
+	h.mustOK(h.block(h.tx("researcher", createTask(testSpec(h, "h1")))))
+	vals := make([]int64, testDim)
+	vals[0] = 5
+	up := testUpdate(vals...)
+	odd := append([]byte{0x38, 0x00}, up...) // sparse = false, written out
+	h.mustOK(h.block(h.tx("h1", commitMsg(1, 1, odd, 10))))
+	reveal := h.tx("h1", revealMsg(1, 1, odd))
+	if res := h.check(reveal); res.Code != protocol.CodeBadShape || !strings.Contains(res.Log, "canonical") {
+		t.Fatalf("non-canonical update: code %d %q, want CodeBadShape naming the encoding", res.Code, res.Log)
+	}
+	if res := h.block(reveal); res.TxResults[0].Code != protocol.CodeBadShape {
+		t.Fatalf("in a block: code %d", res.TxResults[0].Code)
+	}
+	if rd := h.round(1, 1); rd.Submissions[0].Revealed {
+		t.Fatal("a refused reveal was recorded")
+	}
+}

@@ -23,6 +23,17 @@ import (
 // chain id): stored, but outside the Merkle state.
 const metaPrefix = "\x00"
 
+// Keys that start with module.SidePrefix are a module's side data: stored
+// in the same atomic commit, but outside the Merkle state, because a root
+// the module keeps in the Merkle state authenticates them (the records
+// module's log trees). merkleKey tells the two apart.
+const sidePrefix = module.SidePrefix
+
+// merkleKey reports whether key is part of the Merkle state.
+func merkleKey(key string) bool {
+	return !strings.HasPrefix(key, metaPrefix) && !strings.HasPrefix(key, sidePrefix)
+}
+
 var (
 	keyMetaHeight  = metaPrefix + "height"
 	keyMetaAppHash = metaPrefix + "app_hash"
@@ -78,7 +89,7 @@ func openStore(dir string, inMemory bool, logger log.Logger) (*store, error) {
 			s.appHash = bytes.Clone(it.Value())
 		case k == keyMetaChainID:
 			s.chainID = string(it.Value())
-		case strings.HasPrefix(k, metaPrefix):
+		case !merkleKey(k):
 		default:
 			s.leaves[k] = sha256.Sum256(it.Value())
 		}
@@ -160,7 +171,7 @@ func (s *store) sortedLeaves(writes map[string][]byte) ([]string, [][]byte) {
 		}
 	}
 	for k, v := range writes {
-		if v != nil && !strings.HasPrefix(k, metaPrefix) {
+		if v != nil && merkleKey(k) {
 			keys = append(keys, k)
 		}
 	}
@@ -231,7 +242,7 @@ func (s *store) commit(writes map[string][]byte, height int64, appHash []byte) e
 		switch v := writes[k]; {
 		case k == keyMetaChainID:
 			s.chainID = string(v)
-		case strings.HasPrefix(k, metaPrefix):
+		case !merkleKey(k):
 		case v == nil:
 			delete(s.leaves, k)
 		default:

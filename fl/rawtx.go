@@ -42,7 +42,8 @@ func MsgJSON(msg *pb.Msg) (json.RawMessage, error) {
 
 // MsgKinds are the top-level keys of a message's JSON form.
 func MsgKinds() []string {
-	return []string{"create_task", "commit_update", "reveal_update", "reveal_chunk", "reinstate", "update_params"}
+	return []string{"create_task", "commit_update", "reveal_update", "reveal_chunk", "reinstate", "update_params",
+		"anchor_records", "grant_access", "revoke_grant", "break_glass", "close_review", "log_access"}
 }
 
 // TxView is a transaction decoded for people and scripts.

@@ -44,6 +44,9 @@ func taskRound(task uint64, round uint32) string {
 // not know, whose answers carry no proof a client can tie to the question.
 func AnswerKeyMatches(q Query, key []byte) bool {
 	k := string(key)
+	if rk, ok := RecordsKey(q); ok {
+		return k == rk
+	}
 	switch q.Path {
 	case PathTask:
 		return k == TaskKey(q.Task)
@@ -68,6 +71,9 @@ func AnswerKeyMatches(q Query, key []byte) bool {
 // Provable reports whether answers to q carry a proof (AnswerKeyMatches
 // can hold): every query but the lists and the paths of other modules.
 func Provable(q Query) bool {
+	if _, ok := RecordsKey(q); ok {
+		return true
+	}
 	switch q.Path {
 	case PathTask, PathRound, PathReputation, PathParticipant, PathParams, PathModel:
 		return true

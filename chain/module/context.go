@@ -11,6 +11,16 @@ import (
 	"github.com/fedledger/fedledger/protocol"
 )
 
+// SidePrefix starts a module's side keys: SideKey(prefix, rest). They are
+// stored and committed with the state, but outside the Merkle state that
+// the app hash covers, so they must be authenticated by something inside
+// it (a Merkle root the module keeps under a normal key). KeysWithPrefix
+// does not list them.
+const SidePrefix = "\x01"
+
+// SideKey is the side key rest under one of a module's state prefixes.
+func SideKey(prefix, rest string) string { return SidePrefix + prefix + rest }
+
 // Reader reads one version of the key/value state.
 type Reader interface {
 	// Get returns the value at key, or nil, nil when there is none.

@@ -43,10 +43,13 @@ func TestRegistered(t *testing.T) {
 		t.Fatal(err)
 	}
 	for path, want := range map[string]uint32{
-		"/records/" + hex.EncodeToString(pub): protocol.CodeNotFound,
-		"/records/zz":                         protocol.CodeBadQuery,
-		"/records":                            protocol.CodeUnknownQuery,
-		"/nothing/here":                       protocol.CodeUnknownQuery,
+		protocol.RecordLogPath(pub): protocol.CodeNotFound,
+		protocol.AccessLogPath(pub): protocol.CodeNotFound,
+		protocol.GrantPath(1):       protocol.CodeNotFound,
+		"/records/log/zz":           protocol.CodeBadQuery,
+		"/records":                  protocol.CodeBadQuery,
+		"/records/events/" + hex.EncodeToString(pub) + "/0/1": protocol.CodeBadQuery,
+		"/nothing/here": protocol.CodeUnknownQuery,
 	} {
 		resp, err := app.Query(ctx, &abci.RequestQuery{Path: path})
 		if err != nil || resp.Code != want {

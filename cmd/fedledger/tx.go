@@ -20,7 +20,9 @@ const txHelp = `Raw access to transactions, for operators and scripts: sign a me
 given as JSON, broadcast signed bytes exactly as they are, and decode a
 transaction back to JSON. The message JSON has one top-level key naming its
 kind (create_task, commit_update, reveal_update, reveal_chunk, reinstate,
-update_params) and the fields of proto/fedledger/v1/tx.proto; bytes are
+update_params; anchor_records, grant_access, revoke_grant, break_glass,
+close_review, log_access) and the fields of proto/fedledger/v1/tx.proto
+and records.proto; bytes are
 base64 and 64-bit numbers may be strings. A signed transaction is written
 and read as hex.
 

@@ -139,6 +139,18 @@ func (m *Msg) Kind() string {
 		return "reveal_chunk"
 	case *Msg_UpdateParams:
 		return "update_params"
+	case *Msg_AnchorRecords:
+		return "anchor_records"
+	case *Msg_GrantAccess:
+		return "grant_access"
+	case *Msg_RevokeGrant:
+		return "revoke_grant"
+	case *Msg_BreakGlass:
+		return "break_glass"
+	case *Msg_CloseReview:
+		return "close_review"
+	case *Msg_LogAccess:
+		return "log_access"
 	}
 	return "unknown"
 }

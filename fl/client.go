@@ -170,6 +170,16 @@ func (c *Client) LatestHeight(ctx context.Context) (int64, error) {
 	return st.SyncInfo.LatestBlockHeight, nil
 }
 
+// StateHeight is the height of the state the node's app answers queries
+// from (its last commit; the block store may already hold the next block).
+func (c *Client) StateHeight(ctx context.Context) (int64, error) {
+	res, err := c.rpc.ABCIQueryWithOptions(ctx, protocol.PathParams, nil, rpcclient.ABCIQueryOptions{})
+	if err != nil {
+		return 0, c.unavailable("query %s: %v", protocol.PathParams, err)
+	}
+	return res.Response.Height, nil
+}
+
 // PubKey is the client's public key (nil for a read-only client).
 func (c *Client) PubKey() ed25519.PublicKey {
 	if c.key == nil {

@@ -120,6 +120,27 @@ type Server struct {
 	stats  Stats
 	logMu  sync.Mutex // one FlushAccess at a time
 	queued uint64
+
+	cacheMu sync.Mutex // guards grants
+	grants  map[grantAt]*grantCall
+}
+
+// grantAt is a grant in the state of a height.
+type grantAt struct {
+	id     uint64
+	height int64
+}
+
+// grantCall is one proved read of a grant, shared by every read that
+// asks for the grant while the chain's state is at the same height: the
+// answer is as fresh as each of them asking alone would get (the state
+// of that height or a later one), so a revocation takes effect for reads
+// from the revoking block on, as without sharing.
+type grantCall struct {
+	done   chan struct{}
+	grant  pb.Grant
+	height int64
+	err    error
 }
 
 // NewServer returns a server of store's records.
@@ -127,7 +148,7 @@ func NewServer(store *Store, chain *fl.Client) (*Server, error) {
 	if string(chain.PubKey()) != string(store.holder) {
 		return nil, fmt.Errorf("records: the server's chain key %x is not the store's holder %x", chain.PubKey(), store.holder)
 	}
-	s := &Server{store: store, chain: chain, stats: Stats{Refused: map[string]uint64{}}}
+	s := &Server{store: store, chain: chain, stats: Stats{Refused: map[string]uint64{}}, grants: map[grantAt]*grantCall{}}
 	n, err := s.pendingEvents()
 	s.stats.Pending = uint64(len(n))
 	return s, err
@@ -272,15 +293,14 @@ func (s *Server) authorize(ctx context.Context, req *ReadRequest, purpose pb.Pur
 		return refuse(http.StatusServiceUnavailable, RefusedChain, "reading %s from the chain: %v", what, err)
 	}
 	if req.Grant != 0 {
-		var g pb.Grant
-		h, err := s.chain.Query(ctx, protocol.GrantPath(req.Grant), &g)
+		g, h, err := s.grant(ctx, req.Grant)
 		if err != nil {
 			return 0, chainErr(fmt.Sprintf("grant %d", req.Grant), err)
 		}
 		if !bytes.Equal(g.Grantor, s.store.holder) {
 			return 0, refuse(http.StatusForbidden, RefusedForeign, "grant %d is another hospital's (%x)", g.Id, g.Grantor)
 		}
-		if err := protocol.GrantInForce(&g, req.Agent, purpose, uint64(h)); err != nil {
+		if err := protocol.GrantInForce(g, req.Agent, purpose, uint64(h)); err != nil {
 			return 0, refuse(http.StatusForbidden, RefusedInactive, "%v", err)
 		}
 		var in bool
@@ -306,6 +326,44 @@ func (s *Server) authorize(ctx context.Context, req *ReadRequest, purpose pb.Pur
 		return 0, refuse(http.StatusForbidden, RefusedForeign, "break-glass review %d is not this agent's declaration for this record here", r.Id)
 	}
 	return h, nil
+}
+
+// grant reads a grant proved in the chain's latest state (or a later
+// one), sharing the read with the others asking at the same state height.
+func (s *Server) grant(ctx context.Context, id uint64) (*pb.Grant, int64, error) {
+	now, err := s.chain.StateHeight(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	key := grantAt{id, now}
+	s.cacheMu.Lock()
+	call, shared := s.grants[key]
+	if !shared {
+		call = &grantCall{done: make(chan struct{})}
+		s.grants[key] = call
+	}
+	s.cacheMu.Unlock()
+	if !shared {
+		call.height, call.err = s.chain.Query(ctx, protocol.GrantPath(id), &call.grant)
+		close(call.done)
+		s.cacheMu.Lock()
+		for k := range s.grants { // drop the calls of older states
+			if k.height < now {
+				delete(s.grants, k)
+			}
+		}
+		s.cacheMu.Unlock()
+	}
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+		return nil, 0, ctx.Err()
+	}
+	if call.err != nil {
+		return nil, 0, call.err
+	}
+	g := call.grant
+	return &g, call.height, nil
 }
 
 // queue stores an access event until FlushAccess logs it on chain.

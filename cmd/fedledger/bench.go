@@ -107,9 +107,9 @@ Examples:
 
 func newBenchCmd(g *globals) *cobra.Command {
 	long, example, _ := strings.Cut(benchHelp, "\nExamples:\n")
-	cmd := group("bench", "Benchmarks: heart (FLamby's table), attacks, aggregate, chain, large", strings.TrimSpace(long), strings.TrimRight(example, "\n"), "name a benchmark: fedledger bench heart|attacks|aggregate|chain|large")
+	cmd := group("bench", "Benchmarks: heart (FLamby's table), attacks, aggregate, chain, large, records", strings.TrimSpace(long), strings.TrimRight(example, "\n"), "name a benchmark: fedledger bench heart|attacks|aggregate|chain|large|records")
 	cmd.Annotations = map[string]string{"noun": "benchmark"}
-	cmd.AddCommand(newBenchHeartCmd(g), newBenchAttacksCmd(g), newBenchAggregateCmd(g), newBenchChainCmd(g), newBenchLargeCmd(g))
+	cmd.AddCommand(newBenchHeartCmd(g), newBenchAttacksCmd(g), newBenchAggregateCmd(g), newBenchChainCmd(g), newBenchLargeCmd(g), newBenchRecordsCmd(g))
 	return cmd
 }
 

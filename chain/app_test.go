@@ -364,6 +364,12 @@ func FuzzCheckTx(f *testing.F) {
 		{Sum: &pb.Msg_RevealChunk{RevealChunk: &pb.RevealChunk{TaskId: 1, Round: 1, Index: 0, Data: []byte{1, 2, 3}}}},
 		{Sum: &pb.Msg_Reinstate{Reinstate: &pb.Reinstate{TaskId: 1, Hospital: h.pub("h1")}}},
 		{Sum: &pb.Msg_UpdateParams{UpdateParams: &pb.UpdateParams{MaxChunks: 2}}},
+		anchorMsg(testLeaf(0)),
+		grantMsg(h.pub("researcher"), 100),
+		revokeMsg(1),
+		breakGlassMsg(h.pub("h2"), testLeaf(0), "emergency"),
+		closeMsg(1, "justified"),
+		logMsg(accessEvent(h.pub("researcher"), 1, 0, 1)),
 	} {
 		bz, _ := m.Marshal()
 		for _, signer := range []byte{0, 4, 5} {

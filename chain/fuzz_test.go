@@ -146,6 +146,25 @@ func FuzzBlocks(f *testing.F) {
 	}
 	f.Add(append([]byte{1, 1}, ext...))
 	f.Add(append([]byte{3, 1}, fuzzSegment(4, false, &pb.Msg{Sum: &pb.Msg_UpdateParams{UpdateParams: &pb.UpdateParams{MaxChunks: 2}}})...))
+	// The records module: anchor, grant, a logged read, break-glass,
+	// review, revocation.
+	var rec []byte
+	for _, s := range []struct {
+		signer   int
+		newBlock bool
+		msg      *pb.Msg
+	}{
+		{0, false, anchorMsg(testLeaf(0), testLeaf(1))},
+		{0, false, grantMsg(fuzzKeys.pub("researcher"), 50)},
+		{0, true, logMsg(accessEvent(fuzzKeys.pub("researcher"), 1, 0, 3))},
+		{1, false, breakGlassMsg(fuzzKeys.pub("h1"), testLeaf(0), "emergency")},
+		{0, true, logMsg(accessEvent(fuzzKeys.pub("h2"), 0, 1, 4))},
+		{6, false, closeMsg(1, "justified")},
+		{0, false, revokeMsg(1)},
+	} {
+		rec = append(rec, fuzzSegment(s.signer, s.newBlock, s.msg)...)
+	}
+	f.Add(append([]byte{0, 0}, rec...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < 2 {
 			return

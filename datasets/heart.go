@@ -168,3 +168,15 @@ func b2f(b bool) float64 {
 	}
 	return 0
 }
+
+// LoadHeartRows reads one hospital's whole file of the heart disease data
+// (checked against UCI's MD5) after FLamby's preprocessing, unscaled and
+// unsplit: the rows as the hospital holds them, columns HeartFeatures.
+func LoadHeartRows(dir, hospital string) (Table, error) {
+	for _, hf := range HeartFiles {
+		if hf.Hospital == hospital {
+			return loadHeartFile(heartDir(dir), hf)
+		}
+	}
+	return Table{}, fmt.Errorf("datasets: no heart disease hospital %q (known: cleveland, hungary, switzerland, va)", hospital)
+}

@@ -222,9 +222,19 @@ var ErrNotInLog = errors.New("not in the log")
 func VerifyLeaf(head *pb.LogHead, index uint64, leaf []byte, inclusion [][]byte) error {
 	lh := rfc6962.DefaultHasher.HashLeaf(leaf)
 	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, head.TreeSize, lh, inclusion, head.Root); err != nil {
-		return fmt.Errorf("%w: leaf %d of a log of %d: %v", ErrNotInLog, index, head.TreeSize, err)
+		return fmt.Errorf("%w: leaf %d of the log of %d: %s", ErrNotInLog, index, head.TreeSize, proofProblem(err))
 	}
 	return nil
+}
+
+// proofProblem says why a proof failed, without the byte dumps of
+// transparency-dev/merkle's RootMismatchError.
+func proofProblem(err error) string {
+	var rm proof.RootMismatchError
+	if errors.As(err, &rm) {
+		return fmt.Sprintf("its proof leads to root %x…, not the log's %x…", rm.CalculatedRoot[:min(8, len(rm.CalculatedRoot))], rm.ExpectedRoot[:min(8, len(rm.ExpectedRoot))])
+	}
+	return err.Error()
 }
 
 // VerifyEvent checks that e is event index of the access log whose head
@@ -236,7 +246,7 @@ func VerifyEvent(head *pb.LogHead, index uint64, e *pb.AccessEvent, inclusion []
 	}
 	lh := rfc6962.DefaultHasher.HashLeaf(bz)
 	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, head.TreeSize, lh, inclusion, head.Root); err != nil {
-		return fmt.Errorf("%w: event %d of an access log of %d: %v", ErrNotInLog, index, head.TreeSize, err)
+		return fmt.Errorf("%w: event %d of the access log of %d: %s", ErrNotInLog, index, head.TreeSize, proofProblem(err))
 	}
 	return nil
 }
@@ -246,7 +256,7 @@ func VerifyEvent(head *pb.LogHead, index uint64, e *pb.AccessEvent, inclusion []
 // consistency proof.
 func VerifyExtends(older, newer *pb.LogHead, consistency [][]byte) error {
 	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, older.TreeSize, newer.TreeSize, consistency, older.Root, newer.Root); err != nil {
-		return fmt.Errorf("%w: the log of %d does not extend the log of %d it is said to: %v", ErrNotInLog, newer.TreeSize, older.TreeSize, err)
+		return fmt.Errorf("%w: the log of %d does not extend the log of %d it is said to: %s", ErrNotInLog, newer.TreeSize, older.TreeSize, proofProblem(err))
 	}
 	return nil
 }

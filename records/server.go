@@ -214,30 +214,9 @@ func (s *Server) Read(ctx context.Context, body []byte) ([]byte, *Refusal) {
 }
 
 func (s *Server) read(ctx context.Context, body []byte) ([]byte, *Refusal) {
-	var req ReadRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return nil, refuse(http.StatusBadRequest, RefusedMalformed, "the request is not a read request: %v", err)
-	}
-	if len(req.Agent) != ed25519.PublicKeySize || len(req.Recipient) != 32 || len(req.Nonce) < 16 || len(req.Nonce) > 64 || req.Record == "" || (req.Grant == 0) == (req.Review == 0) {
-		return nil, refuse(http.StatusBadRequest, RefusedMalformed, "a read request needs a 32-byte agent key and recipient key, a 16- to 64-byte nonce, a record id, and exactly one of a grant and a review")
-	}
-	if !ed25519.Verify(req.Agent, req.signBytes(), req.Signature) {
-		return nil, refuse(http.StatusUnauthorized, RefusedSignature, "the signature does not verify with the agent's key")
-	}
-	if !bytes.Equal(req.Holder, s.store.holder) {
-		return nil, refuse(http.StatusBadRequest, RefusedWrongHolder, "the request is for hospital %x, and this server is %x's", req.Holder, s.store.holder)
-	}
-	purpose := pb.PURPOSE_BREAK_GLASS
-	if req.Grant != 0 {
-		p, err := protocol.ParsePurpose(req.Purpose)
-		if err != nil {
-			return nil, refuse(http.StatusBadRequest, RefusedMalformed, "%v", err)
-		}
-		purpose = p
-	} else if req.Purpose != protocol.PurposeName(pb.PURPOSE_BREAK_GLASS) {
-		return nil, refuse(http.StatusBadRequest, RefusedMalformed, "a read under a review is a break-glass read, not %q", req.Purpose)
+	req, purpose, ref := ParseRequest(body, s.store.holder)
+	if ref != nil {
+		return nil, ref
 	}
 	e, content, leafKey, err := s.store.Content(req.Record, req.Version)
 	outcome := pb.OUTCOME_SERVED
@@ -252,7 +231,7 @@ func (s *Server) read(ctx context.Context, body []byte) ([]byte, *Refusal) {
 	if !e.Anchored {
 		return nil, refuse(http.StatusConflict, RefusedNotAnchored, "record %q version %d is not anchored yet; ask again after the next block", e.ID, e.Version)
 	}
-	height, ref := s.authorize(ctx, &req, purpose, e)
+	height, ref := s.authorize(ctx, req, purpose, e)
 	if ref != nil {
 		return nil, ref
 	}
@@ -282,6 +261,41 @@ func (s *Server) read(ctx context.Context, body []byte) ([]byte, *Refusal) {
 		return nil, refuse(http.StatusInternalServerError, RefusedChain, "%v", err)
 	}
 	return sealed, nil
+}
+
+// ParseRequest decodes and checks a read request for holder's server:
+// its shape, its signature, that it is for holder, and its purpose. It
+// reads nothing else.
+func ParseRequest(body []byte, holder []byte) (*ReadRequest, pb.Purpose, *Refusal) {
+	var req ReadRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return nil, 0, refuse(http.StatusBadRequest, RefusedMalformed, "the request is not a read request: %v", err)
+	}
+	if dec.More() {
+		return nil, 0, refuse(http.StatusBadRequest, RefusedMalformed, "more than one request in the body")
+	}
+	if len(req.Agent) != ed25519.PublicKeySize || len(req.Recipient) != 32 || len(req.Nonce) < 16 || len(req.Nonce) > 64 || req.Record == "" || len(req.Record) > 256 || (req.Grant == 0) == (req.Review == 0) {
+		return nil, 0, refuse(http.StatusBadRequest, RefusedMalformed, "a read request needs a 32-byte agent key and recipient key, a 16- to 64-byte nonce, a record id of 1 to 256 bytes, and exactly one of a grant and a review")
+	}
+	if !ed25519.Verify(req.Agent, req.signBytes(), req.Signature) {
+		return nil, 0, refuse(http.StatusUnauthorized, RefusedSignature, "the signature does not verify with the agent's key")
+	}
+	if !bytes.Equal(req.Holder, holder) {
+		return nil, 0, refuse(http.StatusBadRequest, RefusedWrongHolder, "the request is for hospital %x, and this server is %x's", req.Holder, holder)
+	}
+	if req.Grant != 0 {
+		p, err := protocol.ParsePurpose(req.Purpose)
+		if err != nil {
+			return nil, 0, refuse(http.StatusBadRequest, RefusedMalformed, "%v", err)
+		}
+		return &req, p, nil
+	}
+	if req.Purpose != protocol.PurposeName(pb.PURPOSE_BREAK_GLASS) {
+		return nil, 0, refuse(http.StatusBadRequest, RefusedMalformed, "a read under a review is a break-glass read, not %q", req.Purpose)
+	}
+	return &req, pb.PURPOSE_BREAK_GLASS, nil
 }
 
 // authorize checks the grant or review the request names, on chain.

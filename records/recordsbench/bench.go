@@ -99,21 +99,34 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 
 	// Anchors: every transaction signed and broadcast at once, pipelined.
 	var msgs []*pb.Msg
-	leaves := make([][]byte, cfg.Anchors)
-	for i := range leaves {
-		leaves[i] = make([]byte, 32)
-		rand.Read(leaves[i])
+	made := make([][]byte, cfg.Anchors)
+	for i := range made {
+		made[i] = make([]byte, 32)
+		rand.Read(made[i])
 	}
-	for i := 0; i < len(leaves); i += cfg.Batch {
-		msgs = append(msgs, &pb.Msg{Sum: &pb.Msg_AnchorRecords{AnchorRecords: &pb.AnchorRecords{Leaves: leaves[i:min(i+cfg.Batch, len(leaves))]}}})
+	for i := 0; i < len(made); i += cfg.Batch {
+		msgs = append(msgs, &pb.Msg{Sum: &pb.Msg_AnchorRecords{AnchorRecords: &pb.AnchorRecords{Leaves: made[i:min(i+cfg.Batch, len(made))]}}})
 	}
 	cfg.say("anchoring %d leaves in %d transactions of up to %d", cfg.Anchors, len(msgs), cfg.Batch)
 	h0, _ := north.LatestHeight(ctx)
 	start := time.Now()
-	for _, r := range north.SubmitAll(ctx, msgs) {
+	// A transaction the mempool dropped is sent again with a later nonce,
+	// so batches may land out of order: place each where its event says.
+	leaves := make([][]byte, cfg.Anchors)
+	for i, r := range north.SubmitAll(ctx, msgs) {
 		if r.Err != nil {
 			return nil, fmt.Errorf("recordsbench: anchor: %w", r.Err)
 		}
+		v, ok := r.Included.Attr("records_anchored", "first")
+		var first int
+		if _, err := fmt.Sscan(v, &first); !ok || err != nil {
+			return nil, fmt.Errorf("recordsbench: anchor %d: the node did not index its event", i)
+		}
+		batch := msgs[i].GetAnchorRecords().Leaves
+		if first+len(batch) > len(leaves) {
+			return nil, fmt.Errorf("recordsbench: anchor %d landed at %d, past the %d leaves sent", i, first, len(leaves))
+		}
+		copy(leaves[first:], batch)
 	}
 	res.AnchorSeconds = time.Since(start).Seconds()
 	res.AnchorsPerSec = float64(cfg.Anchors) / res.AnchorSeconds

@@ -64,6 +64,12 @@ type Client struct {
 	// no block included it within ResendAfter, so that a caller can say
 	// what it waits for while the network makes no blocks.
 	OnWait func(err error)
+	// SharedKey says that other processes sign with this key too (a
+	// hospital's record server and its operators' commands). A tx refused
+	// for a stale nonce is then signed again with the chain's next nonce
+	// (up to MaxAttempts times), and a tx counts as included only when a
+	// node's tx index shows it, never because the key's nonce moved on.
+	SharedKey bool
 
 	nodes []string // the node addresses Dial was given, for messages
 
@@ -250,13 +256,24 @@ func (c *Client) Submit(ctx context.Context, msg *pb.Msg) (*Included, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	nonce := c.nonce + 1
-	bz, err := pb.SignTx(c.key, c.chainID, nonce, msg)
-	if err != nil {
+	var (
+		nonce uint64
+		bz    []byte
+		hash  []byte
+	)
+	sign := func() error {
+		nonce = c.nonce + 1
+		var err error
+		if bz, err = pb.SignTx(c.key, c.chainID, nonce, msg); err != nil {
+			return err
+		}
+		h := sha256.Sum256(bz)
+		hash = h[:]
+		return nil
+	}
+	if err := sign(); err != nil {
 		return nil, err
 	}
-	h := sha256.Sum256(bz)
-	hash := h[:]
 	for attempt := 1; ; attempt++ {
 		if inc, err := c.findIncluded(ctx, hash, nonce, attempt > 1); inc != nil || err != nil {
 			return inc, err
@@ -281,6 +298,26 @@ func (c *Client) Submit(ctx context.Context, msg *pb.Msg) (*Included, error) {
 				return nil, c.unavailable("broadcast %s: %v", msg.Kind(), err)
 			}
 			if err := sleep(ctx, c.ResendAfter/4); err != nil {
+				return nil, err
+			}
+			continue
+		case res.Code == protocol.CodeBadNonce && c.SharedKey && attempt < c.MaxAttempts:
+			// Another process used the nonce: take the chain's, sign again,
+			// unless an earlier broadcast of this very tx made it in.
+			if attempt > 1 {
+				if err := sleep(ctx, indexGrace); err != nil {
+					return nil, err
+				}
+				if inc, err := c.findIncluded(ctx, hash, nonce, false); inc != nil || err != nil {
+					return inc, err
+				}
+			}
+			var p pb.Participant
+			if _, err := c.Query(ctx, protocol.ParticipantPath(c.PubKey()), &p); err != nil {
+				return nil, err
+			}
+			c.nonce = max(c.nonce, p.Nonce)
+			if err := sign(); err != nil {
 				return nil, err
 			}
 			continue
@@ -448,7 +485,7 @@ func (c *Client) findIncluded(ctx context.Context, hash []byte, nonce uint64, by
 	if res, err := c.rpc.Tx(ctx, hash, false); err == nil {
 		return c.included(res, nonce)
 	}
-	if !byNonce {
+	if !byNonce || c.SharedKey {
 		return nil, nil
 	}
 	var p pb.Participant

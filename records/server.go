@@ -143,11 +143,14 @@ type grantCall struct {
 	err    error
 }
 
-// NewServer returns a server of store's records.
+// NewServer returns a server of store's records. It marks chain's key as
+// shared (fl.Client.SharedKey): the hospital's operators sign grants and
+// anchors with it while the server logs reads.
 func NewServer(store *Store, chain *fl.Client) (*Server, error) {
 	if string(chain.PubKey()) != string(store.holder) {
 		return nil, fmt.Errorf("records: the server's chain key %x is not the store's holder %x", chain.PubKey(), store.holder)
 	}
+	chain.SharedKey = true
 	s := &Server{store: store, chain: chain, stats: Stats{Refused: map[string]uint64{}}, grants: map[grantAt]*grantCall{}}
 	n, err := s.pendingEvents()
 	s.stats.Pending = uint64(len(n))

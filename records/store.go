@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/cockroachdb/pebble"
@@ -77,6 +78,9 @@ func Open(dir string, holder []byte) (*Store, error) {
 		return nil, err
 	}
 	db, err := pebble.Open(filepath.Join(dir, "db"), &pebble.Options{Logger: quiet{}})
+	if err != nil && strings.Contains(err.Error(), "lock") {
+		return nil, fmt.Errorf("records: the store at %s is open in another process (a running records serve?): stop it first: %w", dir, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("records: open store at %s: %w", dir, err)
 	}

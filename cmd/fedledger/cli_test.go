@@ -88,6 +88,12 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 	net := filepath.Join(dir, "net")
 	rpc := fmt.Sprintf("http://127.0.0.1:%d", base+1)
 	key := func(name string) string { return filepath.Join(net, "keys", name) }
+	store := filepath.Join(dir, "store")
+	store2 := filepath.Join(dir, "store2") // records serve holds store
+	serveAddr := fmt.Sprintf("127.0.0.1:%d", base+9)
+	if err := os.WriteFile(filepath.Join(dir, "obs.json"), []byte(`{"resourceType": "Observation", "id": "chol", "valueQuantity": {"value": 233, "unit": "mg/dL"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	type invocation struct {
 		args []string
 		code int
@@ -115,17 +121,34 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 			"--attacks", "scale", "--rules", "fedavg", "--hospitals", "4", "--malicious", "1"}, 0},
 		"bench chain": {[]string{"bench", "chain", "--validators", "1", "--updates", "10", "--update-bytes", "2000", "--senders", "1"}, 0},
 		"bench large": {[]string{"bench", "large", "--data", data, "--params", "2000", "--rounds", "1", "--validators", "1", "--encodings", "int8", "--hospitals", "2"}, 0},
+		"records put": {[]string{"records", "put", "--home", key("cleveland"), "--node", rpc, "--store", store, "--id", "obs-1",
+			"--file", filepath.Join(dir, "obs.json"), "--json", "--patient", "p1", "--dataset", "heart"}, 0},
+		"records anchor": {[]string{"records", "anchor", "--home", key("cleveland"), "--node", rpc, "--store", store}, 0},
+		"records verify": {[]string{"records", "verify", "--home", key("cleveland"), "--node", rpc, "--store", store, "--id", "obs-1"}, 0},
+		"records grant": {[]string{"records", "grant", "--home", key("cleveland"), "--node", rpc, "--grantee", "researcher",
+			"--scope", "dataset:heart", "--purpose", "research"}, 0},
+		"records get": {[]string{"records", "get", "--home", key("researcher"), "--node", rpc, "--server", "http://" + serveAddr,
+			"--holder", "cleveland", "--id", "obs-1", "--grant", "1", "--purpose", "research"}, 0},
+		"records revoke": {[]string{"records", "revoke", "--home", key("cleveland"), "--node", rpc, "--grant", "1"}, 0},
+		"records break-glass": {[]string{"records", "break-glass", "--home", key("cleveland"), "--node", rpc, "--holder", "cleveland",
+			"--id", "obs-1", "--reason", "emergency"}, 0},
+		"records close-review": {[]string{"records", "close-review", "--home", key("reviewer"), "--node", rpc, "--review", "1", "--note", "justified"}, 0},
+		"records log":          {[]string{"records", "log", "--node", rpc, "--holder", "cleveland"}, 0},
+		"records erase":        {[]string{"records", "erase", "--home", key("cleveland"), "--store", store2, "--id", "obs-1"}, 0},
+		"bench records":        {[]string{"bench", "records", "--validators", "1", "--anchors", "100", "--reads", "10", "--readers", "2", "--proofs", "10"}, 0},
 		// datasets fetch downloads from the internet; refused before any
 		// download, its --output json is parsed like every other flag.
 		"datasets fetch": {[]string{"datasets", "fetch", "mnist"}, 2},
 	}
 	// The node runs in this process until the test ends.
 	order := []string{"version", "docs", "testnet", "node", "task create", "task list", "task show", "train",
-		"rounds list", "rounds show", "audit", "task reinstate", "tx sign", "tx decode", "tx broadcast", "datasets fetch", "demo",
-		"bench aggregate", "bench heart", "bench attacks", "bench chain", "bench large"}
+		"rounds list", "rounds show", "audit", "task reinstate", "tx sign", "tx decode", "tx broadcast",
+		"records put", "records anchor", "records verify", "records grant", "records serve", "records get", "records revoke",
+		"records break-glass", "records close-review", "records log", "records erase", "datasets fetch", "demo",
+		"bench aggregate", "bench heart", "bench attacks", "bench chain", "bench large", "bench records"}
 	tree := leaves(newRoot(&bytes.Buffer{}, &bytes.Buffer{}))
 	for _, l := range tree {
-		if _, ok := cases[l]; !ok && l != "node" {
+		if _, ok := cases[l]; !ok && l != "node" && l != "records serve" {
 			t.Errorf("command %q has no --output json case in this test", l)
 		}
 	}
@@ -152,7 +175,33 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 			})
 			continue
 		}
+		if name == "records serve" { // runs until the test ends, like node
+			ctx, cancel := context.WithCancel(context.Background())
+			var logs syncBuffer
+			done := make(chan int, 1)
+			go func() {
+				done <- runContext(ctx, []string{"records", "serve", "--home", key("cleveland"), "--node", rpc, "--store", store,
+					"--listen", serveAddr, "--flush", "100ms", "--output", "json"}, &logs, &logs)
+			}()
+			t.Cleanup(func() {
+				cancel()
+				if code := <-done; code != 0 {
+					t.Errorf("records serve: exit %d: %s", code, logs.String())
+				}
+			})
+			for i := 0; i < 100 && !strings.Contains(logs.String(), "serving"); i++ {
+				time.Sleep(100 * time.Millisecond)
+			}
+			continue
+		}
 		c := cases[name]
+		if name == "records erase" { // a record in a store no server holds
+			args := append([]string(nil), cases["records put"].args...)
+			args[7] = store2
+			if code := run(append(args, "--no-anchor"), io.Discard, io.Discard); code != 0 {
+				t.Fatalf("records put --no-anchor: exit %d", code)
+			}
+		}
 		if name == "tx decode" { // the tx that tx decode and tx broadcast read
 			var tx bytes.Buffer
 			if run(cases["tx sign"].args, &tx, io.Discard) != 0 {
@@ -191,6 +240,8 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 		{cases["task show"].args, []string{"created by researcher at height", "hospitals train: sgd, learning rate 0.05",
 			"rule fedavg", "commit window 1000 blocks, reveal window 1000", "updates int32"}},
 		{cases["rounds list"].args, []string{"input acc", "aggregated"}},
+		// the read that records get made, logged by records serve
+		{cases["records log"].args, []string{"access log: 1 events", "every event below verified", "researcher", "research", "grant 1, served"}},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(c.args, &stdout, &stderr); code != 0 {

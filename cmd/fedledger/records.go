@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -69,6 +71,17 @@ func participant(ctx context.Context, c *fl.Client, who string) ([]byte, error) 
 	return nil, usagef("%q is neither a participant's name on this chain nor a 64-digit hex key", who)
 }
 
+// dialRecords dials as the key in --home, a key its hospital's record
+// server signs with too (fl.Client.SharedKey).
+func dialRecords(ctx context.Context, g *globals, stderr io.Writer) (*fl.Client, error) {
+	c, _, err := dialAs(ctx, g, stderr)
+	if err != nil {
+		return nil, err
+	}
+	c.SharedKey = true
+	return c, nil
+}
+
 // openStore opens --store as the hospital whose key is in --home.
 func openStore(g *globals, dir string) (*records.Store, error) {
 	if g.home == "" || dir == "" {
@@ -127,7 +140,7 @@ Examples:
 func anchorStore(cmd *cobra.Command, g *globals, st *records.Store) error {
 	ctx, cancel := recordsCtx(cmd)
 	defer cancel()
-	c, _, err := dialAs(ctx, g, cmd.ErrOrStderr())
+	c, err := dialRecords(ctx, g, cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}
@@ -136,6 +149,21 @@ func anchorStore(cmd *cobra.Command, g *globals, st *records.Store) error {
 		return err
 	}
 	fmt.Fprintf(progress(cmd, g), "anchored %d leaves\n", n)
+	return nil
+}
+
+// anchorCount anchors what is pending and prints how many.
+func anchorCount(cmd *cobra.Command, g *globals, st *records.Store) error {
+	pending, _, err := st.Pending()
+	if err != nil {
+		return err
+	}
+	if err := anchorStore(cmd, g, st); err != nil {
+		return err
+	}
+	if g.json() {
+		return writeJSON(cmd.OutOrStdout(), map[string]any{"anchored": len(pending)})
+	}
 	return nil
 }
 
@@ -167,7 +195,7 @@ Examples:
 			return err
 		}
 		defer st.Close()
-		return anchorStore(cmd, g, st)
+		return anchorCount(cmd, g, st)
 	}
 	return cmd
 }
@@ -192,7 +220,7 @@ Examples:
 		defer st.Close()
 		ctx, cancel := recordsCtx(cmd)
 		defer cancel()
-		c, _, err := dialAs(ctx, g, cmd.ErrOrStderr())
+		c, err := dialRecords(ctx, g, cmd.ErrOrStderr())
 		if err != nil {
 			return err
 		}
@@ -255,7 +283,7 @@ Examples:
 		}
 		ctx, cancel := recordsCtx(cmd)
 		defer cancel()
-		c, _, err := dialAs(ctx, g, cmd.ErrOrStderr())
+		c, err := dialRecords(ctx, g, cmd.ErrOrStderr())
 		if err != nil {
 			return err
 		}
@@ -288,7 +316,7 @@ Examples:
 func submitSimple(cmd *cobra.Command, g *globals, msg *pb.Msg, done string) error {
 	ctx, cancel := recordsCtx(cmd)
 	defer cancel()
-	c, _, err := dialAs(ctx, g, cmd.ErrOrStderr())
+	c, err := dialRecords(ctx, g, cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}
@@ -336,7 +364,7 @@ Examples:
 		}
 		ctx, cancel := recordsCtx(cmd)
 		defer cancel()
-		c, _, err := dialAs(ctx, g, cmd.ErrOrStderr())
+		c, err := dialRecords(ctx, g, cmd.ErrOrStderr())
 		if err != nil {
 			return err
 		}
@@ -396,7 +424,7 @@ Examples:
 		defer st.Close()
 		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		c, _, err := dialAs(ctx, g, cmd.ErrOrStderr())
+		c, err := dialRecords(ctx, g, cmd.ErrOrStderr())
 		if err != nil {
 			return err
 		}
@@ -458,11 +486,26 @@ Examples:
 			return err
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "%s version %d verified: leaf %d of %s's log\n", d.ID, d.Version, d.Index, *holder)
+		if *out != "" {
+			if err := os.WriteFile(*out, d.Content, 0o600); err != nil {
+				return err
+			}
+		}
+		if g.json() {
+			v := map[string]any{"id": d.ID, "version": d.Version, "index": d.Index, "height": d.Height, "verified": true, "bytes": len(d.Content)}
+			if *out == "" {
+				v["content"] = d.Content // base64
+				if d.JSON {
+					v["content"] = json.RawMessage(d.Content)
+				}
+			}
+			return writeJSON(cmd.OutOrStdout(), v)
+		}
 		if *out == "" {
 			_, err = cmd.OutOrStdout().Write(d.Content)
 			return err
 		}
-		return os.WriteFile(*out, d.Content, 0o600)
+		return nil
 	}
 	return cmd
 }
@@ -553,6 +596,9 @@ Examples:
 				return usagef("%v", err)
 			}
 			return err
+		}
+		if g.json() {
+			return writeJSON(cmd.OutOrStdout(), map[string]any{"erased": *id})
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "%s erased: key and content destroyed, leaves kept\n", *id)
 		return nil

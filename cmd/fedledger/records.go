@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"

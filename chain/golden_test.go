@@ -17,7 +17,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // TestGoldenAppHash scripts a chain that sends every tx kind (tasks under
 // every rule with reputation and an adaptive server optimizer, commits,
 // whole and chunked reveals, a copy attempt, a reinstatement, a change of
-// params) on two apps, and pins the app hash after every block in
+// params; records anchors, a grant, logged reads, break-glass, a review
+// and a revocation) on two apps, and pins the app hash after every block in
 // testdata/golden_apphash.txt (go test -run GoldenAppHash -update rewrites
 // it). Any change to the state machine's results shows here; the same
 // script runs as arm64 code under qemu (TestGoldenOnArm64).
@@ -77,6 +78,23 @@ func TestGoldenAppHash(t *testing.T) {
 	}
 	block(h.tx("admin", &pb.Msg{Sum: &pb.Msg_Reinstate{Reinstate: &pb.Reinstate{TaskId: 2, Hospital: h.pub("h4"), Reason: "golden"}}}))
 	block(h.tx("admin", &pb.Msg{Sum: &pb.Msg_UpdateParams{UpdateParams: &pb.UpdateParams{MaxHospitals: 50}}}))
+	// Records: anchors over two blocks (the log's compact range carried
+	// across), a grant, a logged read, break-glass, its review, revocation.
+	var leaves [][]byte
+	for i := range 37 {
+		leaves = append(leaves, testLeaf(i))
+	}
+	block(h.tx("h1", anchorMsg(leaves[:13]...)), h.tx("h2", anchorMsg(leaves[13:14]...)))
+	block(h.tx("h1", anchorMsg(leaves[13:]...)), h.tx("h1", grantMsg(h.pub("researcher"), uint64(h.height)+100)))
+	at := uint64(h.height)
+	block(h.tx("h1", logMsg(accessEvent(h.pub("researcher"), 1, 0, at))), h.tx("h2", breakGlassMsg(h.pub("h1"), testLeaf(0), "golden")))
+	block(h.tx("h1", logMsg(accessEvent(h.pub("h2"), 0, 1, at+1))), h.tx("reviewer", closeMsg(1, "golden")), h.tx("h1", revokeMsg(1)))
+	if n := h.logHead(protocol.AccessLogPath(h.pub("h1"))).TreeSize; n != 2 {
+		t.Fatalf("the golden script logged %d reads, want 2", n)
+	}
+	if n := h.logHead(protocol.RecordLogPath(h.pub("h1"))).TreeSize; n != 37 {
+		t.Fatalf("the golden script anchored %d leaves at h1, want 37", n)
+	}
 
 	got := strings.Join(hashes, "\n") + "\n"
 	path := filepath.Join("testdata", "golden_apphash.txt")

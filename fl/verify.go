@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/cometbft/cometbft/light/provider"
 	lighthttp "github.com/cometbft/cometbft/light/provider/http"
 	lightdb "github.com/cometbft/cometbft/light/store/db"
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	"github.com/cometbft/cometbft/types"
 
 	"github.com/fedledger/fedledger/protocol"
@@ -99,6 +101,7 @@ type LightVerifier struct {
 	mu        sync.Mutex
 	store     dbm.DB // trusted light blocks, in memory
 	client    *light.Client
+	status    map[string]*rpchttp.HTTP // witnesses' RPC, for waitWitnesses
 	waitEvery time.Duration
 	// verifying serializes calls into the light client, which is not safe
 	// for concurrent use: two verifications of one new height at once made
@@ -228,6 +231,50 @@ func (v *LightVerifier) waitFor(ctx context.Context, h int64, limit time.Duratio
 	}
 }
 
+// witnessWait bounds how long AppHash waits for the witnesses to have the
+// header it verifies. CometBFT's light client treats a witness one block
+// behind the primary as possibly attacked and sleeps 2·drift + lag (30 s
+// by default) before asking it again; a witness still applying a large
+// block is the usual cause, and a moment's wait avoids the stall.
+const witnessWait = 3 * time.Second
+
+// waitWitnesses waits until every witness reports height h or more, or
+// limit passes (a witness that is down or far behind is the light
+// client's to judge).
+func (v *LightVerifier) waitWitnesses(ctx context.Context, h int64, limit time.Duration) {
+	v.mu.Lock()
+	var rpcs []*rpchttp.HTTP
+	for _, n := range v.nodes[1:] {
+		rpc, ok := v.status[n]
+		if !ok {
+			var err error
+			if rpc, err = rpchttp.NewWithClient(n, "/websocket", &http.Client{Timeout: limit}); err != nil {
+				continue
+			}
+			if v.status == nil {
+				v.status = map[string]*rpchttp.HTTP{}
+			}
+			v.status[n] = rpc
+		}
+		rpcs = append(rpcs, rpc)
+	}
+	v.mu.Unlock()
+	deadline := time.Now().Add(limit)
+	for _, rpc := range rpcs {
+		for time.Now().Before(deadline) {
+			st, err := rpc.Status(ctx)
+			if err != nil || st.SyncInfo.LatestBlockHeight >= h {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(v.waitEvery / 4):
+			}
+		}
+	}
+}
+
 // primary is the node the light client reads headers from first.
 func (v *LightVerifier) primary() string {
 	v.mu.Lock()
@@ -240,6 +287,7 @@ func (v *LightVerifier) AppHash(ctx context.Context, height int64) ([]byte, erro
 	if err := v.waitFor(ctx, height+1, v.MaxWait); err != nil {
 		return nil, err
 	}
+	v.waitWitnesses(ctx, height+1, witnessWait)
 	v.mu.Lock()
 	if v.client == nil {
 		if err := v.reopen(); err != nil {

@@ -105,7 +105,7 @@ func (n *Net) Client(ctx context.Context, name string) (*fl.Client, error) {
 		return nil, err
 	}
 	nodes := strings.Split(addrs, ",")
-	v, err := fl.NewLightVerifier(ctx, c.ChainID(), fl.TrustRoot{Genesis: n.Genesis}, c.LatestHeight, nodes[0])
+	v, err := fl.NewLightVerifier(ctx, c.ChainID(), fl.TrustRoot{Genesis: n.Genesis}, c.LatestHeight, nodes[0], nodes[1:]...)
 	if err != nil {
 		return nil, fmt.Errorf("recordsnet: light client: %w", err)
 	}

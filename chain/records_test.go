@@ -293,3 +293,79 @@ func TestGrantRevokeBreakGlass(t *testing.T) {
 	}
 	h.queryRaw(protocol.EventsPath(h.pub("h1"), 2, 2), protocol.CodeBadQuery)
 }
+
+// TestDataAnchoredTask: a task with a data_scope takes a hospital's
+// commitments only on an anchored dataset it granted the task's creator
+// research access to: the first commitment names the anchor (a wrong
+// leaf, index, grant or scope is refused), later ones need the grant in
+// force, and revoking it ends the hospital's part.
+func TestDataAnchoredTask(t *testing.T) {
+	h := newHarness(t, 2)
+	h.block()
+	dataset := testLeaf(42)
+	h.mustOK(h.block(
+		h.tx("h1", anchorMsg(testLeaf(1), dataset)),     // dataset at index 1
+		h.tx("h1", grantMsg(h.pub("researcher"), 1000)), // grant 1: dataset "heart"
+		h.tx("h1", &pb.Msg{Sum: &pb.Msg_GrantAccess{GrantAccess: &pb.GrantAccess{Grantee: h.pub("reviewer"), Kind: pb.SCOPE_DATASET, Scope: []byte("heart"), Purpose: pb.PURPOSE_RESEARCH, ExpiresHeight: 1000}}}),  // grant 2: another grantee
+		h.tx("h1", &pb.Msg{Sum: &pb.Msg_GrantAccess{GrantAccess: &pb.GrantAccess{Grantee: h.pub("researcher"), Kind: pb.SCOPE_DATASET, Scope: []byte("wdbc"), Purpose: pb.PURPOSE_RESEARCH, ExpiresHeight: 1000}}}), // grant 3: another dataset
+	))
+	spec := testSpec(h, "h1", "h2")
+	spec.DataScope, spec.Rounds, spec.MinParticipants = "heart", 3, 1
+	h.mustOK(h.block(h.tx("researcher", createTask(spec))))
+	up := testUpdate(1, 2, 3, 4)
+	commit := func(round uint32, d *pb.DataAnchor) *pb.Msg {
+		m := commitMsg(1, round, up, 10)
+		m.GetCommitUpdate().Data = d
+		return m
+	}
+	for _, c := range []struct {
+		name string
+		d    *pb.DataAnchor
+		code uint32
+	}{
+		{"no anchor", nil, protocol.CodeInvalidMsg},
+		{"wrong leaf", &pb.DataAnchor{Index: 1, Leaf: testLeaf(7), GrantId: 1}, protocol.CodeInvalidMsg},
+		{"wrong index", &pb.DataAnchor{Index: 0, Leaf: dataset, GrantId: 1}, protocol.CodeInvalidMsg},
+		{"beyond the log", &pb.DataAnchor{Index: 9, Leaf: dataset, GrantId: 1}, protocol.CodeInvalidMsg},
+		{"grant to another", &pb.DataAnchor{Index: 1, Leaf: dataset, GrantId: 2}, protocol.CodeGrantInactive},
+		{"grant of another dataset", &pb.DataAnchor{Index: 1, Leaf: dataset, GrantId: 3}, protocol.CodeGrantInactive},
+		{"no such grant", &pb.DataAnchor{Index: 1, Leaf: dataset, GrantId: 9}, protocol.CodeNoGrant},
+	} {
+		r := h.check(h.tx("h1", commit(1, c.d)))
+		wantCode(t, c.name, r.Code, c.code, r.Log)
+	}
+	anchor := &pb.DataAnchor{Index: 1, Leaf: dataset, GrantId: 1}
+	h.mustOK(h.block(h.tx("h1", commit(1, anchor))))
+	if got := h.round(1, 1).Submissions[0].Data; got == nil || got.Index != 1 || !bytes.Equal(got.Leaf, dataset) {
+		t.Fatalf("round 1's submission keeps data anchor %+v", got)
+	}
+	for h.round(1, 1).Phase != pb.PHASE_REVEAL {
+		h.block()
+	}
+	h.mustOK(h.block(h.tx("h1", revealMsg(1, 1, up))))
+	for h.round(1, 1).Phase != pb.PHASE_CLOSED {
+		h.block()
+	}
+	// Round 2: no anchor needed again, a different one refused.
+	r := h.check(h.tx("h1", commit(2, &pb.DataAnchor{Index: 0, Leaf: testLeaf(1), GrantId: 1})))
+	wantCode(t, "a changed anchor", r.Code, protocol.CodeInvalidMsg, r.Log)
+	h.mustOK(h.block(h.tx("h1", commit(2, nil))))
+	for h.round(1, 2).Phase != pb.PHASE_REVEAL {
+		h.block()
+	}
+	h.mustOK(h.block(h.tx("h1", revealMsg(1, 2, up))))
+	for h.round(1, 2).Phase != pb.PHASE_CLOSED {
+		h.block()
+	}
+	// Consent revoked: no more commitments.
+	h.mustOK(h.block(h.tx("h1", revokeMsg(1))))
+	res := h.block(h.tx("h1", commit(3, nil)))
+	wantCode(t, "a commitment after revocation", res.TxResults[0].Code, protocol.CodeGrantInactive, res.TxResults[0].Log)
+	// A task without a data_scope takes no anchor.
+	plain := testSpec(h, "h1")
+	h.mustOK(h.block(h.tx("researcher", createTask(plain))))
+	m := commitMsg(2, 1, up, 10)
+	m.GetCommitUpdate().Data = anchor
+	r = h.check(h.tx("h1", m))
+	wantCode(t, "an anchor for a task without data_scope", r.Code, protocol.CodeInvalidMsg, r.Log)
+}

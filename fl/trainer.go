@@ -39,6 +39,12 @@ type Trainer struct {
 	// update is committed with chunk hashes and revealed in chunks of at
 	// most this size. Zero means DefaultChunkSize.
 	ChunkSize int
+	// DataAnchor is the hospital's dataset anchor (the record that anchors the
+	// dataset it trains on, and its research grant to the task's creator).
+	// A task with a data_scope takes commitments only with it; the
+	// trainer sends it with each commitment to such a task (the chain
+	// keeps the first and accepts the same again).
+	DataAnchor *pb.DataAnchor
 
 	lost map[uint32]bool // rounds whose update was lost (cannot reveal)
 }
@@ -294,6 +300,12 @@ func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round) error
 		samples = t.Hook.Samples(samples)
 	}
 	commit := &pb.CommitUpdate{TaskId: task.Id, Round: rd.Round, UpdateHash: c.Commitment(task.Id, rd.Round, update), NumSamples: samples, Metrics: metrics.ToProto()}
+	if task.Spec.DataScope != "" {
+		if t.DataAnchor == nil {
+			return fmt.Errorf("fl: task %d trains only on anchored data (data_scope %q): give the trainer its dataset anchor and research grant (fedledger train --data-anchor INDEX:LEAF --data-grant N)", task.Id, task.Spec.DataScope)
+		}
+		commit.Data = t.DataAnchor
+	}
 	if n := t.chunks(len(update)); n > 0 {
 		for _, part := range SplitChunks(update, n) {
 			ph := sha256.Sum256(part)

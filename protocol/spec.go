@@ -29,6 +29,9 @@ func ValidateSpec(s *pb.TaskSpec) error {
 	if err := ServerOptParams(s).Validate(); err != nil {
 		return bad("server_opt: %v", err)
 	}
+	if len(s.DataScope) > MaxScopeBytes {
+		return bad("data_scope is %d bytes, at most %d", len(s.DataScope), MaxScopeBytes)
+	}
 	if s.Rounds == 0 || s.Rounds > MaxRounds {
 		return bad("rounds is %d, want 1 to %d", s.Rounds, MaxRounds)
 	}

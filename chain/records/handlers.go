@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"unicode/utf8"
 
+	"github.com/transparency-dev/merkle/compact"
+
 	"github.com/fedledger/fedledger/chain/module"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 	"github.com/fedledger/fedledger/protocol"
@@ -286,4 +288,23 @@ func (c exec) checkEvent(signer *pb.Participant, e *pb.AccessEvent) error {
 		return nil
 	}
 	return invalid("an event names exactly one of a grant and a review")
+}
+
+// LeafHash is the RFC 6962 leaf hash at index of hospital's record log,
+// or nil if the log is shorter: for other modules that tie their state to
+// an anchored record (the training module's data anchors).
+func LeafHash(r module.Reader, hospital []byte, index uint64) ([]byte, error) {
+	v, err := r.Get(recordLog(hospital).nodeKey(compact.NewNodeID(0, index)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: read leaf: %v", protocol.ErrInternal, err)
+	}
+	return v, nil
+}
+
+// HashLeaf is the RFC 6962 leaf hash of a record leaf.
+func HashLeaf(leaf []byte) []byte { return hasher.HashLeaf(leaf) }
+
+// LoadGrant reads grant id, wrapping ErrNoGrant when there is none.
+func LoadGrant(st module.State, id uint64) (*pb.Grant, error) {
+	return exec{&module.Context{State: st}}.loadGrant(id)
 }

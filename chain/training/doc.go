@@ -32,6 +32,13 @@
 //	h/<task u64>                    Reputation: every invited hospital's score
 //	s/task_seq                      last task id (u64)
 //	s/active                        ids of running tasks (u64 each, ascending)
+//	n/<task u64><pubkey>            DataAnchor a hospital trains a data_scope task on
+//
+// A task with a data_scope trains only on anchored, consented data: a
+// hospital's first commitment names the record in its record log (the
+// records module) that anchors its dataset, and its research grant to the
+// task's creator over that dataset; each commitment needs the grant in
+// force, so revoking it ends the hospital's part in the task.
 //
 // Queries: /task/{id}, /tasks, /round/{task}/{round},
 // /model/{task}[/{round}], /reputation/{task} (see package protocol).

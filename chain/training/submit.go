@@ -99,9 +99,12 @@ func (c exec) commitUpdate(signer *pb.Participant, m *pb.CommitUpdate) error {
 		return fmt.Errorf("%w: %s already committed to round %d of task %d", protocol.ErrDuplicate, signer.Name, m.Round, m.TaskId)
 	}
 	i = -i - 1
+	if err := c.checkDataAnchor(task, signer, m.Data); err != nil {
+		return err
+	}
 	sub := pb.Submission{
 		Hospital: signer.PubKey, UpdateHash: m.UpdateHash, NumSamples: m.NumSamples,
-		Metrics: m.Metrics, CommitHeight: c.Height, ChunkHashes: m.ChunkHashes,
+		Metrics: m.Metrics, CommitHeight: c.Height, ChunkHashes: m.ChunkHashes, Data: m.Data,
 	}
 	rd.Submissions = append(rd.Submissions, pb.Submission{})
 	copy(rd.Submissions[i+1:], rd.Submissions[i:])

@@ -97,6 +97,7 @@ type taskSpecFlags struct {
 	FracBits        int     `toml:"frac-bits"`
 	Seed            uint64  `toml:"seed"`
 	Reputation      bool    `toml:"reputation"`
+	DataScope       string  `toml:"data-scope"`
 	KrumF           int     `toml:"krum-f"`
 	TrimBeta        float64 `toml:"trim-beta"`
 	Encoding        string  `toml:"encoding"`
@@ -132,6 +133,7 @@ func (f *taskSpecFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.FracBits, "frac-bits", f.FracBits, "fixed-point fractional bits of models and updates")
 	fs.Uint64Var(&f.Seed, "seed", f.Seed, "seed of the initial weights")
 	fs.BoolVar(&f.Reputation, "reputation", f.Reputation, "score hospitals on chain and exclude those flagged")
+	fs.StringVar(&f.DataScope, "data-scope", f.DataScope, "train only on anchored, consented data: each hospital names the record anchoring its dataset and its research grant to you over this dataset (train --data-anchor)")
 	fs.IntVar(&f.KrumF, "krum-f", f.KrumF, "multikrum: Byzantine updates tolerated (0: the most n allows)")
 	fs.Float64Var(&f.TrimBeta, "trim-beta", f.TrimBeta, "trimmed_mean: share trimmed at each end (0: 0.2)")
 	fs.StringVar(&f.Encoding, "encoding", f.Encoding, "update encoding: int32, int16 or int8 (per-tensor scales), or topk (int8, --topk-ppm of the coordinates)")
@@ -211,7 +213,7 @@ func (f taskSpecFlags) spec(participants []pb.Participant) (pb.TaskSpec, error) 
 	}
 	return pb.TaskSpec{Compression: comp, Name: f.Name, Model: model, Training: tc.Hints(), Rule: f.Rule, Rounds: uint32(f.Rounds),
 		MinParticipants: uint32(minP), CommitWindow: uint32(f.CommitWindow), RevealWindow: uint32(f.RevealWindow),
-		Hospitals: keys, FracBits: uint32(f.FracBits), ServerOpt: so, RuleParams: rp, Reputation: f.Reputation}, nil
+		Hospitals: keys, FracBits: uint32(f.FracBits), ServerOpt: so, RuleParams: rp, Reputation: f.Reputation, DataScope: f.DataScope}, nil
 }
 
 func newTaskCmd(g *globals) *cobra.Command {
@@ -406,6 +408,7 @@ type taskView struct {
 	Created      int64    `json:"created_height"`
 	Finished     int64    `json:"finished_height,omitempty"`
 	Creator      string   `json:"creator"`
+	DataScope    string   `json:"data_scope,omitempty"`
 	Settings     settings `json:"settings"`
 }
 
@@ -436,6 +439,7 @@ func viewTask(t *pb.Task, names map[string]string) taskView {
 		v.ServerOpt = "fedavg"
 	}
 	v.Status = map[pb.TaskStatus]string{pb.TASK_STATUS_RUNNING: "running", pb.TASK_STATUS_DONE: "done"}[t.Status]
+	v.DataScope = t.Spec.DataScope
 	v.Creator = names[string(t.Creator)]
 	if v.Creator == "" {
 		v.Creator = hex.EncodeToString(t.Creator)
@@ -523,6 +527,9 @@ func printSettings(w io.Writer, v taskView) {
 	fmt.Fprintln(w)
 	rp := s.RuleParams
 	fmt.Fprintf(w, "  rule %s (f %d, m %d, beta %g, clip %d, iterations %d), reputation %v\n", v.Rule, rp.F, rp.M, float64(rp.BetaMicro)/1e6, rp.Clip, rp.Iters, v.Reputation)
+	if v.DataScope != "" {
+		fmt.Fprintf(w, "  data: anchored and consented only (each hospital's research grant over dataset %q)\n", v.DataScope)
+	}
 	so := s.ServerOpt
 	fmt.Fprintf(w, "  server optimizer %s (lr %g, beta1 %g, beta2 %g, tau %g)\n", v.ServerOpt, float64(so.LrMicro)/1e6, float64(so.Beta1Micro)/1e6, float64(so.Beta2Micro)/1e6, float64(so.TauMicro)/1e6)
 	fmt.Fprintf(w, "  rounds need %d hospitals; commit window %d blocks, reveal window %d; fixed point 2^-%d; updates %s\n",

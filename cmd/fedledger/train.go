@@ -1,12 +1,14 @@
 package main
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -50,6 +52,8 @@ func newTrainCmd(g *globals) *cobra.Command {
 	missing := fs.String("missing", "drop", "csv: drop rows with a missing feature, or impute")
 	seed := fs.Uint64("seed", 42, "seed of the train/test split and of local training")
 	taskID := fs.Uint64("task", 0, "join only this task and exit when it ends (default: every task, until stopped)")
+	dataAnchor := fs.String("data-anchor", "", "for tasks with a data scope: INDEX:LEAF, the leaf (hex) of your record log that anchors the dataset you train on (records put prints both)")
+	dataGrant := fs.Uint64("data-grant", 0, "for tasks with a data scope: your research grant to the task's creator over that dataset")
 	chunkSize := fs.Int("chunk-size", fl.DefaultChunkSize, "largest reveal transaction body in bytes; larger updates are revealed in chunks (keep it below the nodes' mempool.max_tx_bytes)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		stdout := cmd.OutOrStdout()
@@ -92,9 +96,13 @@ func newTrainCmd(g *globals) *cobra.Command {
 		}
 		logf("%d training rows, %d test rows; chain %s via %s", hosp.Train.Len(), hosp.Test.Len(), client.ChainID(), *node)
 		client.OnWait = func(err error) { logf("waiting, will retry: %v", err) }
+		anchor, err := parseDataAnchor(*dataAnchor, *dataGrant)
+		if err != nil {
+			return err
+		}
 		tr := func() *fl.Trainer {
 			return &fl.Trainer{
-				Name: kf.Name, Client: client, Data: *hosp, Seed: *seed, ChunkSize: *chunkSize,
+				Name: kf.Name, Client: client, Data: *hosp, Seed: *seed, ChunkSize: *chunkSize, DataAnchor: anchor,
 				Pending: fl.DirPending(filepath.Join(*home, "pending")),
 				OnEvent: func(e fl.Event) {
 					switch {
@@ -210,4 +218,18 @@ func loadHospital(dataset, dir, site, name, label, missing string, seed uint64) 
 		return &fed.Hospitals[0], nil
 	}
 	return nil, usagef("--dataset %q: want heart or csv:PATH", dataset)
+}
+
+// parseDataAnchor reads --data-anchor INDEX:LEAF with --data-grant.
+func parseDataAnchor(s string, grant uint64) (*pb.DataAnchor, error) {
+	if s == "" && grant == 0 {
+		return nil, nil
+	}
+	idx, leafHex, ok := strings.Cut(s, ":")
+	index, err := strconv.ParseUint(idx, 10, 64)
+	leaf, herr := hex.DecodeString(leafHex)
+	if !ok || err != nil || herr != nil || len(leaf) != 32 || grant == 0 {
+		return nil, usagef("--data-anchor is INDEX:LEAF (a 64-digit hex leaf, as records put prints it) and needs --data-grant N, not %q and %d", s, grant)
+	}
+	return &pb.DataAnchor{Index: index, Leaf: leaf, GrantId: grant}, nil
 }

@@ -59,6 +59,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 	validators := fs.Int("validators", def.Validators, "CometBFT validators")
 	seed := fs.Uint64("seed", def.Seed, "seed of keys, data split, initial model and local training")
 	report := fs.String("report", "", "write a JSON report of every round to this file")
+	exportModel := fs.String("export-model", "", "write the final model to this file (fedledger predict scores rows with it; docs/model-file.md)")
 	blockInterval := fs.Duration("block-interval", def.BlockInterval, "pause between blocks")
 	verbose := fs.BoolP("verbose", "v", false, "print every trainer step")
 	dataset := fs.String("dataset", "heart", "heart, wdbc, diabetes (Debian's python3-sklearn) or csv:PATH")
@@ -133,6 +134,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 		cfg.Data = fed
 		cfg.Rounds = *rounds
 		cfg.Validators = *validators
+		cfg.ExportModel = *exportModel
 		cfg.Seed = *seed
 		cfg.Home = g.home
 		cfg.BlockInterval = *blockInterval

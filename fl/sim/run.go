@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cometbft/cometbft/types"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fedledger/fedledger/chain"
@@ -353,10 +354,41 @@ func (r *runner) finish(ctx context.Context) (*Report, error) {
 		}
 	}
 	rep.Final.AppHash = hex.EncodeToString(appHash)
+	if r.cfg.ExportModel != "" {
+		if err := r.exportModel(ctx); err != nil {
+			return nil, err
+		}
+	}
 	rep.Seconds = time.Since(r.start).Seconds()
 	fmt.Fprintf(r.out, "task %d finished at height %d: mean test accuracy %.3f\n", r.taskID, t.FinishedHeight, rep.Final.MeanAccuracy)
 	fmt.Fprintf(r.out, "global model %s\n", rep.Final.ModelHash)
 	fmt.Fprintf(r.out, "app hash     %s (same on all %d validators)\n", rep.Final.AppHash, rep.Final.Validators)
 	fmt.Fprintf(r.out, "done in %.1fs\n", rep.Seconds)
 	return rep, nil
+}
+
+// exportModel writes the task's final model, verified by a light client
+// that trusts the network's genesis, to cfg.ExportModel.
+func (r *runner) exportModel(ctx context.Context) error {
+	n0 := r.net.Nodes()[0]
+	doc, err := types.GenesisDocFromFile(filepath.Join(n0.Home(), "config", "genesis.json"))
+	if err != nil {
+		return err
+	}
+	c, err := fl.Dial(ctx, n0.RPCAddress(), nil)
+	if err != nil {
+		return err
+	}
+	if c.Verifier, err = fl.NewLightVerifier(ctx, c.ChainID(), fl.TrustRoot{Genesis: doc}, c.LatestHeight, n0.RPCAddress()); err != nil {
+		return err
+	}
+	f, err := fl.ExportModel(ctx, c, r.taskID, 0)
+	if err != nil {
+		return fmt.Errorf("sim: export the model: %w", err)
+	}
+	if err := fl.WriteModelFile(r.cfg.ExportModel, f); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.out, "model of round %d written to %s (verified against the app hash at height %d)\n", f.Round, r.cfg.ExportModel, f.Height)
+	return nil
 }

@@ -63,6 +63,10 @@ type Config struct {
 	Logger log.Logger
 	// OnEvent, when set, is told of every trainer step.
 	OnEvent func(fl.Event)
+	// ExportModel, when set, is where the final global model is written as
+	// a model file (fl.ExportModel), read through a light client that
+	// trusts the network's genesis.
+	ExportModel string
 	// AfterRound, when set, runs after each round is reported, with the
 	// network (tests use it to stop and restart nodes mid-task).
 	AfterRound func(ctx context.Context, r RoundResult, net *localnet.Network) error

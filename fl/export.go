@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"os"
 
-	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
 	"github.com/cometbft/cometbft/crypto/merkle"
+	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"

@@ -69,4 +69,3 @@ func (c exec) checkDataAnchor(task *pb.Task, signer *pb.Participant, d *pb.DataA
 	}
 	return nil
 }
-

@@ -180,3 +180,17 @@ func LoadHeartRows(dir, hospital string) (Table, error) {
 	}
 	return Table{}, fmt.Errorf("datasets: no heart disease hospital %q (known: cleveland, hungary, switzerland, va)", hospital)
 }
+
+// LoadHeartHospital loads one hospital of the heart disease data as
+// LoadHeart does (same split for the same seed, scaled with its own
+// training statistics), reading only that hospital's file: what a
+// hospital's trainer needs, on a machine that holds only its own data.
+func LoadHeartHospital(dir, hospital string, seed uint64) (*Hospital, error) {
+	all, err := LoadHeartRows(dir, hospital)
+	if err != nil {
+		return nil, err
+	}
+	train, test := trainTestSplit(all, NewRand(seed, "heart-split/"+hospital))
+	Standardize(train, test)
+	return &Hospital{Name: hospital, Train: train, Test: test}, nil
+}

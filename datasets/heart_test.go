@@ -90,3 +90,44 @@ func TestSynthetic(t *testing.T) {
 		t.Fatalf("synthetic cohort not as documented")
 	}
 }
+
+// TestLoadHeartHospital: one hospital's own file gives exactly the rows
+// and scaling LoadHeart gives that hospital, and needs no other file.
+func TestLoadHeartHospital(t *testing.T) {
+	dir := FindDir("")
+	if dir == "" {
+		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", EnvData)
+	}
+	fed, err := LoadHeart(dir, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	only := t.TempDir()
+	for _, want := range fed.Hospitals {
+		hf := HeartFiles[0]
+		for _, f := range HeartFiles {
+			if f.Hospital == want.Name {
+				hf = f
+			}
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, "heart-disease", hf.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.RemoveAll(only)
+		os.MkdirAll(filepath.Join(only, "heart-disease"), 0o755)
+		if err := os.WriteFile(filepath.Join(only, "heart-disease", hf.File), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := LoadHeartHospital(only, want.Name, 42)
+		if err != nil {
+			t.Fatalf("%s from its own file alone: %v", want.Name, err)
+		}
+		if !reflect.DeepEqual(got.Train, want.Train) || !reflect.DeepEqual(got.Test, want.Test) {
+			t.Errorf("%s: rows or scaling differ from LoadHeart's", want.Name)
+		}
+	}
+	if _, err := LoadHeartHospital(dir, "boston", 42); err == nil {
+		t.Error("an unknown hospital loaded")
+	}
+}

@@ -302,7 +302,7 @@ func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round) error
 	commit := &pb.CommitUpdate{TaskId: task.Id, Round: rd.Round, UpdateHash: c.Commitment(task.Id, rd.Round, update), NumSamples: samples, Metrics: metrics.ToProto()}
 	if task.Spec.DataScope != "" {
 		if t.DataAnchor == nil {
-			return fmt.Errorf("fl: task %d trains only on anchored data (data_scope %q): give the trainer its dataset anchor and research grant (fedledger train --data-anchor INDEX:LEAF --data-grant N)", task.Id, task.Spec.DataScope)
+			return fmt.Errorf("%w: task %d trains only on anchored data (data_scope %q): give the trainer its dataset anchor and research grant (fedledger train --data-anchor INDEX:LEAF --data-grant N)", ErrCannotTrain, task.Id, task.Spec.DataScope)
 		}
 		commit.Data = t.DataAnchor
 	}

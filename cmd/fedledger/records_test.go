@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,7 +16,8 @@ import (
 // file of its training rows and grants the researcher research access to
 // the dataset; the researcher's task with --data-scope refuses the
 // hospital's trainer without the anchor (it fails on its first commit and
-// says why) and trains with it; task show says so.
+// says why) and trains with it, from a data folder that holds its own
+// file only; task show says so.
 func TestDataAnchoredTraining(t *testing.T) {
 	data := datasets.FindDir("")
 	if data == "" {
@@ -46,7 +48,15 @@ func TestDataAnchoredTraining(t *testing.T) {
 	if code, out, _ = runIn(nil, "task", "show", "--node", rpc, "--task", "1"); code != 0 || !strings.Contains(out, `research grant over dataset "heart"`) {
 		t.Errorf("task show does not say the task trains on anchored data:\n%s", out)
 	}
-	trainArgs := []string{"train", "--home", key("cleveland"), "--node", rpc, "--data", data, "--task", "1"}
+	// The hospital's machine holds its own file only.
+	own := filepath.Join(t.TempDir(), "data")
+	raw, err := os.ReadFile(train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(own, "heart-disease"), 0o755)
+	os.WriteFile(filepath.Join(own, "heart-disease", filepath.Base(train)), raw, 0o644)
+	trainArgs := []string{"train", "--home", key("cleveland"), "--node", rpc, "--data", own, "--task", "1"}
 	if code, out, errs = runIn(nil, trainArgs...); code == 0 || !strings.Contains(out+errs, "anchored data") {
 		t.Errorf("train without the anchor: exit %d, want a failure that says the task trains on anchored data: %s %s", code, out, errs)
 	}

@@ -188,19 +188,15 @@ func loadHospital(dataset, dir, site, name, label, missing string, seed uint64) 
 		if dir == "" {
 			return nil, usagef("give --data DIR (the folder holding heart-disease/) or set $%s", datasets.EnvData)
 		}
-		fed, err := datasets.LoadHeart(dir, seed)
-		if err != nil {
-			return nil, err
-		}
 		if site == "" {
 			site = name
 		}
 		var known []string
-		for _, h := range fed.Hospitals {
-			if h.Name == site {
-				return &h, nil
+		for _, hf := range datasets.HeartFiles {
+			if hf.Hospital == site {
+				return datasets.LoadHeartHospital(dir, site, seed) // its own file only
 			}
-			known = append(known, h.Name)
+			known = append(known, hf.Hospital)
 		}
 		return nil, usagef("no heart disease site %q (known: %s); name it with --site", site, strings.Join(known, ", "))
 	case strings.HasPrefix(dataset, "csv:"):

@@ -58,3 +58,28 @@ func ReadKeyFile(path string) (*KeyFile, ed25519.PrivateKey, error) {
 	}
 	return &kf, key, nil
 }
+
+// PubKeyFile is a participant's public key as it travels to whoever
+// writes the network's genesis (fedledger keys init writes it, testnet
+// --from-pubkeys reads it): no private part.
+type PubKeyFile struct {
+	Name   string `json:"name"`
+	Role   string `json:"role"`
+	PubKey []byte `json:"pub_key"`
+}
+
+// ReadPubKeyFile reads a public key file and checks its key's length.
+func ReadPubKeyFile(path string) (*PubKeyFile, error) {
+	bz, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("fl: public key file: %w", err)
+	}
+	var p PubKeyFile
+	if err := json.Unmarshal(bz, &p); err != nil {
+		return nil, fmt.Errorf("fl: public key file %s: %v", path, err)
+	}
+	if len(p.PubKey) != ed25519.PublicKeySize || p.Name == "" {
+		return nil, fmt.Errorf("fl: public key file %s: want a name and a %d-byte pub_key", path, ed25519.PublicKeySize)
+	}
+	return &p, nil
+}

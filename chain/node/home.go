@@ -58,14 +58,33 @@ func (s NetworkSpec) Validate() error {
 		return fmt.Errorf("node: %w", err)
 	}
 	for i, e := range s.Validators {
-		if net.ParseIP(e.Host) == nil {
-			return fmt.Errorf("node: validator %d: host %q is not an IP address", i, e.Host)
+		if net.ParseIP(e.Host) == nil && !hostName(e.Host) {
+			return fmt.Errorf("node: validator %d: host %q is neither an IP address nor a host name", i, e.Host)
 		}
 		if e.P2PPort < 1 || e.P2PPort > 65535 || e.RPCPort < 1 || e.RPCPort > 65535 {
 			return fmt.Errorf("node: validator %d: ports %d and %d; want 1 to 65535", i, e.P2PPort, e.RPCPort)
 		}
 	}
 	return s.Network.Validate()
+}
+
+// hostName reports whether s is a DNS host name (RFC 1123): dot-separated
+// labels of letters, digits and inner hyphens, 1 to 63 bytes each.
+func hostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // HomeDir is the home of validator i under dir.
@@ -101,8 +120,15 @@ func WriteHomes(spec NetworkSpec) ([]string, error) {
 		c := cmtcfg.DefaultConfig()
 		c.SetRoot(home)
 		c.Moniker = fmt.Sprintf("node%d", i)
-		c.P2P.ListenAddress = fmt.Sprintf("tcp://%s", net.JoinHostPort(e.Host, fmt.Sprint(e.P2PPort)))
-		c.RPC.ListenAddress = fmt.Sprintf("tcp://%s", net.JoinHostPort(e.Host, fmt.Sprint(e.RPCPort)))
+		// A validator named by its host name listens on every interface
+		// (a name may resolve to an address the machine does not hold
+		// itself, behind NAT); its peers dial the name.
+		listen := e.Host
+		if net.ParseIP(e.Host) == nil {
+			listen = "0.0.0.0"
+		}
+		c.P2P.ListenAddress = fmt.Sprintf("tcp://%s", net.JoinHostPort(listen, fmt.Sprint(e.P2PPort)))
+		c.RPC.ListenAddress = fmt.Sprintf("tcp://%s", net.JoinHostPort(listen, fmt.Sprint(e.RPCPort)))
 		// A consortium's validators dial each other on private addresses
 		// given as persistent peers; several may share a host.
 		c.P2P.AddrBookStrict = false
@@ -123,7 +149,7 @@ func WriteHomes(spec NetworkSpec) ([]string, error) {
 			return nil, err
 		}
 		genVals = append(genVals, types.GenesisValidator{Address: pub.Address(), PubKey: pub, Power: 10, Name: c.Moniker})
-		peers = append(peers, fmt.Sprintf("%s@%s", nodeKey.ID(), strings.TrimPrefix(c.P2P.ListenAddress, "tcp://")))
+		peers = append(peers, fmt.Sprintf("%s@%s", nodeKey.ID(), net.JoinHostPort(e.Host, fmt.Sprint(e.P2PPort))))
 		cfgs = append(cfgs, c)
 	}
 	params := types.DefaultConsensusParams()

@@ -91,3 +91,32 @@ func TestStartBadKeyFile(t *testing.T) {
 		t.Error("opened a folder that is no node home")
 	}
 }
+
+// TestWriteHomesHostNames: validators named by host name listen on every
+// interface and are dialled by name; a host that is neither an IP nor a
+// host name is refused.
+func TestWriteHomesHostNames(t *testing.T) {
+	homes, err := node.WriteHomes(spec(t, "val-1.cleveland.example", "10.0.0.2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n0, err := node.Open(homes[0], node.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := n0.Config().P2P.ListenAddress; got != "tcp://0.0.0.0:26656" {
+		t.Errorf("a named validator listens on %s, want every interface", got)
+	}
+	n1, err := node.Open(homes[1], node.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peers := n1.Config().P2P.PersistentPeers; !strings.Contains(peers, "@val-1.cleveland.example:26656") {
+		t.Errorf("the second validator dials %q, want the first by name", peers)
+	}
+	for _, bad := range []string{"bad host", "-a.example", "a..b", "ümlaut.example"} {
+		if _, err := node.WriteHomes(spec(t, bad)); err == nil || !strings.Contains(err.Error(), "host name") {
+			t.Errorf("host %q: %v", bad, err)
+		}
+	}
+}

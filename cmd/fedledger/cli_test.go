@@ -99,9 +99,10 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 		code int
 	}
 	cases := map[string]invocation{
-		"version": {[]string{"version"}, 0},
-		"docs":    {[]string{"docs", "--dir", filepath.Join(dir, "cli")}, 0},
-		"testnet": {[]string{"testnet", "--validators", "1", "--hospitals", "1", "--out", net, "--base-port", strconv.Itoa(base), "--block-interval", "50ms"}, 0},
+		"version":   {[]string{"version"}, 0},
+		"keys init": {[]string{"keys", "init", "--home", filepath.Join(dir, "own-key"), "--name", "north"}, 0},
+		"docs":      {[]string{"docs", "--dir", filepath.Join(dir, "cli")}, 0},
+		"testnet":   {[]string{"testnet", "--validators", "1", "--hospitals", "1", "--out", net, "--base-port", strconv.Itoa(base), "--block-interval", "50ms"}, 0},
 		"task create": {[]string{"task", "create", "--home", key("researcher"), "--node", rpc, "--rounds", "1",
 			"--commit-window", "1000", "--reveal-window", "1000"}, 0},
 		"task list":       {[]string{"task", "list", "--node", rpc}, 0},
@@ -143,7 +144,7 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 		"datasets fetch": {[]string{"datasets", "fetch", "mnist"}, 2},
 	}
 	// The node runs in this process until the test ends.
-	order := []string{"version", "docs", "testnet", "node", "task create", "task list", "task show", "train",
+	order := []string{"version", "keys init", "docs", "testnet", "node", "task create", "task list", "task show", "train",
 		"rounds list", "rounds show", "audit", "model export", "predict", "task reinstate", "tx sign", "tx decode", "tx broadcast",
 		"records put", "records anchor", "records verify", "records grant", "records serve", "records get", "records revoke",
 		"records break-glass", "records close-review", "records log", "records erase", "datasets fetch", "demo",

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +27,24 @@ type CSVOptions struct {
 	// Positive is the label value read as 1. Default: "1" for 0/1 labels,
 	// otherwise the second of the two values in sorted order.
 	Positive string
+	// Columns, when set, are the feature columns in the order the model
+	// takes them (a categorical one expands to its levels), whatever order
+	// a hospital's file has them in; every other column is ignored. A
+	// task's schema sets it, so every hospital encodes alike. Unset, every
+	// column but the label, the site and Drop is a feature, in file order.
+	Columns []string
+	// Drop names columns that are not features (identifiers, free text).
+	Drop []string
+	// Categorical columns are one-hot encoded over their declared levels,
+	// in the declared order, so that every hospital encodes alike (a task
+	// declares them in its schema); a value outside the levels is refused.
+	Categorical []Categorical
+}
+
+// Categorical is a text column and its levels.
+type Categorical struct {
+	Column string   `json:"column" toml:"column"`
+	Levels []string `json:"levels" toml:"levels"`
 }
 
 // ErrCSV marks a table that cannot be read; the message says where and why.
@@ -90,13 +109,61 @@ func ParseCSV(raw []byte, name string, opt CSVOptions) (*Dataset, error) {
 	if opt.Site != "" && siteCol < 0 {
 		return nil, fail("no column %q (columns: %s); name the site column with --site", opt.Site, strings.Join(header, ", "))
 	}
-	var features []int
-	var featNames []string
-	for i, h := range header {
-		if i != labelCol && i != siteCol {
-			features = append(features, i)
-			featNames = append(featNames, h)
+	skip := map[string]bool{}
+	levels := map[string][]string{}
+	known := map[string]bool{}
+	for _, h := range header {
+		known[h] = true
+	}
+	for _, d := range opt.Drop {
+		if !known[d] {
+			return nil, fail("no column %q to drop (columns: %s)", d, strings.Join(header, ", "))
 		}
+		skip[d] = true
+	}
+	for _, c := range opt.Categorical {
+		if !known[c.Column] {
+			return nil, fail("no categorical column %q (columns: %s)", c.Column, strings.Join(header, ", "))
+		}
+		if len(c.Levels) == 0 {
+			return nil, fail("categorical column %q has no levels", c.Column)
+		}
+		levels[c.Column] = c.Levels
+	}
+	// features[k] is the column of feature k; level[k] its one-hot level
+	// ("" for a numeric column).
+	var features []int
+	var featNames, level []string
+	order := make([]int, 0, len(header))
+	if len(opt.Columns) > 0 {
+		at := map[string]int{}
+		for i, h := range header {
+			at[h] = i
+		}
+		for _, c := range opt.Columns {
+			i, ok := at[c]
+			if !ok {
+				return nil, fail("no column %q, which the schema lists as a feature (columns: %s)", c, strings.Join(header, ", "))
+			}
+			order = append(order, i)
+		}
+	} else {
+		for i := range header {
+			order = append(order, i)
+		}
+	}
+	for _, i := range order {
+		h := header[i]
+		if i == labelCol || i == siteCol || skip[h] {
+			continue
+		}
+		if lv, ok := levels[h]; ok {
+			for _, l := range lv {
+				features, featNames, level = append(features, i), append(featNames, h+"="+l), append(level, l)
+			}
+			continue
+		}
+		features, featNames, level = append(features, i), append(featNames, h), append(level, "")
 	}
 	if len(features) == 0 {
 		return nil, fail("no feature columns besides the label")
@@ -135,9 +202,18 @@ func ParseCSV(raw []byte, name string, opt CSVOptions) (*Dataset, error) {
 				rw.miss[k] = true
 				continue
 			}
+			if lv, ok := levels[header[c]]; ok {
+				if !slices.Contains(lv, cell) {
+					return nil, fail("line %d, column %q: %q is not one of its declared levels (%s); add it to the schema's levels", line, header[c], cell, strings.Join(lv, ", "))
+				}
+				if cell == level[k] {
+					rw.x[k] = 1
+				}
+				continue
+			}
 			v, err := strconv.ParseFloat(cell, 64)
 			if err != nil {
-				return nil, fail("line %d, column %q: %q is not a number", line, header[c], cell)
+				return nil, fail("line %d, column %q: %q is not a number; drop the column or declare it categorical with its levels (a task's schema, or --drop / --categorical)", line, header[c], cell)
 			}
 			rw.x[k] = v
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -21,7 +22,13 @@ func TestCSVErrors(t *testing.T) {
 		{"missing label column", "a,b,outcome\n1,2,0\n", CSVOptions{Label: "y"},
 			`datasets: bad CSV: t.csv: no column "y" (columns: a, b, outcome); name the label column with --label`},
 		{"non-numeric cell", "a,b,y\n1,2,0\n3,high,1\n", CSVOptions{Label: "y"},
-			`datasets: bad CSV: t.csv: line 3, column "b": "high" is not a number`},
+			`datasets: bad CSV: t.csv: line 3, column "b": "high" is not a number; drop the column or declare it categorical with its levels (a task's schema, or --drop / --categorical)`},
+		{"level not declared", "a,b,y\n1,low,0\n3,high,1\n", CSVOptions{Label: "y", Categorical: []Categorical{{"b", []string{"low", "mid"}}}},
+			`datasets: bad CSV: t.csv: line 3, column "b": "high" is not one of its declared levels (low, mid); add it to the schema's levels`},
+		{"drop an unknown column", "a,y\n1,0\n", CSVOptions{Label: "y", Drop: []string{"site"}},
+			`datasets: bad CSV: t.csv: no column "site" to drop (columns: a, y)`},
+		{"categorical without levels", "a,b,y\n1,x,0\n", CSVOptions{Label: "y", Categorical: []Categorical{{"b", nil}}},
+			`datasets: bad CSV: t.csv: categorical column "b" has no levels`},
 		{"one-class label", "a,y\n1,1\n2,1\n", CSVOptions{Label: "y"},
 			`datasets: bad CSV: t.csv: label column "y" has only one value ("1"); a binary label needs two`},
 		{"three classes", "a,y\n1,0\n2,1\n3,2\n", CSVOptions{Label: "y"},
@@ -126,5 +133,39 @@ func TestNaturalPartitionFromCSV(t *testing.T) {
 	}
 	if len(fed.Hospitals) != 2 || fed.Hospitals[0].Name != "north" || fed.Hospitals[1].Train.Len()+fed.Hospitals[1].Test.Len() != 20 {
 		t.Fatalf("natural partition: %+v", fed.Summary())
+	}
+}
+
+// TestCSVSchema: with a schema's columns, two hospitals whose files order
+// their columns differently, hold a free-text column, and see different
+// levels encode alike: the declared columns in the declared order, a
+// categorical column as one 0/1 feature per declared level; a dropped
+// column is not a feature.
+func TestCSVSchema(t *testing.T) {
+	opt := CSVOptions{Label: "y", Columns: []string{"age", "smoker"}, Categorical: []Categorical{{"smoker", []string{"no", "yes", "former"}}}}
+	a, err := ParseCSV([]byte("age,smoker,note,y\n50,yes,free text,1\n60,no,x,0\n"), "a.csv", opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ParseCSV([]byte("note,y,smoker,age\nz,0,former,40\nw,1,yes,70\n"), "b.csv", opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"age", "smoker=no", "smoker=yes", "smoker=former"}
+	if !slices.Equal(a.Features, want) {
+		t.Fatalf("features %v, want %v", a.Features, want)
+	}
+	if !slices.Equal(b.Features, want) {
+		t.Fatalf("b's features %v", b.Features)
+	}
+	if !slices.Equal(a.Table.X[0], []float64{50, 0, 1, 0}) || !slices.Equal(b.Table.X[0], []float64{40, 0, 0, 1}) {
+		t.Errorf("rows %v, %v", a.Table.X[0], b.Table.X[0])
+	}
+}
+
+func TestCSVDrop(t *testing.T) {
+	d, err := ParseCSV([]byte("age,note,y\n50,free text,1\n60,x,0\n"), "a.csv", CSVOptions{Label: "y", Drop: []string{"note"}})
+	if err != nil || !slices.Equal(d.Features, []string{"age"}) {
+		t.Fatalf("%v %v", d, err)
 	}
 }

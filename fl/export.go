@@ -35,8 +35,10 @@ type ModelFile struct {
 	Params []float64 `json:"params"`
 	// ModelHash is the chain's hash of the fixed-point weights.
 	ModelHash string `json:"model_hash"`
-	// Preprocessing says how inputs are to be scaled.
-	Preprocessing string `json:"preprocessing"`
+	// Preprocessing says how inputs are to be scaled; Schema, for a task
+	// that declared one, how a table's columns become the inputs.
+	Preprocessing string         `json:"preprocessing"`
+	Schema        *pb.DataSchema `json:"schema,omitempty"`
 	// Record is the GlobalModel state record (protobuf); Proof proves it
 	// at Key against AppHash, the app hash of the state after Height.
 	Record   []byte              `json:"record"`
@@ -73,7 +75,7 @@ func ExportModel(ctx context.Context, c *Client, task uint64, round uint32) (*Mo
 	}
 	q, _ := protocol.ParseQuery(path)
 	f := &ModelFile{Format: ModelFormat, ChainID: c.ChainID(), Task: task, Round: round, Model: t.Spec.Model, FracBits: t.Spec.FracBits,
-		Preprocessing: PreprocessingLocal, Record: r.Value, Key: string(r.Key), Height: r.Height, Proof: r.ProofOps}
+		Preprocessing: PreprocessingLocal, Schema: t.Spec.Schema, Record: r.Value, Key: string(r.Key), Height: r.Height, Proof: r.ProofOps}
 	if c.Verifier != nil {
 		if err := checkAnswer(ctx, c.Verifier, q, path, &r); err != nil {
 			return nil, err

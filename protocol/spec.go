@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/bits"
 	"sort"
+	"unicode/utf8"
 
 	"github.com/fedledger/fedledger/aggregator"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
@@ -28,6 +29,15 @@ func ValidateSpec(s *pb.TaskSpec) error {
 	}
 	if err := ServerOptParams(s).Validate(); err != nil {
 		return bad("server_opt: %v", err)
+	}
+	if s.Schema != nil {
+		n, err := SchemaInputs(s.Schema)
+		if err != nil {
+			return err
+		}
+		if int(s.Model.InputDim) != n {
+			return bad("the model takes %d inputs and the schema gives %d", s.Model.InputDim, n)
+		}
 	}
 	if len(s.DataScope) > MaxScopeBytes {
 		return bad("data_scope is %d bytes, at most %d", len(s.DataScope), MaxScopeBytes)
@@ -186,4 +196,65 @@ func ParseEncoding(name string, topkPpm uint32) (pb.Compression, error) {
 		return pb.Compression{Width: pb.WIDTH_INT8, TopkPpm: topkPpm}, nil
 	}
 	return pb.Compression{}, fmt.Errorf("unknown encoding %q (known: int32, int16, int8, topk)", name)
+}
+
+// Schema limits.
+const (
+	MaxSchemaColumns = 512
+	MaxSchemaLevels  = 64
+	MaxSchemaName    = 128
+)
+
+// SchemaInputs checks a task's data schema and returns how many model
+// inputs it gives: one per numeric column, one per level of a
+// categorical one.
+func SchemaInputs(s *pb.DataSchema) (int, error) {
+	bad := func(format string, a ...any) (int, error) {
+		return 0, fmt.Errorf("%w: task spec: schema: "+format, append([]any{ErrInvalidMsg}, a...)...)
+	}
+	name := func(what, v string) error {
+		if v == "" || len(v) > MaxSchemaName || !utf8.ValidString(v) {
+			return fmt.Errorf("%w: task spec: schema: %s %q must be 1 to %d bytes of UTF-8", ErrInvalidMsg, what, v, MaxSchemaName)
+		}
+		return nil
+	}
+	if err := name("label", s.Label); err != nil {
+		return 0, err
+	}
+	if len(s.Columns) == 0 || len(s.Columns) > MaxSchemaColumns {
+		return bad("%d columns, want 1 to %d", len(s.Columns), MaxSchemaColumns)
+	}
+	cols := map[string]bool{}
+	for _, c := range s.Columns {
+		if err := name("column", c); err != nil {
+			return 0, err
+		}
+		if cols[c] || c == s.Label {
+			return bad("column %q is listed twice or is the label", c)
+		}
+		cols[c] = true
+	}
+	n := len(s.Columns)
+	seen := map[string]bool{}
+	for _, c := range s.Categorical {
+		if !cols[c.Column] || seen[c.Column] {
+			return bad("categorical column %q is not one of the columns, or is declared twice", c.Column)
+		}
+		seen[c.Column] = true
+		if len(c.Levels) == 0 || len(c.Levels) > MaxSchemaLevels {
+			return bad("categorical column %q has %d levels, want 1 to %d", c.Column, len(c.Levels), MaxSchemaLevels)
+		}
+		lv := map[string]bool{}
+		for _, l := range c.Levels {
+			if err := name("level", l); err != nil {
+				return 0, err
+			}
+			if lv[l] {
+				return bad("level %q of column %q is declared twice", l, c.Column)
+			}
+			lv[l] = true
+		}
+		n += len(c.Levels) - 1
+	}
+	return n, nil
 }

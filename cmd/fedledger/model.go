@@ -96,7 +96,7 @@ func newPredictCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		hosp, err := loadHospital(*dataset, *data, *site, *site, *label, *missing, *seed)
+		hosp, err := loadHospital(*dataset, *data, *site, *site, *label, *missing, *seed, f.Schema)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -98,6 +99,7 @@ type taskSpecFlags struct {
 	Seed            uint64  `toml:"seed"`
 	Reputation      bool    `toml:"reputation"`
 	DataScope       string  `toml:"data-scope"`
+	Schema          string  `toml:"schema"`
 	KrumF           int     `toml:"krum-f"`
 	TrimBeta        float64 `toml:"trim-beta"`
 	Encoding        string  `toml:"encoding"`
@@ -133,6 +135,7 @@ func (f *taskSpecFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.FracBits, "frac-bits", f.FracBits, "fixed-point fractional bits of models and updates")
 	fs.Uint64Var(&f.Seed, "seed", f.Seed, "seed of the initial weights")
 	fs.BoolVar(&f.Reputation, "reputation", f.Reputation, "score hospitals on chain and exclude those flagged")
+	fs.StringVar(&f.Schema, "schema", f.Schema, "a JSON file declaring how hospitals' tables become the model's inputs: {\"label\", \"positive\", \"columns\": [...], \"categorical\": [{\"column\", \"levels\": [...]}]}; --inputs follows from it")
 	fs.StringVar(&f.DataScope, "data-scope", f.DataScope, "train only on anchored, consented data: each hospital names the record anchoring its dataset and its research grant to you over this dataset (train --data-anchor)")
 	fs.IntVar(&f.KrumF, "krum-f", f.KrumF, "multikrum: Byzantine updates tolerated (0: the most n allows)")
 	fs.Float64Var(&f.TrimBeta, "trim-beta", f.TrimBeta, "trimmed_mean: share trimmed at each end (0: 0.2)")
@@ -162,6 +165,24 @@ func (f taskSpecFlags) spec(participants []pb.Participant) (pb.TaskSpec, error) 
 	}
 	if f.FracBits < 4 || f.FracBits > 24 {
 		return bad("--frac-bits %d: want 4 to 24", f.FracBits)
+	}
+	var schema *pb.DataSchema
+	if f.Schema != "" {
+		bz, err := os.ReadFile(f.Schema)
+		if err != nil {
+			return pb.TaskSpec{}, err
+		}
+		schema = &pb.DataSchema{}
+		dec := json.NewDecoder(bytes.NewReader(bz))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(schema); err != nil {
+			return bad("--schema %s: %v (want {\"label\": ..., \"columns\": [...], \"categorical\": [{\"column\": ..., \"levels\": [...]}]})", f.Schema, err)
+		}
+		n, err := protocol.SchemaInputs(schema)
+		if err != nil {
+			return bad("--schema %s: %v", f.Schema, err)
+		}
+		f.Inputs = n
 	}
 	if f.Inputs < 1 {
 		return bad("--inputs %d: want at least 1", f.Inputs)
@@ -213,7 +234,7 @@ func (f taskSpecFlags) spec(participants []pb.Participant) (pb.TaskSpec, error) 
 	}
 	return pb.TaskSpec{Compression: comp, Name: f.Name, Model: model, Training: tc.Hints(), Rule: f.Rule, Rounds: uint32(f.Rounds),
 		MinParticipants: uint32(minP), CommitWindow: uint32(f.CommitWindow), RevealWindow: uint32(f.RevealWindow),
-		Hospitals: keys, FracBits: uint32(f.FracBits), ServerOpt: so, RuleParams: rp, Reputation: f.Reputation, DataScope: f.DataScope}, nil
+		Hospitals: keys, FracBits: uint32(f.FracBits), ServerOpt: so, RuleParams: rp, Reputation: f.Reputation, DataScope: f.DataScope, Schema: schema}, nil
 }
 
 func newTaskCmd(g *globals) *cobra.Command {
@@ -393,23 +414,24 @@ func loadTaskFile(path string, f *taskSpecFlags, fs *pflag.FlagSet) error {
 }
 
 type taskView struct {
-	ID           uint64   `json:"id"`
-	Name         string   `json:"name"`
-	Status       string   `json:"status"`
-	CurrentRound uint32   `json:"current_round"`
-	Rounds       uint32   `json:"rounds"`
-	Rule         string   `json:"rule"`
-	ServerOpt    string   `json:"server_opt"`
-	Reputation   bool     `json:"reputation"`
-	Model        string   `json:"model"`
-	Hospitals    []string `json:"hospitals"`
-	ModelHash    string   `json:"model_hash"`
-	ModelRound   uint32   `json:"model_round"`
-	Created      int64    `json:"created_height"`
-	Finished     int64    `json:"finished_height,omitempty"`
-	Creator      string   `json:"creator"`
-	DataScope    string   `json:"data_scope,omitempty"`
-	Settings     settings `json:"settings"`
+	ID           uint64         `json:"id"`
+	Name         string         `json:"name"`
+	Status       string         `json:"status"`
+	CurrentRound uint32         `json:"current_round"`
+	Rounds       uint32         `json:"rounds"`
+	Rule         string         `json:"rule"`
+	ServerOpt    string         `json:"server_opt"`
+	Reputation   bool           `json:"reputation"`
+	Model        string         `json:"model"`
+	Hospitals    []string       `json:"hospitals"`
+	ModelHash    string         `json:"model_hash"`
+	ModelRound   uint32         `json:"model_round"`
+	Created      int64          `json:"created_height"`
+	Finished     int64          `json:"finished_height,omitempty"`
+	Creator      string         `json:"creator"`
+	DataScope    string         `json:"data_scope,omitempty"`
+	Schema       *pb.DataSchema `json:"schema,omitempty"`
+	Settings     settings       `json:"settings"`
 }
 
 // settings are a task's settings as `task show` prints them.
@@ -439,7 +461,7 @@ func viewTask(t *pb.Task, names map[string]string) taskView {
 		v.ServerOpt = "fedavg"
 	}
 	v.Status = map[pb.TaskStatus]string{pb.TASK_STATUS_RUNNING: "running", pb.TASK_STATUS_DONE: "done"}[t.Status]
-	v.DataScope = t.Spec.DataScope
+	v.DataScope, v.Schema = t.Spec.DataScope, t.Spec.Schema
 	v.Creator = names[string(t.Creator)]
 	if v.Creator == "" {
 		v.Creator = hex.EncodeToString(t.Creator)
@@ -527,6 +549,17 @@ func printSettings(w io.Writer, v taskView) {
 	fmt.Fprintln(w)
 	rp := s.RuleParams
 	fmt.Fprintf(w, "  rule %s (f %d, m %d, beta %g, clip %d, iterations %d), reputation %v\n", v.Rule, rp.F, rp.M, float64(rp.BetaMicro)/1e6, rp.Clip, rp.Iters, v.Reputation)
+	if sc := v.Schema; sc != nil {
+		cols := append([]string(nil), sc.Columns...)
+		for _, c := range sc.Categorical {
+			for i := range cols {
+				if cols[i] == c.Column {
+					cols[i] += "{" + strings.Join(c.Levels, "|") + "}"
+				}
+			}
+		}
+		fmt.Fprintf(w, "  schema: label %s, inputs %s\n", sc.Label, strings.Join(cols, ", "))
+	}
 	if v.DataScope != "" {
 		fmt.Fprintf(w, "  data: anchored and consented only (each hospital's research grant over dataset %q)\n", v.DataScope)
 	}

@@ -71,15 +71,36 @@ func newTrainCmd(g *globals) *cobra.Command {
 		if kf.Role != "hospital" {
 			return fmt.Errorf("%s is a %s key; a trainer needs a hospital's", kf.Name, kf.Role)
 		}
-		hosp, err := loadHospital(*dataset, *data, *site, kf.Name, *label, *missing, *seed)
-		if err != nil {
-			return err
-		}
 		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		client, err := g.dial(ctx, key, cmd.ErrOrStderr())
-		if err != nil {
+		// A CSV is read with the schema of the task it trains (a task that
+		// declares one): with --task, that task's; else the file as it is,
+		// and again per task that declares a schema.
+		var schema *pb.DataSchema
+		var client *fl.Client
+		if *taskID != 0 && strings.HasPrefix(*dataset, "csv:") {
+			if client, err = g.dial(ctx, key, cmd.ErrOrStderr()); err != nil {
+				return err
+			}
+			t, err := client.Task(ctx, *taskID)
+			if err != nil {
+				return err
+			}
+			schema = t.Spec.Schema
+		}
+		hosp, err := loadHospital(*dataset, *data, *site, kf.Name, *label, *missing, *seed, schema)
+		perTask := false
+		if err != nil && errors.Is(err, datasets.ErrCSV) && *taskID == 0 && strings.HasPrefix(*dataset, "csv:") {
+			// Watching: tasks that declare a schema read the file their way.
+			perTask = true
+			fmt.Fprintf(cmd.ErrOrStderr(), "fedledger train: %v; training only tasks whose schema reads it\n", err)
+		} else if err != nil {
 			return err
+		}
+		if client == nil {
+			if client, err = g.dial(ctx, key, cmd.ErrOrStderr()); err != nil {
+				return err
+			}
 		}
 		var mu sync.Mutex
 		logf := func(format string, a ...any) {
@@ -94,13 +115,17 @@ func newTrainCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(stdout, "%s %s\n", time.Now().Format("15:04:05"), msg)
 		}
-		logf("%d training rows, %d test rows; chain %s via %s", hosp.Train.Len(), hosp.Test.Len(), client.ChainID(), *node)
+		if perTask {
+			logf("rows read per task; chain %s via %s", client.ChainID(), *node)
+		} else {
+			logf("%d training rows, %d test rows; chain %s via %s", hosp.Train.Len(), hosp.Test.Len(), client.ChainID(), *node)
+		}
 		client.OnWait = func(err error) { logf("waiting, will retry: %v", err) }
 		anchor, err := parseDataAnchor(*dataAnchor, *dataGrant)
 		if err != nil {
 			return err
 		}
-		tr := func() *fl.Trainer {
+		tr := func(hosp *datasets.Hospital) *fl.Trainer {
 			return &fl.Trainer{
 				Name: kf.Name, Client: client, Data: *hosp, Seed: *seed, ChunkSize: *chunkSize, DataAnchor: anchor,
 				Pending: fl.DirPending(filepath.Join(*home, "pending")),
@@ -120,7 +145,7 @@ func newTrainCmd(g *globals) *cobra.Command {
 		}
 		if *taskID != 0 {
 			logf("joining task %d", *taskID)
-			if err := tr().Run(ctx, *taskID); err != nil {
+			if err := tr(hosp).Run(ctx, *taskID); err != nil {
 				return err
 			}
 			logf("task %d finished", *taskID)
@@ -141,8 +166,20 @@ func newTrainCmd(g *globals) *cobra.Command {
 				}
 				joined[t.Id] = true
 				logf("joining task %d (%s, %d rounds)", t.Id, t.Spec.Name, t.Spec.Rounds)
-				go func(id uint64) {
-					err := tr().Run(ctx, id)
+				h := hosp
+				if t.Spec.Schema != nil && strings.HasPrefix(*dataset, "csv:") {
+					if h, err = loadHospital(*dataset, *data, *site, kf.Name, *label, *missing, *seed, t.Spec.Schema); err != nil {
+						logf("skipping task %d, and serving the others: its schema does not fit this hospital's table: %v", t.Id, err)
+						continue
+					}
+					logf("task %d: %d training rows, %d test rows, read with the task's schema", t.Id, h.Train.Len(), h.Test.Len())
+				}
+				if h == nil {
+					logf("skipping task %d, and serving the others: it declares no schema, and the table cannot be read without one", t.Id)
+					continue
+				}
+				go func(id uint64, h *datasets.Hospital) {
+					err := tr(h).Run(ctx, id)
 					if errors.Is(err, fl.ErrCannotTrain) && ctx.Err() == nil {
 						logf("skipping task %d, and serving the others: %v", id, err)
 						return
@@ -154,7 +191,7 @@ func newTrainCmd(g *globals) *cobra.Command {
 					if ctx.Err() == nil {
 						logf("task %d finished", id)
 					}
-				}(t.Id)
+				}(t.Id, h)
 			}
 			select {
 			case <-ctx.Done():
@@ -179,7 +216,7 @@ func isInvited(t *pb.Task, pub []byte) bool {
 }
 
 // loadHospital loads this hospital's data.
-func loadHospital(dataset, dir, site, name, label, missing string, seed uint64) (*datasets.Hospital, error) {
+func loadHospital(dataset, dir, site, name, label, missing string, seed uint64, schema *pb.DataSchema) (*datasets.Hospital, error) {
 	if dir == "" {
 		dir = os.Getenv(datasets.EnvData)
 	}
@@ -200,10 +237,17 @@ func loadHospital(dataset, dir, site, name, label, missing string, seed uint64) 
 		}
 		return nil, usagef("no heart disease site %q (known: %s); name it with --site", site, strings.Join(known, ", "))
 	case strings.HasPrefix(dataset, "csv:"):
-		if label == "" {
-			return nil, usagef("--dataset csv:PATH needs --label COLUMN")
+		if label == "" && schema == nil {
+			return nil, usagef("--dataset csv:PATH needs --label COLUMN (or a task whose schema names it)")
 		}
-		d, err := datasets.LoadCSV(strings.TrimPrefix(dataset, "csv:"), datasets.CSVOptions{Label: label, Missing: missing})
+		opt := datasets.CSVOptions{Label: label, Missing: missing}
+		if schema != nil { // the task's: every hospital encodes alike
+			opt = datasets.CSVOptions{Label: schema.Label, Positive: schema.Positive, Missing: missing, Columns: schema.Columns}
+			for _, c := range schema.Categorical {
+				opt.Categorical = append(opt.Categorical, datasets.Categorical{Column: c.Column, Levels: c.Levels})
+			}
+		}
+		d, err := datasets.LoadCSV(strings.TrimPrefix(dataset, "csv:"), opt)
 		if err != nil {
 			return nil, err
 		}

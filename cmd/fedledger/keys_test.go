@@ -19,8 +19,9 @@ import (
 // only pubkey.json; testnet --from-pubkeys writes a network (its validator
 // named by host name) that holds no participant's private key; each
 // hospital's trainer runs as its own process from its own home on its own
-// file only; a task whose model does not fit the hospitals' data is
-// skipped, said once, and the next task trains to the end.
+// CSV, which holds a text column and a free-text column; a task that does
+// not fit the hospitals' tables is skipped, said once, and the next task,
+// whose schema says how to read them, trains to the end.
 func TestSeparateKeyHomes(t *testing.T) {
 	data := datasets.FindDir("")
 	if data == "" {
@@ -82,16 +83,22 @@ func TestSeparateKeyHomes(t *testing.T) {
 	}
 	trainers := map[string]*proc{}
 	for n, site := range sites {
-		own := filepath.Join(dir, "data-"+n, "heart-disease")
-		os.MkdirAll(own, 0o755)
-		for _, hf := range datasets.HeartFiles {
-			if hf.Hospital == site {
-				raw, _ := os.ReadFile(filepath.Join(data, "heart-disease", hf.File))
-				os.WriteFile(filepath.Join(own, hf.File), raw, 0o644)
-			}
+		rows, err := datasets.LoadHeartRows(data, site)
+		if err != nil {
+			t.Fatal(err)
 		}
-		trainers[n] = start(t, bin, "train", "--home", home(n), "--node", rpc, "--data", filepath.Dir(own), "--site", site)
+		var b strings.Builder
+		b.WriteString("note,chol,sex,age,target\n")
+		for i, x := range rows.X {
+			sex := map[bool]string{true: "male", false: "female"}[x[1] == 1]
+			fmt.Fprintf(&b, "\"ward %d\",%g,%s,%g,%g\n", i%5, x[3], sex, x[0], rows.Y[i])
+		}
+		csv := filepath.Join(dir, n+".csv")
+		os.WriteFile(csv, []byte(b.String()), 0o644)
+		trainers[n] = start(t, bin, "train", "--home", home(n), "--node", rpc, "--dataset", "csv:"+csv)
 	}
+	schema := filepath.Join(dir, "schema.json")
+	os.WriteFile(schema, []byte(`{"label": "target", "columns": ["age", "sex", "chol"], "categorical": [{"column": "sex", "levels": ["female", "male"]}]}`), 0o644)
 	create := func(args ...string) {
 		base := []string{"task", "create", "--home", home("lab"), "--node", rpc, "--rounds", "2", "--commit-window", "1000", "--reveal-window", "1000"}
 		if out, err := runCmd(t, bin, append(base, args...)...); err != nil {
@@ -99,7 +106,7 @@ func TestSeparateKeyHomes(t *testing.T) {
 		}
 	}
 	create("--inputs", "30", "--name", "mismatched")
-	create("--name", "heart")
+	create("--name", "heart", "--schema", schema)
 	deadline = time.Now().Add(3 * time.Minute)
 	for {
 		out, _ := runCmd(t, bin, "task", "show", "--node", rpc, "--home", home("lab"), "--task", "2", "--output", "json")

@@ -90,7 +90,7 @@ func newTrainCmd(g *globals) *cobra.Command {
 		}
 		hosp, err := loadHospital(*dataset, *data, *site, kf.Name, *label, *missing, *seed, schema)
 		perTask := false
-		if err != nil && errors.Is(err, datasets.ErrCSV) && *taskID == 0 && strings.HasPrefix(*dataset, "csv:") {
+		if err != nil && (errors.Is(err, datasets.ErrCSV) || *label == "") && *taskID == 0 && strings.HasPrefix(*dataset, "csv:") {
 			// Watching: tasks that declare a schema read the file their way.
 			perTask = true
 			fmt.Fprintf(cmd.ErrOrStderr(), "fedledger train: %v; training only tasks whose schema reads it\n", err)

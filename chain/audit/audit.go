@@ -3,6 +3,8 @@ package audit
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtbytes "github.com/cometbft/cometbft/libs/bytes"
+	cmtjson "github.com/cometbft/cometbft/libs/json"
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	"github.com/cometbft/cometbft/types"
@@ -49,6 +52,37 @@ type Report struct {
 	// Reputation is "OK" when the node's reputation scores equal the
 	// replay's, a problem otherwise, and empty for a task without reputation.
 	Reputation string `json:"reputation,omitempty"`
+	// GenesisHash is GenesisHash of the genesis the replay started from;
+	// GenesisSource says where it came from (the node, or a trusted file).
+	GenesisHash   string `json:"genesis_hash"`
+	GenesisSource string `json:"genesis_source"`
+}
+
+// Options tune an audit. The zero value takes the genesis from the node.
+type Options struct {
+	// Genesis, when set, is the genesis the replay starts from (a file the
+	// auditor trusts); the node's must be the same.
+	Genesis *types.GenesisDoc
+	// GenesisHash, when set, is the hash (GenesisHash) the genesis must
+	// have: a pin the auditor got from a source it trusts.
+	GenesisHash string
+	// Progress, when set, is told of every block replayed, with the
+	// height to reach.
+	Progress func(height, top int64)
+}
+
+// ErrGenesis means the genesis is not the one the auditor trusts.
+var ErrGenesis = errors.New("audit: genesis")
+
+// GenesisHash is the hex SHA-256 of a genesis document's canonical JSON
+// (CometBFT's encoding of the document): what --trust-genesis pins.
+func GenesisHash(g *types.GenesisDoc) (string, error) {
+	bz, err := cmtjson.Marshal(g)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(bz)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // OK reports whether every round and the chain checked out.
@@ -70,12 +104,37 @@ var ErrTask = errors.New("audit: task")
 
 // Run audits task id through rpc.
 func Run(ctx context.Context, rpc RPC, id uint64) (*Report, error) {
+	return RunWith(ctx, rpc, id, Options{})
+}
+
+// RunWith audits task id through rpc with opts.
+func RunWith(ctx context.Context, rpc RPC, id uint64, opts Options) (*Report, error) {
 	gen, err := rpc.Genesis(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("audit: genesis: %w", err)
 	}
-	gd := gen.Genesis
-	rep := &Report{Task: id, ChainID: gd.ChainID}
+	gd, source := gen.Genesis, "the node"
+	nodeHash, err := GenesisHash(gd)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Genesis != nil {
+		trusted, err := GenesisHash(opts.Genesis)
+		if err != nil {
+			return nil, err
+		}
+		if trusted != nodeHash {
+			return nil, fmt.Errorf("%w: the node serves genesis %s, not the trusted file's %s: it belongs to another network, or lies", ErrGenesis, nodeHash, trusted)
+		}
+		gd, source = opts.Genesis, "a trusted file"
+	}
+	if opts.GenesisHash != "" {
+		if opts.GenesisHash != nodeHash {
+			return nil, fmt.Errorf("%w: the node serves genesis %s, not the pinned %s", ErrGenesis, nodeHash, opts.GenesisHash)
+		}
+		source = "the node, matching the pinned hash"
+	}
+	rep := &Report{Task: id, ChainID: gd.ChainID, GenesisHash: nodeHash, GenesisSource: source}
 	vals := make([]*types.Validator, len(gd.Validators))
 	for i, v := range gd.Validators {
 		vals[i] = types.NewValidator(v.PubKey, v.Power)
@@ -90,7 +149,7 @@ func Run(ctx context.Context, rpc RPC, id uint64) (*Report, error) {
 		return nil, fmt.Errorf("audit: genesis app_state: %w", err)
 	}
 	au := &auditor{rpc: rpc, app: app, rep: rep, valSet: types.NewValidatorSet(vals), chainID: gd.ChainID,
-		expectAppHash: initResp.AppHash, appHashAt: map[int64][]byte{}}
+		expectAppHash: initResp.AppHash, appHashAt: map[int64][]byte{}, progress: opts.Progress}
 	st, err := rpc.Status(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("audit: status: %w", err)
@@ -155,6 +214,7 @@ type auditor struct {
 	prev          *types.Block
 	next          int64            // next header to fetch
 	appHashAt     map[int64][]byte // state after height h → app hash in header h+1
+	progress      func(height, top int64)
 }
 
 // advanceTo fetches and checks headers up to top, replaying every block
@@ -186,6 +246,9 @@ func (au *auditor) advanceTo(ctx context.Context, top int64) error {
 		au.expectAppHash = fin.AppHash
 		au.rep.Blocks = h
 		au.prev = b
+		if au.progress != nil {
+			au.progress(h, top)
+		}
 	}
 	return nil
 }

@@ -226,8 +226,21 @@ func (au *auditor) advanceTo(ctx context.Context, top int64) error {
 	for ; au.next <= top && au.rep.Chain == ""; au.next++ {
 		h := au.next
 		res, err := au.rpc.Block(ctx, &h)
+		// A node answers "no block" (not an error) for a height its status
+		// already reports but its store has yet to save: ask again.
+		for try := 0; err == nil && (res == nil || res.Block == nil) && try < 50; try++ {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+			res, err = au.rpc.Block(ctx, &h)
+		}
 		if err != nil {
 			return fmt.Errorf("audit: block %d: %w", h, err)
+		}
+		if res == nil || res.Block == nil {
+			return fmt.Errorf("audit: the node answers no block %d though its status reports height %d (is it pruned?)", h, top)
 		}
 		b := res.Block
 		if problem := checkBlock(b, au.prev, au.valSet, au.chainID, au.expectAppHash); problem != "" {

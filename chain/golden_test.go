@@ -18,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // every rule with reputation and an adaptive server optimizer, commits,
 // whole and chunked reveals, a copy attempt, a reinstatement, a change of
 // params; records anchors, a grant, logged reads, break-glass, a review
-// and a revocation) on two apps, and pins the app hash after every block in
+// and a revocation; a cancelled task) on two apps, and pins the app hash after every block in
 // testdata/golden_apphash.txt (go test -run GoldenAppHash -update rewrites
 // it). Any change to the state machine's results shows here; the same
 // script runs as arm64 code under qemu (TestGoldenOnArm64).
@@ -89,6 +89,16 @@ func TestGoldenAppHash(t *testing.T) {
 	at := uint64(h.height)
 	block(h.tx("h1", logMsg(accessEvent(h.pub("researcher"), 1, 0, at))), h.tx("h2", breakGlassMsg(h.pub("h1"), testLeaf(0), "golden")))
 	block(h.tx("h1", logMsg(accessEvent(h.pub("h2"), 0, 1, at+1))), h.tx("reviewer", closeMsg(1, "golden")), h.tx("h1", revokeMsg(1)))
+	// A cancelled task, mid-round.
+	spec = testSpec(h, "h1", "h2")
+	block(h.tx("researcher", createTask(spec)))
+	cancelled := uint64(len(rules) + 2)
+	block(h.tx("h1", commitMsg(cancelled, 1, up, 5)))
+	block(h.tx("researcher", cancelMsg(cancelled, "golden")))
+	var ct pb.Task
+	if err := ct.Unmarshal(h.query(protocol.TaskPath(cancelled))); err != nil || ct.Status != pb.TASK_STATUS_CANCELLED {
+		t.Fatalf("the golden script's task %d is %v (%v), not cancelled", cancelled, ct.Status, err)
+	}
 	if n := h.logHead(protocol.AccessLogPath(h.pub("h1"))).TreeSize; n != 2 {
 		t.Fatalf("the golden script logged %d reads, want 2", n)
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -368,4 +369,58 @@ func TestDataAnchoredTask(t *testing.T) {
 	m.GetCommitUpdate().Data = anchor
 	r = h.check(h.tx("h1", m))
 	wantCode(t, "an anchor for a task without data_scope", r.Code, protocol.CodeInvalidMsg, r.Log)
+}
+
+func cancelMsg(task uint64, reason string) *pb.Msg {
+	return &pb.Msg{Sum: &pb.Msg_CancelTask{CancelTask: &pb.CancelTask{TaskId: task, Reason: reason}}}
+}
+
+// TestCancelTask: the creator (or an admin) cancels a running task: its
+// open round closes without aggregating and drops the revealed update,
+// no round opens after it, commitments are refused, and the task says
+// who cancelled it and why; anyone else, a second cancellation and one
+// without a reason are refused.
+func TestCancelTask(t *testing.T) {
+	h := newHarness(t, 2)
+	h.block()
+	spec := testSpec(h, "h1", "h2")
+	spec.Rounds = 5
+	h.mustOK(h.block(h.tx("researcher", createTask(spec)), h.tx("researcher", createTask(spec))))
+	up := testUpdate(1, 2, 3, 4)
+	h.mustOK(h.block(h.tx("h1", commitMsg(1, 1, up, 10)), h.tx("h2", commitMsg(1, 1, up, 10))))
+	h.mustOK(h.block(h.tx("h1", revealMsg(1, 1, up))))
+	for _, c := range []struct {
+		name, signer string
+		msg          *pb.Msg
+		code         uint32
+	}{
+		{"a hospital", "h1", cancelMsg(1, "mine now"), protocol.CodeUnauthorized},
+		{"no reason", "researcher", cancelMsg(1, ""), protocol.CodeInvalidMsg},
+		{"no such task", "researcher", cancelMsg(9, "x"), protocol.CodeUnknownTask},
+	} {
+		r := h.check(h.tx(c.signer, c.msg))
+		wantCode(t, c.name, r.Code, c.code, r.Log)
+	}
+	h.mustOK(h.block(h.tx("researcher", cancelMsg(1, "wrong model size")), h.tx("admin", cancelMsg(2, "duplicate task"))))
+	var task pb.Task
+	if err := task.Unmarshal(h.query(protocol.TaskPath(1))); err != nil || task.Status != pb.TASK_STATUS_CANCELLED || !strings.Contains(task.CancelNote, "researcher") || !strings.Contains(task.CancelNote, "wrong model size") {
+		t.Fatalf("task 1 after cancelling: %+v, %v", &task, err)
+	}
+	rd := h.round(1, 1)
+	if rd.Phase != pb.PHASE_CLOSED || rd.Outcome != "cancelled" || rd.NumAggregated != 0 {
+		t.Fatalf("round 1 after cancelling: %+v", rd)
+	}
+	if keys := h.apps[0].store.KeysWithPrefix("u/"); len(keys) != 0 {
+		t.Errorf("the cancelled round's revealed update is still stored: %d keys", len(keys))
+	}
+	for range 10 {
+		h.block()
+	}
+	if err := task.Unmarshal(h.query(protocol.TaskPath(1))); err != nil || task.CurrentRound != 1 {
+		t.Errorf("a round opened after cancelling: %+v", &task)
+	}
+	r := h.check(h.tx("h1", commitMsg(1, 1, up, 10)))
+	wantCode(t, "a commitment to a cancelled task", r.Code, protocol.CodeRoundClosed, r.Log)
+	r = h.check(h.tx("researcher", cancelMsg(1, "again")))
+	wantCode(t, "cancelling twice", r.Code, protocol.CodeRoundClosed, r.Log)
 }

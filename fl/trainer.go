@@ -175,6 +175,10 @@ const MaxRetryInterval = 10 * time.Second
 
 var errTaskDone = errors.New("task done")
 
+// ErrTaskCancelled is what Run returns for a task its creator or an admin
+// cancelled; the message carries who, when and why.
+var ErrTaskCancelled = errors.New("fl: task cancelled")
+
 // step does the next thing the chain's state calls for, or waits a poll interval.
 func (t *Trainer) step(ctx context.Context, id uint64, me []byte) error {
 	c := t.Client
@@ -191,6 +195,9 @@ func (t *Trainer) step(ctx context.Context, id uint64, me []byte) error {
 	}
 	if task.Status == pb.TASK_STATUS_DONE {
 		return errTaskDone
+	}
+	if task.Status == pb.TASK_STATUS_CANCELLED {
+		return fmt.Errorf("%w: task %d was %s", ErrTaskCancelled, id, task.CancelNote)
 	}
 	r := task.CurrentRound
 	rd, err := c.Round(ctx, id, r)

@@ -26,7 +26,7 @@ func (Module) Prefixes() []string {
 
 // Msgs are the training messages.
 func (Module) Msgs() []string {
-	return []string{"create_task", "commit_update", "reveal_update", "reveal_chunk", "reinstate", "update_params"}
+	return []string{"create_task", "commit_update", "reveal_update", "reveal_chunk", "reinstate", "update_params", "cancel_task"}
 }
 
 // Deliver checks and applies one training message.
@@ -45,6 +45,8 @@ func (Module) Deliver(ctx *module.Context, signer *pb.Participant, msg *pb.Msg) 
 		return c.reinstate(signer, m.Reinstate)
 	case *pb.Msg_UpdateParams:
 		return c.updateParams(signer, m.UpdateParams)
+	case *pb.Msg_CancelTask:
+		return c.cancelTask(signer, m.CancelTask)
 	}
 	return fmt.Errorf("%w: %s is not a training message", protocol.ErrDecode, msg.Kind())
 }

@@ -33,7 +33,7 @@ Examples:
   fedledger audit --node http://127.0.0.1:26657 --task 1
   fedledger audit --node http://10.0.0.3:26657 --task 1 --output json
   fedledger audit --node http://10.0.0.3:26657 --task 1 --genesis ./net/keys/reviewer/genesis.json
-  fedledger audit --node http://10.0.0.3:26657 --task 1 --trust-genesis 5d1c…(64 hex digits)`
+  fedledger audit --node http://10.0.0.3:26657 --task 1 --trust-genesis 5d1cb0e0c6d4a7a1a5b5b07f0e3a2f9c4c1f7e2b8d9a0c3e4f5a6b7c8d9e0f1a`
 
 func newAuditCmd(g *globals) *cobra.Command {
 	cmd := leaf("audit", "Verify a task's every round against the blocks, independently of the node", auditHelp)

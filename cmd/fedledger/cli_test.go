@@ -113,6 +113,7 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 		"audit":           {[]string{"audit", "--node", rpc, "--task", "1"}, 0},
 		"model export":    {[]string{"model", "export", "--node", rpc, "--task", "1", "--out", filepath.Join(dir, "model.json")}, 0},
 		"predict":         {[]string{"predict", "--model", filepath.Join(dir, "model.json"), "--data", data, "--site", "cleveland"}, 0},
+		"task cancel":     {[]string{"task", "cancel", "--home", key("researcher"), "--node", rpc, "--task", "1", "--reason", "done already"}, 1},
 		"task reinstate":  {[]string{"task", "reinstate", "--home", key("admin"), "--node", rpc, "--task", "1", "--hospital", "cleveland"}, 1},
 		"tx sign":         {[]string{"tx", "sign", "--home", key("admin"), "--node", rpc, "--body", `{"update_params": {"max_chunks": "8"}}`}, 0},
 		"tx decode":       {[]string{"tx", "decode", "--file", filepath.Join(dir, "tx.hex")}, 0},
@@ -145,7 +146,7 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 	}
 	// The node runs in this process until the test ends.
 	order := []string{"version", "keys init", "docs", "testnet", "node", "task create", "task list", "task show", "train",
-		"rounds list", "rounds show", "audit", "model export", "predict", "task reinstate", "tx sign", "tx decode", "tx broadcast",
+		"rounds list", "rounds show", "audit", "model export", "predict", "task reinstate", "task cancel", "tx sign", "tx decode", "tx broadcast",
 		"records put", "records anchor", "records verify", "records grant", "records serve", "records get", "records revoke",
 		"records break-glass", "records close-review", "records log", "records erase", "datasets fetch", "demo",
 		"bench aggregate", "bench heart", "bench attacks", "bench chain", "bench large", "bench records"}

@@ -239,8 +239,8 @@ func (f taskSpecFlags) spec(participants []pb.Participant) (pb.TaskSpec, error) 
 
 func newTaskCmd(g *globals) *cobra.Command {
 	long, example, _ := strings.Cut(taskHelp, "\nExamples:\n")
-	cmd := group("task", "Create, list and show training tasks (researchers)", strings.TrimSpace(long), strings.TrimRight(example, "\n"), "name a subcommand: fedledger task create|list|show|reinstate")
-	cmd.AddCommand(newTaskCreateCmd(g), newTaskListCmd(g, "list"), newTaskListCmd(g, "show"), newTaskReinstateCmd(g))
+	cmd := group("task", "Create, list and show training tasks (researchers)", strings.TrimSpace(long), strings.TrimRight(example, "\n"), "name a subcommand: fedledger task create|list|show|reinstate|cancel")
+	cmd.AddCommand(newTaskCreateCmd(g), newTaskListCmd(g, "list"), newTaskListCmd(g, "show"), newTaskReinstateCmd(g), newTaskCancelCmd(g))
 	return cmd
 }
 
@@ -430,6 +430,7 @@ type taskView struct {
 	Finished     int64          `json:"finished_height,omitempty"`
 	Creator      string         `json:"creator"`
 	DataScope    string         `json:"data_scope,omitempty"`
+	CancelNote   string         `json:"cancel_note,omitempty"`
 	Schema       *pb.DataSchema `json:"schema,omitempty"`
 	Settings     settings       `json:"settings"`
 }
@@ -460,7 +461,8 @@ func viewTask(t *pb.Task, names map[string]string) taskView {
 	if v.ServerOpt == "" {
 		v.ServerOpt = "fedavg"
 	}
-	v.Status = map[pb.TaskStatus]string{pb.TASK_STATUS_RUNNING: "running", pb.TASK_STATUS_DONE: "done"}[t.Status]
+	v.Status = map[pb.TaskStatus]string{pb.TASK_STATUS_RUNNING: "running", pb.TASK_STATUS_DONE: "done", pb.TASK_STATUS_CANCELLED: "cancelled"}[t.Status]
+	v.CancelNote = t.CancelNote
 	v.DataScope, v.Schema = t.Spec.DataScope, t.Spec.Schema
 	v.Creator = names[string(t.Creator)]
 	if v.Creator == "" {
@@ -549,6 +551,9 @@ func printSettings(w io.Writer, v taskView) {
 	fmt.Fprintln(w)
 	rp := s.RuleParams
 	fmt.Fprintf(w, "  rule %s (f %d, m %d, beta %g, clip %d, iterations %d), reputation %v\n", v.Rule, rp.F, rp.M, float64(rp.BetaMicro)/1e6, rp.Clip, rp.Iters, v.Reputation)
+	if v.CancelNote != "" {
+		fmt.Fprintf(w, "  %s\n", v.CancelNote)
+	}
 	if sc := v.Schema; sc != nil {
 		cols := append([]string(nil), sc.Columns...)
 		for _, c := range sc.Categorical {
@@ -567,4 +572,37 @@ func printSettings(w io.Writer, v taskView) {
 	fmt.Fprintf(w, "  server optimizer %s (lr %g, beta1 %g, beta2 %g, tau %g)\n", v.ServerOpt, float64(so.LrMicro)/1e6, float64(so.Beta1Micro)/1e6, float64(so.Beta2Micro)/1e6, float64(so.TauMicro)/1e6)
 	fmt.Fprintf(w, "  rounds need %d hospitals; commit window %d blocks, reveal window %d; fixed point 2^-%d; updates %s\n",
 		s.MinParticipants, s.CommitWindow, s.RevealWindow, s.FracBits, s.Compression)
+}
+
+func newTaskCancelCmd(g *globals) *cobra.Command {
+	cmd := leaf("cancel", "Cancel a running task (its creator or an admin)", `Ends a running task at once: its open round closes without aggregating,
+no round opens after it, and the task shows who cancelled it, when and why.
+Trainers stop working on it and say so.
+
+Examples:
+  fedledger task cancel --home ./net/keys/researcher --task 1 --reason "wrong model size"`)
+	fs := cmd.Flags()
+	id := fs.Uint64("task", 0, "task id")
+	reason := fs.String("reason", "", "why (kept on chain)")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if g.home == "" || *id == 0 || *reason == "" {
+			return usagef("--home, --task and --reason are required")
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+		defer cancel()
+		c, _, err := dialAs(ctx, g, cmd.ErrOrStderr())
+		if err != nil {
+			return err
+		}
+		inc, err := c.Submit(ctx, &pb.Msg{Sum: &pb.Msg_CancelTask{CancelTask: &pb.CancelTask{TaskId: *id, Reason: *reason}}})
+		if err != nil {
+			return err
+		}
+		if g.json() {
+			return writeJSON(cmd.OutOrStdout(), map[string]any{"task_id": *id, "height": inc.Height, "tx": hex.EncodeToString(inc.Hash)})
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "task %d cancelled at height %d\n", *id, inc.Height)
+		return nil
+	}
+	return cmd
 }

@@ -145,7 +145,12 @@ func newTrainCmd(g *globals) *cobra.Command {
 		}
 		if *taskID != 0 {
 			logf("joining task %d", *taskID)
-			if err := tr(hosp).Run(ctx, *taskID); err != nil {
+			err := tr(hosp).Run(ctx, *taskID)
+			if errors.Is(err, fl.ErrTaskCancelled) {
+				logf("%v", err)
+				return nil
+			}
+			if err != nil {
 				return err
 			}
 			logf("task %d finished", *taskID)
@@ -180,6 +185,10 @@ func newTrainCmd(g *globals) *cobra.Command {
 				}
 				go func(id uint64, h *datasets.Hospital) {
 					err := tr(h).Run(ctx, id)
+					if errors.Is(err, fl.ErrTaskCancelled) && ctx.Err() == nil {
+						logf("%v", err)
+						return
+					}
 					if errors.Is(err, fl.ErrCannotTrain) && ctx.Err() == nil {
 						logf("skipping task %d, and serving the others: %v", id, err)
 						return

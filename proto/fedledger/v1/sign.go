@@ -151,6 +151,8 @@ func (m *Msg) Kind() string {
 		return "close_review"
 	case *Msg_LogAccess:
 		return "log_access"
+	case *Msg_CancelTask:
+		return "cancel_task"
 	}
 	return "unknown"
 }

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedledger/fedledger/datasets"
+)
+
+// TestTaskCancel: the researcher cancels a task a trainer is working on;
+// the trainer stops, says who cancelled it and why, and exits 0; task show
+// says it too; a hospital may not cancel.
+func TestTaskCancel(t *testing.T) {
+	data := datasets.FindDir("")
+	if data == "" {
+		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
+	}
+	net, rpc := startTestnet(t)
+	key := func(name string) string { return filepath.Join(net, "keys", name) }
+	// A task that cannot end on its own soon: a second round waits for
+	// commitments for 100,000 blocks.
+	if code, out, errs := runIn(nil, "task", "create", "--home", key("researcher"), "--node", rpc, "--rounds", "50", "--commit-window", "100000", "--reveal-window", "100000"); code != 0 {
+		t.Fatalf("task create: %s %s", out, errs)
+	}
+	var out syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- runContext(context.Background(), []string{"train", "--home", key("cleveland"), "--node", rpc, "--data", data, "--task", "1"}, &out, &out)
+	}()
+	for i := 0; i < 200 && !strings.Contains(out.String(), "committed"); i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, _, errs := runIn(nil, "task", "cancel", "--home", key("cleveland"), "--node", rpc, "--task", "1", "--reason", "mine"); code != 1 || !strings.Contains(errs, "creator or an admin") {
+		t.Errorf("a hospital cancels: exit %d, %s", code, errs)
+	}
+	if code, o, errs := runIn(nil, "task", "cancel", "--home", key("researcher"), "--node", rpc, "--task", "1", "--reason", "wrong model size"); code != 0 {
+		t.Fatalf("task cancel: exit %d %s %s", code, o, errs)
+	}
+	select {
+	case code := <-done:
+		if code != 0 || !strings.Contains(out.String(), "cancelled by researcher") || !strings.Contains(out.String(), "wrong model size") {
+			t.Errorf("the trainer: exit %d\n%s", code, out.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("the trainer did not stop after the cancellation:\n%s", out.String())
+	}
+	if code, o, _ := runIn(nil, "task", "show", "--node", rpc, "--task", "1"); code != 0 || !strings.Contains(o, "cancelled by researcher") {
+		t.Errorf("task show:\n%s", o)
+	}
+}

@@ -248,7 +248,7 @@ func (v *LightVerifier) waitWitnesses(ctx context.Context, h int64, limit time.D
 		rpc, ok := v.status[n]
 		if !ok {
 			var err error
-			if rpc, err = rpchttp.NewWithClient(n, "/websocket", &http.Client{Timeout: limit}); err != nil {
+			if rpc, err = rpchttp.NewWithClient(n, "/websocket", &http.Client{Timeout: limit, Transport: http.DefaultTransport.(*http.Transport).Clone()}); err != nil {
 				continue
 			}
 			if v.status == nil {

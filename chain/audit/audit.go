@@ -240,7 +240,12 @@ func (au *auditor) advanceTo(ctx context.Context, top int64) error {
 			return fmt.Errorf("audit: block %d: %w", h, err)
 		}
 		if res == nil || res.Block == nil {
-			return fmt.Errorf("audit: the node answers no block %d though its status reports height %d (is it pruned?)", h, top)
+			st, err := au.rpc.Status(ctx)
+			if err != nil {
+				return fmt.Errorf("audit: the node answers no block %d, and no status: %w", h, err)
+			}
+			return fmt.Errorf("audit: node %s of chain %s answers no block %d; it holds blocks %d to %d (a pruned node cannot be audited from genesis: ask one that keeps every block)",
+				st.NodeInfo.Moniker, st.NodeInfo.Network, h, st.SyncInfo.EarliestBlockHeight, st.SyncInfo.LatestBlockHeight)
 		}
 		b := res.Block
 		if problem := checkBlock(b, au.prev, au.valSet, au.chainID, au.expectAppHash); problem != "" {

@@ -46,7 +46,9 @@ func newAuditCmd(g *globals) *cobra.Command {
 		if *task == 0 {
 			return usagef("--task ID is required")
 		}
-		c, err := rpchttp.NewWithClient(*node, "/websocket", &http.Client{Timeout: *callTimeout})
+		// A transport of its own: the shared one may hold kept-alive connections
+		// to a node that stopped in this process, still answered by it.
+		c, err := rpchttp.NewWithClient(*node, "/websocket", &http.Client{Timeout: *callTimeout, Transport: http.DefaultTransport.(*http.Transport).Clone()})
 		if err != nil {
 			return usagef("--node %q: %v", *node, err)
 		}

@@ -51,3 +51,38 @@ func TestTaskCancel(t *testing.T) {
 		t.Errorf("task show:\n%s", o)
 	}
 }
+
+// TestRoundsFollow: rounds list --follow prints each round as it closes
+// (JSON: one object per line) and returns when the task ends.
+func TestRoundsFollow(t *testing.T) {
+	data := datasets.FindDir("")
+	if data == "" {
+		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
+	}
+	net, rpc := startTestnet(t)
+	key := func(name string) string { return filepath.Join(net, "keys", name) }
+	if code, out, errs := runIn(nil, "task", "create", "--home", key("researcher"), "--node", rpc, "--rounds", "3", "--commit-window", "1000", "--reveal-window", "1000"); code != 0 {
+		t.Fatalf("task create: %s %s", out, errs)
+	}
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- runContext(context.Background(), []string{"rounds", "list", "--node", rpc, "--task", "1", "--follow", "--output", "json"}, &out, &errb)
+	}()
+	time.Sleep(500 * time.Millisecond)
+	if strings.Contains(out.String(), `"round"`) {
+		t.Errorf("a round listed before any closed: %s", out.String())
+	}
+	if code, o, errs := runIn(nil, "train", "--home", key("cleveland"), "--node", rpc, "--data", data, "--task", "1"); code != 0 {
+		t.Fatalf("train: %s %s", o, errs)
+	}
+	select {
+	case code := <-done:
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		if code != 0 || len(lines) != 3 || !strings.Contains(lines[2], `"round":3`) {
+			t.Errorf("rounds list --follow: exit %d\n%s", code, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("rounds list --follow did not return when the task ended:\n%s", out.String())
+	}
+}

@@ -3,12 +3,19 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/fedledger/fedledger/fl"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
@@ -24,6 +31,7 @@ change with its reasons.
 
 Examples:
   fedledger rounds list --node http://127.0.0.1:26657 --task 1
+  fedledger rounds list --node http://127.0.0.1:26657 --task 1 --follow
   fedledger rounds show --node http://127.0.0.1:26657 --task 1 --round 3 --output json`
 
 type submissionView struct {
@@ -103,8 +111,11 @@ func newRoundsSubCmd(g *globals, sub, short string) *cobra.Command {
 	fs := cmd.Flags()
 	task := fs.Uint64("task", 0, "task id")
 	round := new(uint)
+	follow := new(bool)
 	if sub == "show" {
 		round = fs.Uint("round", 0, "round")
+	} else {
+		follow = fs.Bool("follow", false, "keep listing rounds as they close, until the task ends (JSON: one object per line)")
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		stdout := cmd.OutOrStdout()
@@ -113,6 +124,15 @@ func newRoundsSubCmd(g *globals, sub, short string) *cobra.Command {
 		}
 		if sub == "show" && *round == 0 {
 			return usagef("--round R is required")
+		}
+		if *follow {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			c, names, err := dialReader(ctx, g, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			return followRounds(ctx, c, names, *task, stdout, cmd.ErrOrStderr(), g.json())
 		}
 		ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 		defer cancel()
@@ -146,23 +166,9 @@ func newRoundsSubCmd(g *globals, sub, short string) *cobra.Command {
 			return writeJSON(stdout, views)
 		}
 		if sub == "list" {
-			fmt.Fprintf(stdout, "%5s  %-7s  %8s  %10s  %9s  %-10s  %s\n", "round", "phase", "revealed", "closed at", "input acc", "model", "outcome")
+			printRoundHeader(stdout)
 			for _, v := range views {
-				revealed := 0
-				for _, s := range v.Submissions {
-					if s.Revealed {
-						revealed++
-					}
-				}
-				model := v.OutputModel
-				if len(model) > 10 {
-					model = model[:10]
-				}
-				acc := "-"
-				if len(v.Submissions) > 0 {
-					acc = fmt.Sprintf("%.3f", v.InputAccuracy)
-				}
-				fmt.Fprintf(stdout, "%5d  %-7s  %8s  %10d  %9s  %-10s  %s\n", v.Round, v.Phase, fmt.Sprintf("%d/%d", revealed, len(v.Submissions)), v.Closed, acc, model, v.Outcome)
+				printRoundLine(stdout, v)
 			}
 			return nil
 		}
@@ -193,4 +199,85 @@ func newRoundsSubCmd(g *globals, sub, short string) *cobra.Command {
 		return nil
 	}
 	return cmd
+}
+
+func printRoundHeader(w io.Writer) {
+	fmt.Fprintf(w, "%5s  %-7s  %8s  %10s  %9s  %-10s  %s\n", "round", "phase", "revealed", "closed at", "input acc", "model", "outcome")
+}
+
+func printRoundLine(w io.Writer, v roundView) {
+	revealed := 0
+	for _, s := range v.Submissions {
+		if s.Revealed {
+			revealed++
+		}
+	}
+	model := v.OutputModel
+	if len(model) > 10 {
+		model = model[:10]
+	}
+	acc := "-"
+	if len(v.Submissions) > 0 {
+		acc = fmt.Sprintf("%.3f", v.InputAccuracy)
+	}
+	fmt.Fprintf(w, "%5d  %-7s  %8s  %10d  %9s  %-10s  %s\n", v.Round, v.Phase, fmt.Sprintf("%d/%d", revealed, len(v.Submissions)), v.Closed, acc, model, v.Outcome)
+}
+
+// followRounds lists each round of a task once it closes, until the task
+// ends (its last round listed) or ctx does; a node that cannot be reached
+// is waited for, and said so once.
+func followRounds(ctx context.Context, c *fl.Client, names map[string]string, task uint64, w, errw io.Writer, asJSON bool) error {
+	if !asJSON {
+		printRoundHeader(w)
+	}
+	next, waiting := uint32(1), false
+	for {
+		t, err := c.Task(ctx, task)
+		if errors.Is(err, fl.ErrUnavailable) && ctx.Err() == nil {
+			if !waiting {
+				fmt.Fprintf(errw, "waiting for the node: %v\n", err)
+				waiting = true
+			}
+			if err := sleepCtx(ctx, 2*time.Second); err != nil {
+				return nil
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		waiting = false
+		for next <= t.CurrentRound {
+			rd, err := c.Round(ctx, task, next)
+			if err != nil {
+				return err
+			}
+			if rd.Phase != pb.PHASE_CLOSED {
+				break
+			}
+			v := viewRound(rd, names)
+			if asJSON {
+				bz, _ := json.Marshal(v)
+				fmt.Fprintf(w, "%s\n", bz)
+			} else {
+				printRoundLine(w, v)
+			}
+			next++
+		}
+		if t.Status != pb.TASK_STATUS_RUNNING && next > t.CurrentRound {
+			return nil
+		}
+		if err := sleepCtx(ctx, time.Second); err != nil {
+			return nil // stopped by the user
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
 }

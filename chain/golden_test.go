@@ -89,6 +89,12 @@ func TestGoldenAppHash(t *testing.T) {
 	at := uint64(h.height)
 	block(h.tx("h1", logMsg(accessEvent(h.pub("researcher"), 1, 0, at))), h.tx("h2", breakGlassMsg(h.pub("h1"), testLeaf(0), "golden")))
 	block(h.tx("h1", logMsg(accessEvent(h.pub("h2"), 0, 1, at+1))), h.tx("reviewer", closeMsg(1, "golden")), h.tx("h1", revokeMsg(1)))
+	// The final model's metrics, reported on a finished task.
+	block(h.tx("h1", reportMsg(1, 654321)), h.tx("h4", reportMsg(1, 123456)))
+	var done pb.Task
+	if err := done.Unmarshal(h.query(protocol.TaskPath(1))); err != nil || len(done.FinalMetrics) != 2 {
+		t.Fatalf("the golden script's final metrics: %+v, %v", done.FinalMetrics, err)
+	}
 	// A cancelled task, mid-round.
 	spec = testSpec(h, "h1", "h2")
 	block(h.tx("researcher", createTask(spec)))

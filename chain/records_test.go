@@ -424,3 +424,45 @@ func TestCancelTask(t *testing.T) {
 	r = h.check(h.tx("researcher", cancelMsg(1, "again")))
 	wantCode(t, "cancelling twice", r.Code, protocol.CodeRoundClosed, r.Log)
 }
+
+func reportMsg(task uint64, acc uint64) *pb.Msg {
+	return &pb.Msg{Sum: &pb.Msg_ReportMetrics{ReportMetrics: &pb.ReportMetrics{TaskId: task, Metrics: pb.Metrics{NumExamples: 10, AccuracyPpm: acc}}}}
+}
+
+// TestReportMetrics: once a task is done, each invited hospital reports
+// its metrics of the final model once; before, twice, uninvited, or with
+// impossible metrics, it is refused.
+func TestReportMetrics(t *testing.T) {
+	h := newHarness(t, 2)
+	h.block()
+	spec := testSpec(h, "h1", "h2")
+	spec.Rounds, spec.MinParticipants = 1, 1
+	h.mustOK(h.block(h.tx("researcher", createTask(spec))))
+	r := h.check(h.tx("h1", reportMsg(1, 700000)))
+	wantCode(t, "before the task is done", r.Code, protocol.CodeWrongPhase, r.Log)
+	up := testUpdate(1, 2, 3, 4)
+	h.mustOK(h.block(h.tx("h1", commitMsg(1, 1, up, 10)), h.tx("h2", commitMsg(1, 1, up, 10))))
+	h.mustOK(h.block(h.tx("h1", revealMsg(1, 1, up)), h.tx("h2", revealMsg(1, 1, up))))
+	for h.round(1, 1).Phase != pb.PHASE_CLOSED {
+		h.block()
+	}
+	h.mustOK(h.block(h.tx("h2", reportMsg(1, 800000)), h.tx("h1", reportMsg(1, 700000))))
+	for _, c := range []struct {
+		name, signer string
+		msg          *pb.Msg
+		code         uint32
+	}{
+		{"twice", "h1", reportMsg(1, 900000), protocol.CodeDuplicate},
+		{"not invited", "h3", reportMsg(1, 900000), protocol.CodeNotInvited},
+		{"over 100%", "h1", reportMsg(1, 1000001), protocol.CodeInvalidMsg},
+		{"a researcher", "researcher", reportMsg(1, 1), protocol.CodeUnauthorized},
+	} {
+		r := h.check(h.tx(c.signer, c.msg))
+		wantCode(t, c.name, r.Code, c.code, r.Log)
+	}
+	var task pb.Task
+	if err := task.Unmarshal(h.query(protocol.TaskPath(1))); err != nil || len(task.FinalMetrics) != 2 ||
+		bytes.Compare(task.FinalMetrics[0].Hospital, task.FinalMetrics[1].Hospital) >= 0 {
+		t.Fatalf("final metrics: %+v, %v", task.FinalMetrics, err)
+	}
+}

@@ -42,7 +42,7 @@ func MsgJSON(msg *pb.Msg) (json.RawMessage, error) {
 
 // MsgKinds are the top-level keys of a message's JSON form.
 func MsgKinds() []string {
-	return []string{"create_task", "commit_update", "reveal_update", "reveal_chunk", "reinstate", "update_params", "cancel_task",
+	return []string{"create_task", "commit_update", "reveal_update", "reveal_chunk", "reinstate", "update_params", "cancel_task", "report_metrics",
 		"anchor_records", "grant_access", "revoke_grant", "break_glass", "close_review", "log_access"}
 }
 

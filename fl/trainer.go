@@ -91,7 +91,7 @@ type Event struct {
 	Hospital string
 	Task     uint64
 	Round    uint32
-	Stage    string // "committed", "revealed", "missed", "retrying"
+	Stage    string // "committed", "revealed", "missed", "retrying", "reported" (the final model's metrics)
 	Height   int64
 	Metrics  Metrics // of the round's global model on local test data
 	Err      error   // for "missed": why
@@ -164,6 +164,40 @@ func (t *Trainer) Run(ctx context.Context, id uint64) error {
 	}
 }
 
+// reportFinal sends the hospital's test metrics of a finished task's
+// final model, unless it did already (no round scores the final model).
+func (t *Trainer) reportFinal(ctx context.Context, task *pb.Task, me []byte) error {
+	for _, f := range task.FinalMetrics {
+		if string(f.Hospital) == string(me) {
+			return nil
+		}
+	}
+	if t.Data.Test.Len() == 0 {
+		return nil
+	}
+	gm, err := t.Client.Model(ctx, task.Id, task.ModelRound)
+	if err != nil {
+		return err
+	}
+	params, err := ModelParams(gm)
+	if err != nil {
+		return err
+	}
+	m, err := Evaluate(task.Spec.Model, params, t.Data.Test)
+	if err != nil {
+		return nil // the model does not fit this hospital's data: nothing to report
+	}
+	inc, err := t.Client.Submit(ctx, &pb.Msg{Sum: &pb.Msg_ReportMetrics{ReportMetrics: &pb.ReportMetrics{TaskId: task.Id, Metrics: m.ToProto()}}})
+	if errors.Is(err, protocol.ErrDuplicate) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	t.emit(Event{Task: task.Id, Round: task.CurrentRound, Stage: "reported", Height: inc.Height, Metrics: m})
+	return nil
+}
+
 // RetryInterval is how long a trainer first waits before retrying an
 // unreachable node or a network that makes no blocks; the wait doubles up
 // to MaxRetryInterval, so the trainer says at least that often what it is
@@ -194,6 +228,9 @@ func (t *Trainer) step(ctx context.Context, id uint64, me []byte) error {
 		return fmt.Errorf("fl: %s is not invited to task %d", t.Name, id)
 	}
 	if task.Status == pb.TASK_STATUS_DONE {
+		if err := t.reportFinal(ctx, task, me); err != nil {
+			return err
+		}
 		return errTaskDone
 	}
 	if task.Status == pb.TASK_STATUS_CANCELLED {

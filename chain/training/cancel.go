@@ -3,6 +3,7 @@ package training
 import (
 	"bytes"
 	"fmt"
+	"sort"
 	"unicode/utf8"
 
 	"github.com/fedledger/fedledger/chain/module"
@@ -64,5 +65,41 @@ func (c exec) cancelTask(signer *pb.Participant, m *pb.CancelTask) error {
 	}
 	c.setActiveTasks(kept)
 	c.Emit("task_cancelled", "task_id", module.U64(task.Id), "by", signer.Name)
+	return nil
+}
+
+// reportMetrics records an invited hospital's metrics of a finished
+// task's final model, once.
+func (c exec) reportMetrics(signer *pb.Participant, m *pb.ReportMetrics) error {
+	if err := module.RequireRole(signer, pb.ROLE_HOSPITAL, "report metrics"); err != nil {
+		return err
+	}
+	task, err := c.task(m.TaskId)
+	if err != nil {
+		return err
+	}
+	if task == nil {
+		return fmt.Errorf("%w: task %d does not exist", protocol.ErrUnknownTask, m.TaskId)
+	}
+	if task.Status != pb.TASK_STATUS_DONE {
+		return fmt.Errorf("%w: task %d has no final model yet (or was cancelled)", protocol.ErrWrongPhase, m.TaskId)
+	}
+	if !isInvited(task, signer.PubKey) {
+		return fmt.Errorf("%w: %s is not invited to task %d", protocol.ErrNotInvited, signer.Name, m.TaskId)
+	}
+	if m.Metrics.AccuracyPpm > 1_000_000 || m.Metrics.NumExamples == 0 {
+		return fmt.Errorf("%w: metrics need examples and an accuracy_ppm of at most 1000000", protocol.ErrInvalidMsg)
+	}
+	i := sort.Search(len(task.FinalMetrics), func(i int) bool {
+		return bytes.Compare(task.FinalMetrics[i].Hospital, signer.PubKey) >= 0
+	})
+	if i < len(task.FinalMetrics) && bytes.Equal(task.FinalMetrics[i].Hospital, signer.PubKey) {
+		return fmt.Errorf("%w: %s already reported on task %d's final model", protocol.ErrDuplicate, signer.Name, m.TaskId)
+	}
+	task.FinalMetrics = append(task.FinalMetrics, pb.FinalMetrics{})
+	copy(task.FinalMetrics[i+1:], task.FinalMetrics[i:])
+	task.FinalMetrics[i] = pb.FinalMetrics{Hospital: signer.PubKey, Metrics: m.Metrics, Height: c.Height}
+	c.State.Save(taskKey(task.Id), task)
+	c.Emit("final_metrics", "task_id", module.U64(task.Id), "hospital", signer.Name)
 	return nil
 }

@@ -26,7 +26,7 @@ func (Module) Prefixes() []string {
 
 // Msgs are the training messages.
 func (Module) Msgs() []string {
-	return []string{"create_task", "commit_update", "reveal_update", "reveal_chunk", "reinstate", "update_params", "cancel_task"}
+	return []string{"create_task", "commit_update", "reveal_update", "reveal_chunk", "reinstate", "update_params", "cancel_task", "report_metrics"}
 }
 
 // Deliver checks and applies one training message.
@@ -47,6 +47,8 @@ func (Module) Deliver(ctx *module.Context, signer *pb.Participant, msg *pb.Msg) 
 		return c.updateParams(signer, m.UpdateParams)
 	case *pb.Msg_CancelTask:
 		return c.cancelTask(signer, m.CancelTask)
+	case *pb.Msg_ReportMetrics:
+		return c.reportMetrics(signer, m.ReportMetrics)
 	}
 	return fmt.Errorf("%w: %s is not a training message", protocol.ErrDecode, msg.Kind())
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -84,5 +86,28 @@ func TestRoundsFollow(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("rounds list --follow did not return when the task ended:\n%s", out.String())
+	}
+	// The final model's metrics are on chain: the hospital reported them,
+	// and they are what predict computes with the exported model.
+	var task struct {
+		Final struct {
+			Accuracy map[string]float64 `json:"accuracy"`
+		} `json:"final"`
+	}
+	if code, o, _ := runIn(nil, "task", "show", "--node", rpc, "--task", "1", "--output", "json"); code != 0 || json.Unmarshal([]byte(o), &task) != nil || len(task.Final.Accuracy) != 1 {
+		t.Fatalf("task show: the final model's metrics are not on chain:\n%s", o)
+	}
+	model := filepath.Join(t.TempDir(), "model.json")
+	if code, o, errs := runIn(nil, "model", "export", "--node", rpc, "--task", "1", "--out", model); code != 0 {
+		t.Fatalf("model export: %s %s", o, errs)
+	}
+	var pred struct {
+		Accuracy float64 `json:"accuracy"`
+	}
+	if code, o, _ := runIn(nil, "predict", "--model", model, "--data", data, "--site", "cleveland", "--output", "json"); code != 0 || json.Unmarshal([]byte(o), &pred) != nil || math.Abs(pred.Accuracy-task.Final.Accuracy["cleveland"]) > 1e-6 {
+		t.Errorf("predict says %.6f, the chain's final metrics %.6f", pred.Accuracy, task.Final.Accuracy["cleveland"])
+	}
+	if code, o, _ := runIn(nil, "rounds", "list", "--node", rpc, "--task", "1"); code != 0 || !strings.Contains(o, "final model (round 3): mean local test accuracy") {
+		t.Errorf("rounds list:\n%s", o)
 	}
 }

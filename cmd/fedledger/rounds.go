@@ -170,6 +170,9 @@ func newRoundsSubCmd(g *globals, sub, short string) *cobra.Command {
 			for _, v := range views {
 				printRoundLine(stdout, v)
 			}
+			if f := viewFinal(t, names); f != nil {
+				fmt.Fprintf(stdout, "final model (round %d): mean local test accuracy %.3f, reported by %d of %d hospitals\n", t.ModelRound, f.MeanAccuracy, f.Reported, f.Invited)
+			}
 			return nil
 		}
 		v := views[0]

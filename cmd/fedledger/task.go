@@ -431,8 +431,34 @@ type taskView struct {
 	Creator      string         `json:"creator"`
 	DataScope    string         `json:"data_scope,omitempty"`
 	CancelNote   string         `json:"cancel_note,omitempty"`
+	Final        *finalView     `json:"final,omitempty"`
 	Schema       *pb.DataSchema `json:"schema,omitempty"`
 	Settings     settings       `json:"settings"`
+}
+
+// finalView is the hospitals' reports on a finished task's final model.
+type finalView struct {
+	MeanAccuracy float64            `json:"mean_accuracy"`
+	Accuracy     map[string]float64 `json:"accuracy"`
+	Reported     int                `json:"reported"`
+	Invited      int                `json:"invited"`
+}
+
+func viewFinal(t *pb.Task, names map[string]string) *finalView {
+	if len(t.FinalMetrics) == 0 {
+		return nil
+	}
+	f := &finalView{Accuracy: map[string]float64{}, Reported: len(t.FinalMetrics), Invited: len(t.Spec.Hospitals)}
+	for _, m := range t.FinalMetrics {
+		a := float64(m.Metrics.AccuracyPpm) / 1e6
+		name := names[string(m.Hospital)]
+		if name == "" {
+			name = hex.EncodeToString(m.Hospital)
+		}
+		f.Accuracy[name] = a
+		f.MeanAccuracy += a / float64(len(t.FinalMetrics))
+	}
+	return f
 }
 
 // settings are a task's settings as `task show` prints them.
@@ -463,6 +489,7 @@ func viewTask(t *pb.Task, names map[string]string) taskView {
 	}
 	v.Status = map[pb.TaskStatus]string{pb.TASK_STATUS_RUNNING: "running", pb.TASK_STATUS_DONE: "done", pb.TASK_STATUS_CANCELLED: "cancelled"}[t.Status]
 	v.CancelNote = t.CancelNote
+	v.Final = viewFinal(t, names)
 	v.DataScope, v.Schema = t.Spec.DataScope, t.Spec.Schema
 	v.Creator = names[string(t.Creator)]
 	if v.Creator == "" {
@@ -553,6 +580,9 @@ func printSettings(w io.Writer, v taskView) {
 	fmt.Fprintf(w, "  rule %s (f %d, m %d, beta %g, clip %d, iterations %d), reputation %v\n", v.Rule, rp.F, rp.M, float64(rp.BetaMicro)/1e6, rp.Clip, rp.Iters, v.Reputation)
 	if v.CancelNote != "" {
 		fmt.Fprintf(w, "  %s\n", v.CancelNote)
+	}
+	if f := v.Final; f != nil {
+		fmt.Fprintf(w, "  final model (round %d): mean local test accuracy %.3f, reported by %d of %d hospitals\n", v.ModelRound, f.MeanAccuracy, f.Reported, f.Invited)
 	}
 	if sc := v.Schema; sc != nil {
 		cols := append([]string(nil), sc.Columns...)

@@ -135,6 +135,8 @@ func newTrainCmd(g *globals) *cobra.Command {
 						logf("task %d: waiting, will retry: %v", e.Task, e.Err)
 					case e.Err != nil:
 						logf("task %d round %d: %s: %v", e.Task, e.Round, e.Stage, e.Err)
+					case e.Stage == "reported":
+						logf("task %d: the final model's local test accuracy %.3f reported at height %d", e.Task, e.Metrics.Accuracy, e.Height)
 					case e.Stage == "committed":
 						logf("task %d round %d: committed %d bytes at height %d (global model: local test accuracy %.3f)", e.Task, e.Round, e.UpdateBytes, e.Height, e.Metrics.Accuracy)
 					default:

@@ -153,6 +153,8 @@ func (m *Msg) Kind() string {
 		return "log_access"
 	case *Msg_CancelTask:
 		return "cancel_task"
+	case *Msg_ReportMetrics:
+		return "report_metrics"
 	}
 	return "unknown"
 }

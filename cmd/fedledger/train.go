@@ -2,9 +2,9 @@ package main
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -103,14 +103,15 @@ func newTrainCmd(g *globals) *cobra.Command {
 			}
 		}
 		var mu sync.Mutex
+		// --output json: log/slog's JSON lines (time, level, msg, hospital),
+		// as log processors take them; text: a time and the message.
+		jsonLog := slog.New(slog.NewJSONHandler(stdout, nil)).With("hospital", kf.Name)
 		logf := func(format string, a ...any) {
 			mu.Lock()
 			defer mu.Unlock()
 			msg := fmt.Sprintf(format, a...)
 			if g.json() {
-				// One JSON object per line, as log processors take them.
-				bz, _ := json.Marshal(map[string]string{"time": time.Now().UTC().Format(time.RFC3339), "hospital": kf.Name, "msg": msg})
-				fmt.Fprintf(stdout, "%s\n", bz)
+				jsonLog.Info(msg)
 				return
 			}
 			fmt.Fprintf(stdout, "%s %s\n", time.Now().Format("15:04:05"), msg)

@@ -275,12 +275,9 @@ func (c exec) reinstate(signer *pb.Participant, m *pb.Reinstate) error {
 	if err := module.RequireRole(signer, pb.ROLE_ADMIN, "reinstate a hospital"); err != nil {
 		return err
 	}
-	task, err := c.task(m.TaskId)
+	task, err := c.existingTask(m.TaskId)
 	if err != nil {
 		return err
-	}
-	if task == nil {
-		return fmt.Errorf("%w: task %d does not exist", protocol.ErrUnknownTask, m.TaskId)
 	}
 	if !task.Spec.Reputation {
 		return fmt.Errorf("%w: task %d keeps no reputation", protocol.ErrInvalidMsg, m.TaskId)

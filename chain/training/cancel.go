@@ -16,12 +16,9 @@ import (
 // task is marked cancelled with who, when and why, and leaves the active
 // list, so no round opens after it.
 func (c exec) cancelTask(signer *pb.Participant, m *pb.CancelTask) error {
-	task, err := c.task(m.TaskId)
+	task, err := c.existingTask(m.TaskId)
 	if err != nil {
 		return err
-	}
-	if task == nil {
-		return fmt.Errorf("%w: task %d does not exist", protocol.ErrUnknownTask, m.TaskId)
 	}
 	if !bytes.Equal(task.Creator, signer.PubKey) && signer.Role != pb.ROLE_ADMIN {
 		return fmt.Errorf("%w: only task %d's creator or an admin may cancel it", protocol.ErrUnauthorized, m.TaskId)
@@ -38,15 +35,7 @@ func (c exec) cancelTask(signer *pb.Participant, m *pb.CancelTask) error {
 		return err
 	}
 	if ok && rd.Phase != pb.PHASE_CLOSED {
-		for _, s := range rd.Submissions {
-			if s.Revealed {
-				c.deleteUpdate(task.Id, rd.Round, s.Hospital, task.Spec.InitialModel.Len)
-			} else {
-				for j := range uint32(len(s.ChunkHashes)) {
-					c.State.Delete(chunkKey(task.Id, rd.Round, s.Hospital, j))
-				}
-			}
-		}
+		c.dropRoundData(task, &rd)
 		rd.Phase, rd.ClosedHeight, rd.Outcome, rd.OutputModelHash = pb.PHASE_CLOSED, c.Height, "cancelled", task.ModelHash
 		c.State.Save(roundKey(task.Id, rd.Round), &rd)
 	}
@@ -74,12 +63,9 @@ func (c exec) reportMetrics(signer *pb.Participant, m *pb.ReportMetrics) error {
 	if err := module.RequireRole(signer, pb.ROLE_HOSPITAL, "report metrics"); err != nil {
 		return err
 	}
-	task, err := c.task(m.TaskId)
+	task, err := c.existingTask(m.TaskId)
 	if err != nil {
 		return err
-	}
-	if task == nil {
-		return fmt.Errorf("%w: task %d does not exist", protocol.ErrUnknownTask, m.TaskId)
 	}
 	if task.Status != pb.TASK_STATUS_DONE {
 		return fmt.Errorf("%w: task %d has no final model yet (or was cancelled)", protocol.ErrWrongPhase, m.TaskId)

@@ -84,19 +84,24 @@ func (c exec) advance(id uint64) (finished bool, err error) {
 	return false, fmt.Errorf("%w: task %d round %d in phase %v", protocol.ErrInternal, id, rd.Round, rd.Phase)
 }
 
-// closeRound records the outcome, drops the round's revealed updates (they
-// stay in the blocks), and opens the next round or finishes the task.
-func (c exec) closeRound(task *pb.Task, rd *pb.Round, outcome string) (bool, error) {
+// dropRoundData deletes a closing round's revealed updates and the chunks
+// of unfinished chunked reveals (they stay in the blocks).
+func (c exec) dropRoundData(task *pb.Task, rd *pb.Round) {
 	for _, s := range rd.Submissions {
 		if s.Revealed {
 			c.deleteUpdate(task.Id, rd.Round, s.Hospital, task.Spec.InitialModel.Len)
 		} else if s.ChunksRevealed > 0 {
-			// An unfinished chunked reveal: drop what came.
 			for j := range uint32(len(s.ChunkHashes)) {
 				c.State.Delete(chunkKey(task.Id, rd.Round, s.Hospital, j))
 			}
 		}
 	}
+}
+
+// closeRound records the outcome, drops the round's revealed updates (they
+// stay in the blocks), and opens the next round or finishes the task.
+func (c exec) closeRound(task *pb.Task, rd *pb.Round, outcome string) (bool, error) {
+	c.dropRoundData(task, rd)
 	rd.Phase = pb.PHASE_CLOSED
 	rd.ClosedHeight = c.Height
 	rd.Outcome = outcome

@@ -21,6 +21,16 @@ func (c exec) task(id uint64) (*pb.Task, error) {
 	return &t, nil
 }
 
+// existingTask loads a task a message names, wrapping ErrUnknownTask when
+// there is none.
+func (c exec) existingTask(id uint64) (*pb.Task, error) {
+	t, err := c.task(id)
+	if err == nil && t == nil {
+		err = fmt.Errorf("%w: task %d does not exist", protocol.ErrUnknownTask, id)
+	}
+	return t, err
+}
+
 func (c exec) round(task uint64, r uint32) (*pb.Round, error) {
 	var rd pb.Round
 	ok, err := c.State.Load(roundKey(task, r), &rd)

@@ -15,12 +15,9 @@ import (
 // openRoundFor loads the task and round a submission names and checks that
 // the round is the open one.
 func (c exec) openRoundFor(taskID uint64, round uint32) (*pb.Task, *pb.Round, error) {
-	task, err := c.task(taskID)
+	task, err := c.existingTask(taskID)
 	if err != nil {
 		return nil, nil, err
-	}
-	if task == nil {
-		return nil, nil, fmt.Errorf("%w: task %d does not exist", protocol.ErrUnknownTask, taskID)
 	}
 	if task.Status != pb.TASK_STATUS_RUNNING {
 		return nil, nil, fmt.Errorf("%w: task %d has finished (round %d was its last)", protocol.ErrRoundClosed, taskID, task.CurrentRound)

@@ -220,9 +220,14 @@ var ErrNotInLog = errors.New("not in the log")
 // VerifyLeaf checks that leaf (a record's 32-byte keyed hash) is leaf
 // index of the log whose head is head, by an RFC 6962 inclusion proof.
 func VerifyLeaf(head *pb.LogHead, index uint64, leaf []byte, inclusion [][]byte) error {
-	lh := rfc6962.DefaultHasher.HashLeaf(leaf)
+	return verifyInclusion("leaf", "log", head, index, leaf, inclusion)
+}
+
+// verifyInclusion checks that data is entry index of the log at head.
+func verifyInclusion(what, log string, head *pb.LogHead, index uint64, data []byte, inclusion [][]byte) error {
+	lh := rfc6962.DefaultHasher.HashLeaf(data)
 	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, head.TreeSize, lh, inclusion, head.Root); err != nil {
-		return fmt.Errorf("%w: leaf %d of the log of %d: %s", ErrNotInLog, index, head.TreeSize, proofProblem(err))
+		return fmt.Errorf("%w: %s %d of the %s of %d: %s", ErrNotInLog, what, index, log, head.TreeSize, proofProblem(err))
 	}
 	return nil
 }
@@ -244,11 +249,7 @@ func VerifyEvent(head *pb.LogHead, index uint64, e *pb.AccessEvent, inclusion []
 	if err != nil {
 		return err
 	}
-	lh := rfc6962.DefaultHasher.HashLeaf(bz)
-	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, head.TreeSize, lh, inclusion, head.Root); err != nil {
-		return fmt.Errorf("%w: event %d of the access log of %d: %s", ErrNotInLog, index, head.TreeSize, proofProblem(err))
-	}
-	return nil
+	return verifyInclusion("event", "access log", head, index, bz, inclusion)
 }
 
 // VerifyExtends checks that the log at head newer extends the log at head

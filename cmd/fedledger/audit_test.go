@@ -6,18 +6,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/fedledger/fedledger/datasets"
 )
 
 // TestAuditGenesisPin: audit replays from the genesis the reviewer trusts
 // (a file, or a pinned hash), prints that hash, refuses a node whose
 // genesis is another, and reports its progress on stderr.
 func TestAuditGenesisPin(t *testing.T) {
-	data := datasets.FindDir("")
-	if data == "" {
-		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
-	}
+	data := testData(t)
 	net, rpc := startTestnet(t)
 	key := func(name string) string { return filepath.Join(net, "keys", name) }
 	if code, out, errs := runIn(nil, "task", "create", "--home", key("researcher"), "--node", rpc, "--rounds", "1", "--commit-window", "1000", "--reveal-window", "1000"); code != 0 {

@@ -8,18 +8,13 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/fedledger/fedledger/datasets"
 )
 
 // TestTaskCancel: the researcher cancels a task a trainer is working on;
 // the trainer stops, says who cancelled it and why, and exits 0; task show
 // says it too; a hospital may not cancel.
 func TestTaskCancel(t *testing.T) {
-	data := datasets.FindDir("")
-	if data == "" {
-		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
-	}
+	data := testData(t)
 	net, rpc := startTestnet(t)
 	key := func(name string) string { return filepath.Join(net, "keys", name) }
 	// A task that cannot end on its own soon: a second round waits for
@@ -57,10 +52,7 @@ func TestTaskCancel(t *testing.T) {
 // TestRoundsFollow: rounds list --follow prints each round as it closes
 // (JSON: one object per line) and returns when the task ends.
 func TestRoundsFollow(t *testing.T) {
-	data := datasets.FindDir("")
-	if data == "" {
-		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
-	}
+	data := testData(t)
 	net, rpc := startTestnet(t)
 	key := func(name string) string { return filepath.Join(net, "keys", name) }
 	if code, out, errs := runIn(nil, "task", "create", "--home", key("researcher"), "--node", rpc, "--rounds", "3", "--commit-window", "1000", "--reveal-window", "1000"); code != 0 {

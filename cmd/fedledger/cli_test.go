@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/fedledger/fedledger/datasets"
 )
 
 // syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
@@ -79,10 +77,7 @@ func isJSON(out string) bool {
 // object per line for the trainer's log) and exit as expected. A command
 // added without a case here fails the test.
 func TestEveryCommandOutputJSON(t *testing.T) {
-	data := datasets.FindDir("")
-	if data == "" {
-		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
-	}
+	data := testData(t)
 	dir := t.TempDir()
 	base := freeBase(t)
 	net := filepath.Join(dir, "net")

@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/fedledger/fedledger/datasets"
 )
 
 // freeBase finds a base port with 40 free ports above it, in [26000,
@@ -86,10 +84,7 @@ func runCmd(t *testing.T, bin string, args ...string) (string, error) {
 // testnet folder, the data folder and node i's RPC address.
 func multiTestnet(t *testing.T, blockInterval string) (bin, net, data string, rpc func(i int) string) {
 	t.Helper()
-	data = datasets.FindDir("")
-	if data == "" {
-		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
-	}
+	data = testData(t)
 	dir := t.TempDir()
 	bin = filepath.Join(dir, "fedledger")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/fedledger/fedledger/datasets"
 )
 
 // TestSeparateKeyHomes is a deployment whose keys were made on separate
@@ -23,10 +21,7 @@ import (
 // not fit the hospitals' tables is skipped, said once, and the next task,
 // whose schema says how to read them, trains to the end.
 func TestSeparateKeyHomes(t *testing.T) {
-	data := datasets.FindDir("")
-	if data == "" {
-		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
-	}
+	data := testData(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "fedledger")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -83,22 +78,11 @@ func TestSeparateKeyHomes(t *testing.T) {
 	}
 	trainers := map[string]*proc{}
 	for n, site := range sites {
-		rows, err := datasets.LoadHeartRows(data, site)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b strings.Builder
-		b.WriteString("note,chol,sex,age,target\n")
-		for i, x := range rows.X {
-			sex := map[bool]string{true: "male", false: "female"}[x[1] == 1]
-			fmt.Fprintf(&b, "\"ward %d\",%g,%s,%g,%g\n", i%5, x[3], sex, x[0], rows.Y[i])
-		}
-		csv := filepath.Join(dir, n+".csv")
-		os.WriteFile(csv, []byte(b.String()), 0o644)
+		csv := writeHeartCSV(t, data, site, filepath.Join(dir, n+".csv"))
 		trainers[n] = start(t, bin, "train", "--home", home(n), "--node", rpc, "--dataset", "csv:"+csv)
 	}
 	schema := filepath.Join(dir, "schema.json")
-	os.WriteFile(schema, []byte(`{"label": "target", "columns": ["age", "sex", "chol"], "categorical": [{"column": "sex", "levels": ["female", "male"]}]}`), 0o644)
+	os.WriteFile(schema, []byte(heartSchema), 0o644)
 	create := func(args ...string) {
 		base := []string{"task", "create", "--home", home("lab"), "--node", rpc, "--rounds", "2", "--commit-window", "1000", "--reveal-window", "1000"}
 		if out, err := runCmd(t, bin, append(base, args...)...); err != nil {

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/fedledger/fedledger/datasets"
 )
 
 // TestModelExportPredict: the demo's final model, exported with its proof,
@@ -16,10 +14,7 @@ import (
 // printed for that hospital; a model file whose weights or record were
 // altered is refused before anything is scored.
 func TestModelExportPredict(t *testing.T) {
-	data := datasets.FindDir("")
-	if data == "" {
-		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
-	}
+	data := testData(t)
 	dir := t.TempDir()
 	model, report := filepath.Join(dir, "model.json"), filepath.Join(dir, "report.json")
 	code, out, errs := runIn(nil, "demo", "--data", data, "--rounds", "3", "--validators", "1", "--export-model", model, "--report", report)

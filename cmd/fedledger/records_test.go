@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/fedledger/fedledger/datasets"
 )
 
 // TestDataAnchoredTraining: the link between records and learning, through
@@ -19,10 +17,7 @@ import (
 // says why) and trains with it, from a data folder that holds its own
 // file only; task show says so.
 func TestDataAnchoredTraining(t *testing.T) {
-	data := datasets.FindDir("")
-	if data == "" {
-		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
-	}
+	data := testData(t)
 	net, rpc := startTestnet(t)
 	key := func(name string) string { return filepath.Join(net, "keys", name) }
 	store := filepath.Join(t.TempDir(), "store")

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/fedledger/fedledger/datasets"
 )
 
 // TestCSVSchemaTraining: a hospital trains from its own CSV that holds a
@@ -18,28 +15,11 @@ import (
 // file with it. Without the schema the file is refused with a message
 // that says what to do.
 func TestCSVSchemaTraining(t *testing.T) {
-	data := datasets.FindDir("")
-	if data == "" {
-		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
-	}
-	rows, err := datasets.LoadHeartRows(data, "cleveland")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	b.WriteString("note,chol,sex,age,target\n") // not the schema's order
-	for i, x := range rows.X {
-		sex := "female"
-		if x[1] == 1 {
-			sex = "male"
-		}
-		fmt.Fprintf(&b, "\"seen by dr %d, ok\",%g,%s,%g,%g\n", i%7, x[3], sex, x[0], rows.Y[i])
-	}
+	data := testData(t)
 	dir := t.TempDir()
-	csv := filepath.Join(dir, "cleveland.csv")
-	os.WriteFile(csv, []byte(b.String()), 0o644)
+	csv := writeHeartCSV(t, data, "cleveland", filepath.Join(dir, "cleveland.csv"))
 	schema := filepath.Join(dir, "schema.json")
-	os.WriteFile(schema, []byte(`{"label": "target", "columns": ["age", "sex", "chol"], "categorical": [{"column": "sex", "levels": ["female", "male"]}]}`), 0o644)
+	os.WriteFile(schema, []byte(heartSchema), 0o644)
 
 	net, rpc := startTestnet(t)
 	key := func(name string) string { return filepath.Join(net, "keys", name) }

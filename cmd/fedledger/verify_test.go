@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -58,10 +59,7 @@ func startTestnet(t *testing.T) (string, string) {
 // exit 1 rather than print or use what it said, while the same commands
 // through the node itself succeed.
 func TestLyingNodeCLI(t *testing.T) {
-	data := datasets.FindDir("")
-	if data == "" {
-		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
-	}
+	data := testData(t)
 	net, rpc := startTestnet(t)
 	key := func(name string) string { return filepath.Join(net, "keys", name) }
 	do := func(args ...string) (int, string, string) { return runIn(nil, args...) }
@@ -93,3 +91,38 @@ func TestLyingNodeCLI(t *testing.T) {
 		t.Errorf("task list with no trust root: stderr %q; want a warning", errs)
 	}
 }
+
+// testData is the data folder the tests read (../shared/datasets or
+// $FEDLEDGER_DATA); without one the test fails and says where to put it.
+func testData(t *testing.T) string {
+	t.Helper()
+	data := datasets.FindDir("")
+	if data == "" {
+		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
+	}
+	return data
+}
+
+// writeHeartCSV writes a hospital's heart disease rows as a CSV with a
+// free-text column, a text column (sex) and its columns in another order
+// than the schema in heartSchema lists them, and returns its path.
+func writeHeartCSV(t *testing.T, data, site, path string) string {
+	t.Helper()
+	rows, err := datasets.LoadHeartRows(data, site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString("note,chol,sex,age,target\n")
+	for i, x := range rows.X {
+		sex := map[bool]string{true: "male", false: "female"}[x[1] == 1]
+		fmt.Fprintf(&b, "\"seen in ward %d, ok\",%g,%s,%g,%g\n", i%7, x[3], sex, x[0], rows.Y[i])
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// heartSchema is the schema that reads writeHeartCSV's files.
+const heartSchema = `{"label": "target", "columns": ["age", "sex", "chol"], "categorical": [{"column": "sex", "levels": ["female", "male"]}]}`

@@ -11,7 +11,6 @@ import (
 
 	"github.com/cometbft/cometbft/crypto/merkle"
 	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
-	rpcclient "github.com/cometbft/cometbft/rpc/client"
 
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 	"github.com/fedledger/fedledger/protocol"
@@ -65,21 +64,14 @@ func ExportModel(ctx context.Context, c *Client, task uint64, round uint32) (*Mo
 		round = t.ModelRound
 	}
 	path := protocol.ModelPath(task, round)
-	res, err := c.rpc.ABCIQueryWithOptions(ctx, path, nil, rpcclient.ABCIQueryOptions{Prove: true})
+	r, err := c.answer(ctx, path, true) // checked against the Verifier, if any
 	if err != nil {
-		return nil, c.unavailable("query %s: %v", path, err)
-	}
-	r := res.Response
-	if r.Code != 0 {
-		return nil, fmt.Errorf("fl: query %s: %w", path, protocol.ErrorOf(r.Code, r.Log))
+		return nil, err
 	}
 	q, _ := protocol.ParseQuery(path)
 	f := &ModelFile{Format: ModelFormat, ChainID: c.ChainID(), Task: task, Round: round, Model: t.Spec.Model, FracBits: t.Spec.FracBits,
 		Preprocessing: PreprocessingLocal, Schema: t.Spec.Schema, Record: r.Value, Key: string(r.Key), Height: r.Height, Proof: r.ProofOps}
 	if c.Verifier != nil {
-		if err := checkAnswer(ctx, c.Verifier, q, path, &r); err != nil {
-			return nil, err
-		}
 		app, err := c.Verifier.AppHash(ctx, r.Height)
 		if err != nil {
 			return nil, err

@@ -20,8 +20,21 @@ type unmarshaler interface{ Unmarshal([]byte) error }
 // error and, when Dial was given several nodes, the query is asked of the
 // next one.
 func (c *Client) Query(ctx context.Context, path string, out unmarshaler) (height int64, err error) {
+	r, err := c.answer(ctx, path, false)
+	if err != nil {
+		return r.Height, err
+	}
+	if err := out.Unmarshal(r.Value); err != nil {
+		return r.Height, fmt.Errorf("fl: query %s: decode: %w", path, err)
+	}
+	return r.Height, nil
+}
+
+// answer asks path and checks the answer as Query does; withProof asks
+// for the proof even without a Verifier (to keep it, as ExportModel does).
+func (c *Client) answer(ctx context.Context, path string, withProof bool) (abci.ResponseQuery, error) {
 	q, perr := protocol.ParseQuery(path)
-	prove := c.Verifier != nil && perr == nil && protocol.Provable(q)
+	verify := c.Verifier != nil && perr == nil && protocol.Provable(q)
 	tries := 1
 	f, multi := c.rpc.(*Failover)
 	if multi {
@@ -30,12 +43,12 @@ func (c *Client) Query(ctx context.Context, path string, out unmarshaler) (heigh
 	var r abci.ResponseQuery
 	for try := 0; ; try++ {
 		node := c.nodeName()
-		res, err := c.rpc.ABCIQueryWithOptions(ctx, path, nil, rpcclient.ABCIQueryOptions{Prove: prove})
+		res, err := c.rpc.ABCIQueryWithOptions(ctx, path, nil, rpcclient.ABCIQueryOptions{Prove: verify || withProof})
 		if err != nil {
-			return 0, c.unavailable("query %s: %v", path, err)
+			return r, c.unavailable("query %s: %v", path, err)
 		}
 		r = res.Response
-		if r.Code != 0 || !prove {
+		if r.Code != 0 || !verify {
 			break
 		}
 		err = checkAnswer(ctx, c.Verifier, q, path, &r)
@@ -49,18 +62,15 @@ func (c *Client) Query(ctx context.Context, path string, out unmarshaler) (heigh
 				continue
 			}
 		}
-		return r.Height, err
+		return r, err
 	}
 	if r.Code == protocol.CodeNotFound {
-		return r.Height, fmt.Errorf("%w: %s", ErrNotFound, r.Log)
+		return r, fmt.Errorf("%w: %s", ErrNotFound, r.Log)
 	}
 	if r.Code != 0 {
-		return r.Height, fmt.Errorf("fl: query %s: code %d: %s", path, r.Code, r.Log)
+		return r, fmt.Errorf("fl: query %s: code %d: %s", path, r.Code, r.Log)
 	}
-	if err := out.Unmarshal(r.Value); err != nil {
-		return r.Height, fmt.Errorf("fl: query %s: decode: %w", path, err)
-	}
-	return r.Height, nil
+	return r, nil
 }
 
 // nodeName names the node the next call goes to.

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
-	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	"github.com/spf13/cobra"
 
 	"github.com/fedledger/fedledger/chain/audit"
@@ -46,11 +44,9 @@ func newAuditCmd(g *globals) *cobra.Command {
 		if *task == 0 {
 			return usagef("--task ID is required")
 		}
-		// A transport of its own: the shared one may hold kept-alive connections
-		// to a node that stopped in this process, still answered by it.
-		c, err := rpchttp.NewWithClient(*node, "/websocket", &http.Client{Timeout: *callTimeout, Transport: http.DefaultTransport.(*http.Transport).Clone()})
+		c, err := auditRPC(*node, *callTimeout)
 		if err != nil {
-			return usagef("--node %q: %v", *node, err)
+			return err
 		}
 		ctx, cancel := context.WithTimeout(cmd.Context(), *timeout)
 		defer cancel()

@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
+	"image/png"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fedledger/fedledger/fl/history"
 )
 
 // TestTaskCancel: the researcher cancels a task a trainer is working on;
@@ -101,5 +106,39 @@ func TestRoundsFollow(t *testing.T) {
 	}
 	if code, o, _ := runIn(nil, "rounds", "list", "--node", rpc, "--task", "1"); code != 0 || !strings.Contains(o, "final model (round 3): mean local test accuracy") {
 		t.Errorf("rounds list:\n%s", o)
+	}
+	// The history as a chart and as CSV and JSON: a row per round (one
+	// hospital), the final accuracy the chain holds.
+	dir := t.TempDir()
+	for _, metric := range []string{"accuracy", "loss"} {
+		file := filepath.Join(dir, metric+".png")
+		if code, o, errs := runIn(nil, "rounds", "plot", "--node", rpc, "--task", "1", "--metric", metric, "--out", file); code != 0 {
+			t.Fatalf("rounds plot: %s %s", o, errs)
+		}
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := png.DecodeConfig(f)
+		f.Close()
+		if err != nil || cfg.Width < 400 || cfg.Height < 200 {
+			t.Errorf("rounds plot --metric %s: not a chart-sized PNG: %v %+v", metric, err, cfg)
+		}
+	}
+	if code, _, errs := runIn(nil, "rounds", "plot", "--node", rpc, "--task", "1", "--metric", "reputation", "--out", filepath.Join(dir, "r.png")); code != 1 || !strings.Contains(errs, "no reputation to plot") {
+		t.Errorf("rounds plot of a task without reputation: exit %d, %s", code, errs)
+	}
+	if code, _, errs := runIn(nil, "rounds", "plot", "--node", rpc, "--task", "1", "--out", filepath.Join(dir, "a.gif")); code != 2 || !strings.Contains(errs, ".png, .svg or .pdf") {
+		t.Errorf("rounds plot --out a.gif: exit %d, %s", code, errs)
+	}
+	code, o, errs := runIn(nil, "rounds", "export", "--node", rpc, "--task", "1")
+	rows, err := csv.NewReader(strings.NewReader(o)).ReadAll()
+	if code != 0 || err != nil || len(rows) != 4 || rows[3][1] != "3" || rows[3][8] != "cleveland" || rows[3][14] != "true" {
+		t.Errorf("rounds export (CSV): exit %d %v %s\n%s", code, err, errs, o)
+	}
+	var h history.History
+	if code, o, _ := runIn(nil, "rounds", "export", "--node", rpc, "--task", "1", "--output", "json"); code != 0 || json.Unmarshal([]byte(o), &h) != nil ||
+		len(h.Rounds) != 3 || h.Task.Final == nil || h.Task.Final.Accuracy["cleveland"] != task.Final.Accuracy["cleveland"] {
+		t.Errorf("rounds export --output json:\n%s", o)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -105,6 +106,8 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 		"train":           {[]string{"train", "--home", key("cleveland"), "--node", rpc, "--data", data, "--task", "1"}, 0},
 		"rounds list":     {[]string{"rounds", "list", "--node", rpc, "--task", "1"}, 0},
 		"rounds show":     {[]string{"rounds", "show", "--node", rpc, "--task", "1", "--round", "1"}, 0},
+		"rounds plot":     {[]string{"rounds", "plot", "--node", rpc, "--task", "1", "--out", filepath.Join(dir, "acc.png")}, 0},
+		"rounds export":   {[]string{"rounds", "export", "--node", rpc, "--task", "1", "--out", filepath.Join(dir, "history.csv")}, 0},
 		"audit":           {[]string{"audit", "--node", rpc, "--task", "1"}, 0},
 		"model export":    {[]string{"model", "export", "--node", rpc, "--task", "1", "--out", filepath.Join(dir, "model.json")}, 0},
 		"predict":         {[]string{"predict", "--model", filepath.Join(dir, "model.json"), "--data", data, "--site", "cleveland"}, 0},
@@ -141,13 +144,13 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 	}
 	// The node runs in this process until the test ends.
 	order := []string{"version", "keys init", "docs", "testnet", "node", "task create", "task list", "task show", "train",
-		"rounds list", "rounds show", "audit", "model export", "predict", "task reinstate", "task cancel", "tx sign", "tx decode", "tx broadcast",
+		"rounds list", "rounds show", "rounds plot", "rounds export", "audit", "explorer", "model export", "predict", "task reinstate", "task cancel", "tx sign", "tx decode", "tx broadcast",
 		"records put", "records anchor", "records verify", "records grant", "records serve", "records get", "records revoke",
 		"records break-glass", "records close-review", "records log", "records erase", "datasets fetch", "demo",
 		"bench aggregate", "bench heart", "bench attacks", "bench chain", "bench large", "bench records"}
 	tree := leaves(newRoot(&bytes.Buffer{}, &bytes.Buffer{}))
 	for _, l := range tree {
-		if _, ok := cases[l]; !ok && l != "node" && l != "records serve" {
+		if _, ok := cases[l]; !ok && l != "node" && l != "records serve" && l != "explorer" {
 			t.Errorf("command %q has no --output json case in this test", l)
 		}
 	}
@@ -172,6 +175,28 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 					t.Errorf("node --output json: log line %q is not JSON", first)
 				}
 			})
+			continue
+		}
+		if name == "explorer" { // serves until stopped: its JSON line, then its API
+			ctx, cancel := context.WithCancel(context.Background())
+			var out, logs syncBuffer
+			done := make(chan int, 1)
+			go func() {
+				done <- runContext(ctx, []string{"explorer", "--node", rpc, "--listen", "127.0.0.1:0", "--output", "json"}, &out, &logs)
+			}()
+			var line struct{ Explorer string }
+			for i := 0; i < 100 && json.Unmarshal([]byte(out.String()), &line) != nil; i++ {
+				time.Sleep(100 * time.Millisecond)
+			}
+			if resp, err := http.Get(line.Explorer + "api/tasks/1"); err != nil || resp.StatusCode != 200 {
+				t.Errorf("explorer --output json: printed %q; GET api/tasks/1: %v %v", out.String(), err, resp)
+			} else {
+				resp.Body.Close()
+			}
+			cancel()
+			if code := <-done; code != 0 {
+				t.Errorf("explorer: exit %d after Ctrl-C: %s", code, logs.String())
+			}
 			continue
 		}
 		if name == "records serve" { // runs until the test ends, like node

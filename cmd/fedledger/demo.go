@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -13,7 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fedledger/fedledger/aggregator"
+	"github.com/fedledger/fedledger/chain/localnet"
 	"github.com/fedledger/fedledger/datasets"
+	"github.com/fedledger/fedledger/explorer"
 	"github.com/fedledger/fedledger/fl"
 	"github.com/fedledger/fedledger/fl/sim"
 	"github.com/fedledger/fedledger/protocol"
@@ -47,6 +50,7 @@ Examples:
   fedledger demo --dataset csv:patients.csv --label outcome --site hospital
   fedledger demo --server-opt fedadagrad --data ../shared/datasets
   fedledger demo --data ../shared/datasets --dataset wdbc --hospitals 10 --rule median --attack sybil:3
+  fedledger demo --data ../shared/datasets --explorer 127.0.0.1:8080   # then open http://127.0.0.1:8080/
   fedledger demo --home /tmp/fl-chain     # keep the chain data (CometBFT homes) for inspection
   fedledger demo --data ../shared/datasets --output json > run.json`
 
@@ -72,6 +76,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 	serverOpt := fs.String("server-opt", "fedavg", "optimizer the chain applies to each aggregate: fedavg, fedavgm, fedadagrad, fedadam, fedyogi")
 	rule := fs.String("rule", "fedavg", "aggregation rule: fedavg, median, trimmed_mean, multikrum, normclip, centeredclip")
 	reputation := fs.Bool("reputation", false, "score hospitals on chain and exclude those flagged (default on for every rule but fedavg)")
+	explorerAddr := fs.String("explorer", "", "serve the web explorer on this address (e.g. 127.0.0.1:8080) while the task runs, and keep the network and the explorer up after it, until Ctrl-C")
 	attacks := fs.StringArray("attack", nil, "make COUNT hospitals malicious: NAME:COUNT, repeatable ("+strings.Join(sim.Attacks, ", ")+")")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if *rounds < 1 {
@@ -130,6 +135,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 		fmt.Fprintln(out, note)
 		fmt.Fprint(out, fed.Summary())
 
+		summarize := demoSummary(cmd, g, out, *report)
 		cfg := def
 		cfg.Data = fed
 		cfg.Rounds = *rounds
@@ -156,12 +162,55 @@ func newDemoCmd(g *globals) *cobra.Command {
 
 		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
-		defer cancel()
+		if *explorerAddr == "" {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, 30*time.Minute)
+			defer cancel()
+		} else {
+			ln, err := listenExplorer(*explorerAddr)
+			if err != nil {
+				return usagef("--explorer: %v", err)
+			}
+			cfg.Serve = func(ctx context.Context, net *localnet.Network) error {
+				c, doc, err := sim.VerifiedClient(ctx, net)
+				if err != nil {
+					ln.Close()
+					return err
+				}
+				ecfg := explorer.DefaultConfig()
+				node := net.Nodes()[0].RPCAddress()
+				ecfg.Client, ecfg.Node, ecfg.Genesis = c, node, doc
+				if ecfg.AuditRPC, err = auditRPC(node, 30*time.Second); err != nil {
+					ln.Close()
+					return err
+				}
+				return serveExplorer(ctx, ecfg, ln, out, false)
+			}
+			cfg.Hold = func(ctx context.Context, _ *localnet.Network, rep *sim.Report) error {
+				if err := summarize(rep); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "the network and the explorer stay up at http://%s/ until Ctrl-C\n", ln.Addr())
+				<-ctx.Done()
+				return nil
+			}
+		}
 		rep, err := sim.Run(ctx, cfg)
 		if err != nil {
 			return err
 		}
+		if cfg.Hold != nil {
+			return nil // summarized before the wait
+		}
+		return summarize(rep)
+	}
+	return cmd
+}
+
+// demoSummary prints what the demo adds to the run's own lines: each
+// hospital's role and flag, the report file, the JSON report.
+func demoSummary(cmd *cobra.Command, g *globals, out io.Writer, report string) func(*sim.Report) error {
+	return func(rep *sim.Report) error {
 		if len(rep.Malicious) > 0 || len(rep.Flagged) > 0 {
 			fmt.Fprintln(out, "hospitals:")
 			for _, h := range rep.Hospitals {
@@ -176,16 +225,15 @@ func newDemoCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(out, "  %-12s %-28s %s\n", h, role, status)
 			}
 		}
-		if *report != "" {
-			if err := rep.WriteJSON(*report); err != nil {
+		if report != "" {
+			if err := rep.WriteJSON(report); err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "report written to %s\n", *report)
+			fmt.Fprintf(out, "report written to %s\n", report)
 		}
 		if g.json() {
 			return writeJSON(cmd.OutOrStdout(), rep)
 		}
 		return nil
 	}
-	return cmd
 }

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fedledger/fedledger/fl"
+	"github.com/fedledger/fedledger/fl/history"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
@@ -27,82 +28,23 @@ round in full: every
 hospital's commitment (update hash, sample count, its metrics of the round's
 global model), whether and when it revealed, the weight the rule gave it, the
 outcome, the input and output model hashes, and each hospital's reputation
-change with its reasons.
+change with its reasons. plot draws a chart (PNG, SVG or PDF) of the
+accuracy, loss or reputation of every hospital over the rounds; export
+writes the whole history as CSV (a row per round and hospital) or JSON.
 
 Examples:
   fedledger rounds list --node http://127.0.0.1:26657 --task 1
   fedledger rounds list --node http://127.0.0.1:26657 --task 1 --follow
-  fedledger rounds show --node http://127.0.0.1:26657 --task 1 --round 3 --output json`
-
-type submissionView struct {
-	Hospital     string  `json:"hospital"`
-	UpdateHash   string  `json:"update_hash"`
-	Samples      uint64  `json:"samples"`
-	Accuracy     float64 `json:"accuracy"`
-	Loss         float64 `json:"loss"`
-	CommitHeight int64   `json:"commit_height"`
-	Revealed     bool    `json:"revealed"`
-	RevealHeight int64   `json:"reveal_height,omitempty"`
-	Weight       *uint64 `json:"rule_weight,omitempty"`
-}
-
-type roundView struct {
-	Task           uint64 `json:"task"`
-	Round          uint32 `json:"round"`
-	Phase          string `json:"phase"`
-	Opened         int64  `json:"opened_height"`
-	CommitDeadline int64  `json:"commit_deadline"`
-	RevealDeadline int64  `json:"reveal_deadline,omitempty"`
-	Closed         int64  `json:"closed_height,omitempty"`
-	Outcome        string `json:"outcome,omitempty"`
-	Aggregated     uint32 `json:"aggregated"`
-	// InputAccuracy is the mean, over the hospitals that committed, of the
-	// test accuracy each reported for the round's input model.
-	InputAccuracy float64          `json:"input_model_mean_accuracy"`
-	InputModel    string           `json:"input_model_hash"`
-	OutputModel   string           `json:"output_model_hash,omitempty"`
-	Submissions   []submissionView `json:"submissions"`
-	Reputation    []repView        `json:"reputation,omitempty"`
-}
-
-type repView struct {
-	Hospital string   `json:"hospital"`
-	Delta    float64  `json:"delta"`
-	Score    float64  `json:"score"`
-	Flagged  bool     `json:"flagged"`
-	Reasons  []string `json:"reasons,omitempty"`
-}
-
-func viewRound(r *pb.Round, names map[string]string) roundView {
-	v := roundView{Task: r.TaskId, Round: r.Round, Opened: r.OpenedHeight, CommitDeadline: r.CommitDeadline,
-		RevealDeadline: r.RevealDeadline, Closed: r.ClosedHeight, Outcome: r.Outcome, Aggregated: r.NumAggregated,
-		InputModel: hex.EncodeToString(r.InputModelHash), OutputModel: hex.EncodeToString(r.OutputModelHash),
-		Phase: strings.ToLower(strings.TrimPrefix(r.Phase.String(), "PHASE_"))}
-	v.Submissions = []submissionView{}
-	k := 0
-	for _, s := range r.Submissions {
-		sv := submissionView{Hospital: names[string(s.Hospital)], UpdateHash: hex.EncodeToString(s.UpdateHash),
-			Samples: s.NumSamples, Accuracy: float64(s.Metrics.AccuracyPpm) / 1e6, Loss: float64(s.Metrics.LossPpm) / 1e6,
-			CommitHeight: s.CommitHeight, Revealed: s.Revealed, RevealHeight: s.RevealHeight}
-		if s.Revealed && k < len(r.Weights) {
-			w := r.Weights[k]
-			sv.Weight = &w
-			k++
-		}
-		v.Submissions = append(v.Submissions, sv)
-		v.InputAccuracy += sv.Accuracy / float64(len(r.Submissions))
-	}
-	for _, c := range r.Reputation {
-		v.Reputation = append(v.Reputation, repView{Hospital: names[string(c.Hospital)], Delta: float64(c.DeltaPpm) / 1e6,
-			Score: float64(c.ScorePpm) / 1e6, Flagged: c.Flagged, Reasons: c.Reasons})
-	}
-	return v
-}
+  fedledger rounds show --node http://127.0.0.1:26657 --task 1 --round 3 --output json
+  fedledger rounds plot --node http://127.0.0.1:26657 --task 1 --out accuracy.png
+  fedledger rounds plot --node http://127.0.0.1:26657 --task 1 --metric reputation --out rep.svg
+  fedledger rounds export --node http://127.0.0.1:26657 --task 1 --out history.csv`
 
 func newRoundsCmd(g *globals) *cobra.Command {
 	long, example, _ := strings.Cut(roundsHelp, "\nExamples:\n")
-	cmd := group("rounds", "List and show the rounds of a task (reviewers)", strings.TrimSpace(long), strings.TrimRight(example, "\n"), "name a subcommand: fedledger rounds list|show --task ID")
-	cmd.AddCommand(newRoundsSubCmd(g, "list", "One line per round of a task"), newRoundsSubCmd(g, "show", "One round of a task in full (--round R)"))
+	cmd := group("rounds", "List and show the rounds of a task (reviewers)", strings.TrimSpace(long), strings.TrimRight(example, "\n"), "name a subcommand: fedledger rounds list|show|plot|export --task ID")
+	cmd.AddCommand(newRoundsSubCmd(g, "list", "One line per round of a task"), newRoundsSubCmd(g, "show", "One round of a task in full (--round R)"),
+		newRoundsPlotCmd(g), newRoundsExportCmd(g))
 	return cmd
 }
 
@@ -151,13 +93,13 @@ func newRoundsSubCmd(g *globals, sub, short string) *cobra.Command {
 			}
 			first, last = uint32(*round), uint32(*round)
 		}
-		var views []roundView
+		var views []history.Round
 		for r := first; r <= last; r++ {
 			rd, err := c.Round(ctx, *task, r)
 			if err != nil {
 				return err
 			}
-			views = append(views, viewRound(rd, names))
+			views = append(views, history.ViewRound(rd, names))
 		}
 		if g.json() {
 			if sub == "show" {
@@ -170,7 +112,7 @@ func newRoundsSubCmd(g *globals, sub, short string) *cobra.Command {
 			for _, v := range views {
 				printRoundLine(stdout, v)
 			}
-			if f := viewFinal(t, names); f != nil {
+			if f := history.ViewFinal(t, names); f != nil {
 				fmt.Fprintf(stdout, "final model (round %d): mean local test accuracy %.3f, reported by %d of %d hospitals\n", t.ModelRound, f.MeanAccuracy, f.Reported, f.Invited)
 			}
 			return nil
@@ -208,7 +150,7 @@ func printRoundHeader(w io.Writer) {
 	fmt.Fprintf(w, "%5s  %-7s  %8s  %10s  %9s  %-10s  %s\n", "round", "phase", "revealed", "closed at", "input acc", "model", "outcome")
 }
 
-func printRoundLine(w io.Writer, v roundView) {
+func printRoundLine(w io.Writer, v history.Round) {
 	revealed := 0
 	for _, s := range v.Submissions {
 		if s.Revealed {
@@ -229,7 +171,7 @@ func printRoundLine(w io.Writer, v roundView) {
 // followRounds lists each round of a task once it closes, until the task
 // ends (its last round listed) or ctx does; a node that cannot be reached
 // is waited for, and said so once.
-func followRounds(ctx context.Context, c *fl.Client, names map[string]string, task uint64, w, errw io.Writer, asJSON bool) error {
+func followRounds(ctx context.Context, c *fl.Client, names history.Names, task uint64, w, errw io.Writer, asJSON bool) error {
 	if !asJSON {
 		printRoundHeader(w)
 	}
@@ -258,7 +200,7 @@ func followRounds(ctx context.Context, c *fl.Client, names map[string]string, ta
 			if rd.Phase != pb.PHASE_CLOSED {
 				break
 			}
-			v := viewRound(rd, names)
+			v := history.ViewRound(rd, names)
 			if asJSON {
 				bz, _ := json.Marshal(v)
 				fmt.Fprintf(w, "%s\n", bz)
@@ -283,4 +225,94 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-time.After(d):
 		return nil
 	}
+}
+
+func newRoundsPlotCmd(g *globals) *cobra.Command {
+	cmd := leaf("plot", "Chart a task's accuracy, loss or reputation over its rounds (PNG, SVG, PDF)", roundsHelp)
+	task := cmd.Flags().Uint64("task", 0, "task id")
+	out := cmd.Flags().String("out", "", "image file to write: .png, .svg or .pdf")
+	metric := cmd.Flags().String("metric", history.MetricAccuracy, "accuracy, loss or reputation")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if *task == 0 || *out == "" {
+			return usagef("--task ID and --out FILE are required")
+		}
+		format, err := history.ChartFormat(*out)
+		if err != nil {
+			return usagef("--out %v", err)
+		}
+		if *metric != history.MetricAccuracy && *metric != history.MetricLoss && *metric != history.MetricReputation {
+			return usagef("--metric %q: want accuracy, loss or reputation", *metric)
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+		defer cancel()
+		h, err := loadHistory(ctx, g, cmd.ErrOrStderr(), *task)
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		if err := history.Chart(&buf, h, *metric, format); err != nil {
+			if errors.Is(err, history.ErrNothingToPlot) {
+				return fmt.Errorf("task %d has no %s to plot yet (%d rounds; the first metrics come with round 1's commitments)", *task, *metric, len(h.Rounds))
+			}
+			return err
+		}
+		if err := writeFileAtomic(*out, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err }); err != nil {
+			return err
+		}
+		if g.json() {
+			return writeJSON(cmd.OutOrStdout(), map[string]any{"task": *task, "metric": *metric, "rounds": len(h.Rounds), "file": *out})
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s of task %d over %d rounds written to %s\n", *metric, *task, len(h.Rounds), *out)
+		return nil
+	}
+	return cmd
+}
+
+func newRoundsExportCmd(g *globals) *cobra.Command {
+	cmd := leaf("export", "Write a task's whole round history as CSV or JSON", roundsHelp)
+	task := cmd.Flags().Uint64("task", 0, "task id")
+	out := cmd.Flags().String("out", "", "file to write; .csv gives CSV, anything else JSON (default: CSV to stdout)")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if *task == 0 {
+			return usagef("--task ID is required")
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+		defer cancel()
+		h, err := loadHistory(ctx, g, cmd.ErrOrStderr(), *task)
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		asCSV := *out == "" && !g.json() || strings.HasSuffix(strings.ToLower(*out), ".csv")
+		if asCSV {
+			err = history.WriteCSV(&buf, h)
+		} else {
+			err = writeJSON(&buf, h)
+		}
+		if err != nil {
+			return err
+		}
+		if *out == "" {
+			_, err := cmd.OutOrStdout().Write(buf.Bytes())
+			return err
+		}
+		if err := writeFileAtomic(*out, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err }); err != nil {
+			return err
+		}
+		if g.json() {
+			return writeJSON(cmd.OutOrStdout(), map[string]any{"task": *task, "rounds": len(h.Rounds), "file": *out})
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "history of task %d (%d rounds) written to %s\n", *task, len(h.Rounds), *out)
+		return nil
+	}
+	return cmd
+}
+
+// loadHistory reads a task's history from --node.
+func loadHistory(ctx context.Context, g *globals, stderr io.Writer, task uint64) (*history.History, error) {
+	c, names, err := dialReader(ctx, g, stderr)
+	if err != nil {
+		return nil, err
+	}
+	return history.Load(ctx, c, names, task)
 }

@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/fedledger/fedledger/aggregator"
 	"github.com/fedledger/fedledger/fl"
+	"github.com/fedledger/fedledger/fl/history"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 	"github.com/fedledger/fedledger/protocol"
 )
@@ -360,9 +360,9 @@ func newTaskListCmd(g *globals, sub string) *cobra.Command {
 			}
 			tasks = []pb.Task{*t}
 		}
-		views := make([]taskView, len(tasks))
+		views := make([]history.Task, len(tasks))
 		for i := range tasks {
-			views[i] = viewTask(&tasks[i], names)
+			views[i] = history.ViewTask(&tasks[i], names)
 		}
 		if g.json() {
 			if sub == "show" {
@@ -413,121 +413,16 @@ func loadTaskFile(path string, f *taskSpecFlags, fs *pflag.FlagSet) error {
 	return nil
 }
 
-type taskView struct {
-	ID           uint64         `json:"id"`
-	Name         string         `json:"name"`
-	Status       string         `json:"status"`
-	CurrentRound uint32         `json:"current_round"`
-	Rounds       uint32         `json:"rounds"`
-	Rule         string         `json:"rule"`
-	ServerOpt    string         `json:"server_opt"`
-	Reputation   bool           `json:"reputation"`
-	Model        string         `json:"model"`
-	Hospitals    []string       `json:"hospitals"`
-	ModelHash    string         `json:"model_hash"`
-	ModelRound   uint32         `json:"model_round"`
-	Created      int64          `json:"created_height"`
-	Finished     int64          `json:"finished_height,omitempty"`
-	Creator      string         `json:"creator"`
-	DataScope    string         `json:"data_scope,omitempty"`
-	CancelNote   string         `json:"cancel_note,omitempty"`
-	Final        *finalView     `json:"final,omitempty"`
-	Schema       *pb.DataSchema `json:"schema,omitempty"`
-	Settings     settings       `json:"settings"`
-}
-
-// finalView is the hospitals' reports on a finished task's final model.
-type finalView struct {
-	MeanAccuracy float64            `json:"mean_accuracy"`
-	Accuracy     map[string]float64 `json:"accuracy"`
-	Reported     int                `json:"reported"`
-	Invited      int                `json:"invited"`
-}
-
-func viewFinal(t *pb.Task, names map[string]string) *finalView {
-	if len(t.FinalMetrics) == 0 {
-		return nil
-	}
-	f := &finalView{Accuracy: map[string]float64{}, Reported: len(t.FinalMetrics), Invited: len(t.Spec.Hospitals)}
-	for _, m := range t.FinalMetrics {
-		a := float64(m.Metrics.AccuracyPpm) / 1e6
-		name := names[string(m.Hospital)]
-		if name == "" {
-			name = hex.EncodeToString(m.Hospital)
-		}
-		f.Accuracy[name] = a
-		f.MeanAccuracy += a / float64(len(t.FinalMetrics))
-	}
-	return f
-}
-
-// settings are a task's settings as `task show` prints them.
-type settings struct {
-	Training        pb.TrainingHints `json:"training"` // as stored (micro units); 0 = the trainer's default
-	RuleParams      pb.RuleParams    `json:"rule_params"`
-	ServerOpt       pb.ServerOpt     `json:"server_opt"`
-	MinParticipants uint32           `json:"min_participants"`
-	CommitWindow    uint32           `json:"commit_window"`
-	RevealWindow    uint32           `json:"reveal_window"`
-	FracBits        uint32           `json:"frac_bits"`
-	Compression     string           `json:"compression"`
-}
-
-func viewTask(t *pb.Task, names map[string]string) taskView {
-	v := taskView{ID: t.Id, Name: t.Spec.Name, CurrentRound: t.CurrentRound, Rounds: t.Spec.Rounds, Rule: t.Spec.Rule,
-		ServerOpt: t.Spec.ServerOpt.Name, Reputation: t.Spec.Reputation, Model: fmt.Sprintf("%s(%d", t.Spec.Model.Arch, t.Spec.Model.InputDim),
-		ModelHash: hex.EncodeToString(t.ModelHash), ModelRound: t.ModelRound, Created: t.CreatedHeight, Finished: t.FinishedHeight}
-	if t.Spec.Model.Arch == pb.ArchMLP {
-		v.Model += "," + strconv.Itoa(int(t.Spec.Model.HiddenDim))
-	}
-	v.Model += ")"
-	if v.Rule == "" {
-		v.Rule = "fedavg"
-	}
-	if v.ServerOpt == "" {
-		v.ServerOpt = "fedavg"
-	}
-	v.Status = map[pb.TaskStatus]string{pb.TASK_STATUS_RUNNING: "running", pb.TASK_STATUS_DONE: "done", pb.TASK_STATUS_CANCELLED: "cancelled"}[t.Status]
-	v.CancelNote = t.CancelNote
-	v.Final = viewFinal(t, names)
-	v.DataScope, v.Schema = t.Spec.DataScope, t.Spec.Schema
-	v.Creator = names[string(t.Creator)]
-	if v.Creator == "" {
-		v.Creator = hex.EncodeToString(t.Creator)
-	}
-	sp := &t.Spec
-	v.Settings = settings{Training: sp.Training, RuleParams: sp.RuleParams, ServerOpt: sp.ServerOpt,
-		MinParticipants: sp.MinParticipants, CommitWindow: sp.CommitWindow, RevealWindow: sp.RevealWindow,
-		FracBits: sp.FracBits, Compression: compressionName(sp.Compression)}
-	for _, h := range t.Spec.Hospitals {
-		v.Hospitals = append(v.Hospitals, names[string(h)])
-	}
-	return v
-}
-
-// dialReader connects read-only to --node and maps participant keys to names.
-func dialReader(ctx context.Context, g *globals, stderr io.Writer) (*fl.Client, map[string]string, error) {
+func dialReader(ctx context.Context, g *globals, stderr io.Writer) (*fl.Client, history.Names, error) {
 	c, err := g.dial(ctx, nil, stderr)
 	if err != nil {
 		return nil, nil, err
 	}
-	names, err := participantNames(ctx, c)
+	names, err := history.LoadNames(ctx, c)
 	if err != nil {
 		return nil, nil, err
 	}
 	return c, names, nil
-}
-
-func participantNames(ctx context.Context, c *fl.Client) (map[string]string, error) {
-	parts, err := c.Participants(ctx)
-	if err != nil {
-		return nil, err
-	}
-	names := map[string]string{}
-	for _, p := range parts {
-		names[string(p.PubKey)] = p.Name
-	}
-	return names, nil
 }
 
 // dialAs connects to --node as the key in --home and lists the participants.
@@ -547,20 +442,8 @@ func dialAs(ctx context.Context, g *globals, stderr io.Writer) (*fl.Client, []pb
 	return c, parts, nil
 }
 
-// compressionName names a task's update encoding as task create takes it.
-func compressionName(c pb.Compression) string {
-	name := "int32"
-	if c.Width != pb.WIDTH_UNSPECIFIED {
-		name = strings.ToLower(strings.TrimPrefix(c.Width.String(), "WIDTH_"))
-	}
-	if c.TopkPpm > 0 {
-		name += fmt.Sprintf(", top-k keeping %d ppm of the coordinates", c.TopkPpm)
-	}
-	return name
-}
-
 // printSettings prints what task show adds to a task's line.
-func printSettings(w io.Writer, v taskView) {
+func printSettings(w io.Writer, v history.Task) {
 	s, tc := v.Settings, fl.FromHints(v.Settings.Training)
 	local := fmt.Sprintf("%d epoch(s)", tc.Epochs)
 	if tc.Steps > 0 {

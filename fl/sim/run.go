@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
@@ -59,6 +60,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer r.net.Stop()
+	stopServe, serveErr := context.CancelFunc(func() {}), make(chan error, 1)
+	if cfg.Serve != nil {
+		var sctx context.Context
+		sctx, stopServe = context.WithCancel(ctx)
+		go func() { serveErr <- cfg.Serve(sctx, r.net) }()
+	} else {
+		serveErr <- nil
+	}
+	defer stopServe()
 	if err := r.createTask(ctx); err != nil {
 		return nil, err
 	}
@@ -74,7 +84,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	return r.finish(ctx)
+	rep, err := r.finish(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Hold != nil {
+		if err := cfg.Hold(ctx, r.net, rep); err != nil {
+			return rep, err
+		}
+	}
+	stopServe()
+	if err := <-serveErr; err != nil && !errors.Is(err, context.Canceled) {
+		return rep, err
+	}
+	return rep, nil
 }
 
 // runner is one Run: its phases share the network, the task and the report.
@@ -370,16 +393,8 @@ func (r *runner) finish(ctx context.Context) (*Report, error) {
 // exportModel writes the task's final model, verified by a light client
 // that trusts the network's genesis, to cfg.ExportModel.
 func (r *runner) exportModel(ctx context.Context) error {
-	n0 := r.net.Nodes()[0]
-	doc, err := types.GenesisDocFromFile(filepath.Join(n0.Home(), "config", "genesis.json"))
+	c, _, err := VerifiedClient(ctx, r.net)
 	if err != nil {
-		return err
-	}
-	c, err := fl.Dial(ctx, n0.RPCAddress(), nil)
-	if err != nil {
-		return err
-	}
-	if c.Verifier, err = fl.NewLightVerifier(ctx, c.ChainID(), fl.TrustRoot{Genesis: doc}, c.LatestHeight, n0.RPCAddress()); err != nil {
 		return err
 	}
 	f, err := fl.ExportModel(ctx, c, r.taskID, 0)
@@ -391,4 +406,27 @@ func (r *runner) exportModel(ctx context.Context) error {
 	}
 	fmt.Fprintf(r.out, "model of round %d written to %s (verified against the app hash at height %d)\n", f.Round, r.cfg.ExportModel, f.Height)
 	return nil
+}
+
+// VerifiedClient is a read-only client of the network's first node whose
+// answers a light client verifies from the network's genesis (returned
+// too), the other nodes its witnesses.
+func VerifiedClient(ctx context.Context, net *localnet.Network) (*fl.Client, *types.GenesisDoc, error) {
+	nodes := net.Nodes()
+	doc, err := types.GenesisDocFromFile(filepath.Join(nodes[0].Home(), "config", "genesis.json"))
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := fl.Dial(ctx, nodes[0].RPCAddress(), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	var witnesses []string
+	for _, n := range nodes[1:] {
+		witnesses = append(witnesses, n.RPCAddress())
+	}
+	if c.Verifier, err = fl.NewLightVerifier(ctx, c.ChainID(), fl.TrustRoot{Genesis: doc}, c.LatestHeight, nodes[0].RPCAddress(), witnesses...); err != nil {
+		return nil, nil, err
+	}
+	return c, doc, nil
 }

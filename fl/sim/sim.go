@@ -67,6 +67,13 @@ type Config struct {
 	// a model file (fl.ExportModel), read through a light client that
 	// trusts the network's genesis.
 	ExportModel string
+	// Serve, when set, runs from the moment the network serves until the
+	// run ends (the demo serves its explorer in it); its error, other than
+	// the end of its context, is the run's.
+	Serve func(ctx context.Context, net *localnet.Network) error
+	// Hold, when set, runs after the task's report, before the network
+	// stops (the demo keeps the network up in it until interrupted).
+	Hold func(ctx context.Context, net *localnet.Network, rep *Report) error
 	// AfterRound, when set, runs after each round is reported, with the
 	// network (tests use it to stop and restart nodes mid-task).
 	AfterRound func(ctx context.Context, r RoundResult, net *localnet.Network) error

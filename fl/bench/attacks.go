@@ -86,6 +86,14 @@ func Attacks(ctx context.Context, cfg AttackConfig) ([]AttackRow, error) {
 	if len(rules) == 0 {
 		rules = []string{RobustRule, "fedavg"}
 	}
+	perSeed := 1 // clean fedavg
+	for _, rule := range rules {
+		if rule != "fedavg" {
+			perSeed++ // the rule's own clean run
+		}
+		perSeed += len(attacks)
+	}
+	prog := newProgress(len(cfg.Seeds) * perSeed)
 	var rows []AttackRow
 	for _, seed := range cfg.Seeds {
 		fed, _, err := cfg.Source.Open(seed)
@@ -114,7 +122,7 @@ func Attacks(ctx context.Context, cfg AttackConfig) ([]AttackRow, error) {
 			if label == "" {
 				label = "none (clean)"
 			}
-			fmt.Fprintf(out, "seed %d %-16s %-8s accuracy %.3f, flagged %v (%.1fs)\n", seed, label, rule, rep.Final.MeanAccuracy, flaggedList(rep), time.Since(t0).Seconds())
+			fmt.Fprintf(out, "%s seed %d %-16s %-8s accuracy %.3f, flagged %v (%.1fs)\n", prog.step(), seed, label, rule, rep.Final.MeanAccuracy, flaggedList(rep), time.Since(t0).Seconds())
 			return rep, nil
 		}
 		fedavgClean, err := run("fedavg", "")

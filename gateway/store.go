@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/bloom"
 )
 
 // Store keeps the readings a gateway acknowledged, in an embedded Pebble
@@ -68,7 +69,21 @@ func dedupKey(device, id string) []byte {
 
 // OpenStore opens (or creates) the store in dir.
 func OpenStore(dir string, p *Pseudonymizer) (*Store, error) {
-	db, err := pebble.Open(dir, &pebble.Options{})
+	// Bloom filters: every reading's dedup look-up is of a key that is
+	// almost never there, which without a filter reads a block of every
+	// table that might hold it.
+	// The filters and indexes of every table stay in a block cache of
+	// their own size (Pebble's default of 8 MB is too small for them past
+	// a few million readings).
+	cache := pebble.NewCache(64 << 20)
+	defer cache.Unref()
+	opts := &pebble.Options{Cache: cache, MemTableSize: 32 << 20}
+	opts.Levels = make([]pebble.LevelOptions, 7)
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		opts.Levels[i].FilterType = pebble.TableFilter
+	}
+	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: open store %s: %w", dir, err)
 	}
@@ -238,17 +253,34 @@ func (s *Store) Counts() (stored, anchored uint64) {
 }
 
 // Unanchored returns up to max readings from the first not yet anchored,
-// as canonical bytes, with the seq of the first.
+// as canonical bytes, with the seq of the first (one iterator over the
+// range: the anchorer reads tens of thousands a round).
 func (s *Store) Unanchored(max int) (first uint64, readings [][]byte, err error) {
 	s.mu.Lock()
 	first, next := s.anchored, s.next
 	s.mu.Unlock()
-	for seq := first; seq < next && len(readings) < max; seq++ {
-		bz, err := s.Get(seq)
-		if err != nil {
-			return first, nil, err
+	end := min(next, first+uint64(max))
+	if end <= first {
+		return first, nil, nil
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: seqKey('r', first), UpperBound: seqKey('r', end)})
+	if err != nil {
+		return first, nil, err
+	}
+	defer it.Close()
+	want := first
+	for ok := it.First(); ok; ok = it.Next() {
+		if seq := binary.BigEndian.Uint64(it.Key()[2:]); seq != want {
+			return first, nil, fmt.Errorf("gateway: store is missing reading %d", want)
 		}
-		readings = append(readings, bz)
+		readings = append(readings, append([]byte(nil), it.Value()...))
+		want++
+	}
+	if err := it.Error(); err != nil {
+		return first, nil, err
+	}
+	if want != end {
+		return first, nil, fmt.Errorf("gateway: store is missing reading %d", want)
 	}
 	return first, readings, nil
 }

@@ -109,7 +109,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 	long, example, _ := strings.Cut(benchHelp, "\nExamples:\n")
 	cmd := group("bench", "Benchmarks: heart (FLamby's table), attacks, aggregate, chain, large, records", strings.TrimSpace(long), strings.TrimRight(example, "\n"), "name a benchmark: fedledger bench heart|attacks|aggregate|chain|large|records")
 	cmd.Annotations = map[string]string{"noun": "benchmark"}
-	cmd.AddCommand(newBenchHeartCmd(g), newBenchAttacksCmd(g), newBenchAggregateCmd(g), newBenchChainCmd(g), newBenchLargeCmd(g), newBenchRecordsCmd(g))
+	cmd.AddCommand(newBenchHeartCmd(g), newBenchAttacksCmd(g), newBenchAggregateCmd(g), newBenchChainCmd(g), newBenchLargeCmd(g), newBenchRecordsCmd(g), newBenchGatewayCmd(g))
 	return cmd
 }
 

@@ -127,7 +127,7 @@ one process.
 	pf.DurationVar(&g.trust.period, "trust-period", fl.DefaultTrustPeriod, "trusting period: how old a trusted header may be and still vouch for newer ones")
 	root.AddCommand(
 		newDemoCmd(g), newDatasetsCmd(g), newTestnetCmd(g), newNodeCmd(g), newTrainCmd(g),
-		newTaskCmd(g), newRoundsCmd(g), newModelCmd(g), newPredictCmd(g), newKeysCmd(g), newRecordsCmd(g), newAuditCmd(g), newExplorerCmd(g), newTxCmd(g), newBenchCmd(g), newVersionCmd(g), newDocsCmd(g),
+		newTaskCmd(g), newRoundsCmd(g), newModelCmd(g), newPredictCmd(g), newKeysCmd(g), newRecordsCmd(g), newGatewayCmd(g), newDevicesCmd(g), newAuditCmd(g), newExplorerCmd(g), newTxCmd(g), newBenchCmd(g), newVersionCmd(g), newDocsCmd(g),
 	)
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {

@@ -87,6 +87,8 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 	store := filepath.Join(dir, "store")
 	store2 := filepath.Join(dir, "store2") // records serve holds store
 	serveAddr := fmt.Sprintf("127.0.0.1:%d", base+9)
+	gwAddr, gwStatus := fmt.Sprintf("127.0.0.1:%d", base+7), fmt.Sprintf("127.0.0.1:%d", base+8)
+	stopGateway := func() {}
 	if err := os.WriteFile(filepath.Join(dir, "obs.json"), []byte(`{"resourceType": "Observation", "id": "chol", "valueQuantity": {"value": 233, "unit": "mg/dL"}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +140,13 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 		"records log":          {[]string{"records", "log", "--node", rpc, "--holder", "cleveland"}, 0},
 		"records erase":        {[]string{"records", "erase", "--home", key("cleveland"), "--store", store2, "--id", "obs-1"}, 0},
 		"bench records":        {[]string{"bench", "records", "--validators", "1", "--anchors", "100", "--reads", "10", "--readers", "2", "--proofs", "10"}, 0},
+		"gateway device add": {[]string{"gateway", "device", "add", "--devices", filepath.Join(dir, "devices.json"), "--count", "3",
+			"--credentials-out", filepath.Join(dir, "creds.json")}, 0},
+		"devices simulate": {[]string{"devices", "simulate", "--broker", gwAddr, "--credentials", filepath.Join(dir, "creds.json"),
+			"--data", data, "--rate", "5", "--seconds", "1"}, 0},
+		"gateway status": {[]string{"gateway", "status", "--status", "http://" + gwStatus}, 0},
+		"gateway export": {[]string{"gateway", "export", "--store", filepath.Join(dir, "gw"), "--out", filepath.Join(dir, "share"), "--k", "3"}, 0},
+		"bench gateway":  {[]string{"bench", "gateway", "--devices", "5", "--seconds", "1", "--validators", "1", "--data", data}, 0},
 		// datasets fetch downloads from the internet; refused before any
 		// download, its --output json is parsed like every other flag.
 		"datasets fetch": {[]string{"datasets", "fetch", "mnist"}, 2},
@@ -146,11 +155,12 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 	order := []string{"version", "keys init", "docs", "testnet", "node", "task create", "task list", "task show", "train",
 		"rounds list", "rounds show", "rounds plot", "rounds export", "audit", "explorer", "model export", "predict", "task reinstate", "task cancel", "tx sign", "tx decode", "tx broadcast",
 		"records put", "records anchor", "records verify", "records grant", "records serve", "records get", "records revoke",
-		"records break-glass", "records close-review", "records log", "records erase", "datasets fetch", "demo",
-		"bench aggregate", "bench heart", "bench attacks", "bench chain", "bench large", "bench records"}
+		"records break-glass", "records close-review", "records log", "records erase",
+		"gateway device add", "gateway serve", "devices simulate", "gateway status", "gateway export", "datasets fetch", "demo",
+		"bench aggregate", "bench heart", "bench attacks", "bench chain", "bench large", "bench records", "bench gateway"}
 	tree := leaves(newRoot(&bytes.Buffer{}, &bytes.Buffer{}))
 	for _, l := range tree {
-		if _, ok := cases[l]; !ok && l != "node" && l != "records serve" && l != "explorer" {
+		if _, ok := cases[l]; !ok && l != "node" && l != "records serve" && l != "explorer" && l != "gateway serve" {
 			t.Errorf("command %q has no --output json case in this test", l)
 		}
 	}
@@ -198,6 +208,34 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 				t.Errorf("explorer: exit %d after Ctrl-C: %s", code, logs.String())
 			}
 			continue
+		}
+		if name == "gateway serve" { // runs until gateway export needs its store
+			ctx, cancel := context.WithCancel(context.Background())
+			var logs syncBuffer
+			done := make(chan int, 1)
+			go func() {
+				done <- runContext(ctx, []string{"gateway", "serve", "--home", key("cleveland"), "--node", rpc, "--store", filepath.Join(dir, "gw"),
+					"--devices", filepath.Join(dir, "devices.json"), "--listen", gwAddr, "--status-listen", gwStatus, "--output", "json"}, &logs, &logs)
+			}()
+			stopGateway = func() {
+				cancel()
+				if code := <-done; code != 0 {
+					t.Errorf("gateway serve: exit %d: %s", code, logs.String())
+				}
+				stopGateway = func() {}
+			}
+			t.Cleanup(func() { stopGateway() })
+			for i := 0; i < 100 && !strings.Contains(logs.String(), "gateway:"); i++ {
+				time.Sleep(100 * time.Millisecond)
+			}
+			continue
+		}
+		if name == "gateway export" {
+			time.Sleep(time.Second) // the simulated readings anchored
+			stopGateway()
+		}
+		if name == "bench gateway" {
+			t.Setenv("FEDLEDGER_TEST_AS_MAIN", "1") // the gateway runs as this binary
 		}
 		if name == "records serve" { // runs until the test ends, like node
 			ctx, cancel := context.WithCancel(context.Background())

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -36,22 +38,26 @@ reading once, and anchors what arrived every --anchor-interval in the
 hospital's record log on chain. Refusals are counted by reason.
 
 device add makes credentials (the secrets are printed once; the devices
-file keeps their hashes); status prints what a running gateway counts.
+file keeps their hashes); status prints what a running gateway counts;
+export writes a de-identified data set of the anchored readings (no dates,
+identifiers or devices; ages generalised, 90+ as Safe Harbor asks) and
+refuses to write one below the k-anonymity the hospital sets.
 
 Examples:
   fedledger gateway device add --devices ./gw/devices.json --id monitor-1 --id monitor-2
   fedledger gateway device add --devices ./gw/devices.json --count 300 --prefix bed- --credentials-out ./sim-creds.json
   fedledger gateway serve --home ./net/keys/north --node http://127.0.0.1:26657 --store ./gw/store --devices ./gw/devices.json
-  fedledger gateway status --status http://127.0.0.1:1884`
+  fedledger gateway status --status http://127.0.0.1:1884
+  fedledger gateway export --store ./gw/store --out ./share --k 5 --patients ./patients.csv --with-proofs`
 
 func newGatewayCmd(g *globals) *cobra.Command {
 	long, example, _ := strings.Cut(gatewayHelp, "\nExamples:\n")
 	cmd := group("gateway", "Take vital signs from bedside devices over MQTT, pseudonymised and anchored", strings.TrimSpace(long), strings.TrimRight(example, "\n"),
-		"name a subcommand: fedledger gateway serve|status|device add")
+		"name a subcommand: fedledger gateway serve|status|export|device add")
 	device := group("device", "Manage device credentials", "Manage the gateway's device credentials.", "  fedledger gateway device add --devices ./gw/devices.json --id monitor-1",
 		"name a subcommand: fedledger gateway device add")
 	device.AddCommand(newGatewayDeviceAddCmd(g))
-	cmd.AddCommand(newGatewayServeCmd(g), newGatewayStatusCmd(g), device)
+	cmd.AddCommand(newGatewayServeCmd(g), newGatewayStatusCmd(g), newGatewayExportCmd(g), device)
 	return cmd
 }
 
@@ -364,4 +370,85 @@ func newBenchGatewayCmd(g *globals) *cobra.Command {
 		return nil
 	}
 	return cmd
+}
+
+func newGatewayExportCmd(g *globals) *cobra.Command {
+	cmd := leaf("export", "Write a de-identified data set of the anchored readings, refused below k-anonymity", gatewayHelp)
+	fs := cmd.Flags()
+	def := gateway.DefaultExportOptions()
+	store := fs.String("store", "", "the gateway's store folder (the gateway must be stopped)")
+	out := fs.String("out", "", "folder to write readings.csv, manifest.json (and proofs.jsonl) to")
+	fs.IntVar(&def.K, "k", def.K, "every class of patients with the same kept quasi-identifiers must have at least k patients")
+	patients := fs.String("patients", "", "CSV of patient,age,sex (the ids the devices send): keep an age band and sex")
+	fs.IntVar(&def.AgeBand, "age-band", def.AgeBand, "width of the age bands in years (ages over 89 are always 90+)")
+	fs.BoolVar(&def.WithProofs, "with-proofs", false, "also write each reading as stored (shifted dates, nonce) with its leaf index, to check against the chain; share only under a grant")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if *store == "" || *out == "" {
+			return usagef("--store and --out are required")
+		}
+		if def.K < 1 {
+			return usagef("--k %d: want at least 1", def.K)
+		}
+		opts := def
+		if *patients != "" {
+			var err error
+			if opts.Patients, err = readPatients(*patients); err != nil {
+				return err
+			}
+		}
+		key, err := gateway.LoadKey(*store)
+		if err != nil {
+			return err
+		}
+		p, err := gateway.NewPseudonymizer(key)
+		if err != nil {
+			return err
+		}
+		st, err := gateway.OpenStore(filepath.Join(*store, "db"), p)
+		if err != nil {
+			return fmt.Errorf("%w (stop the gateway first: its store is open)", err)
+		}
+		defer st.Close()
+		sum, err := st.Export(*out, opts)
+		if err != nil {
+			return err
+		}
+		if g.json() {
+			return writeJSON(cmd.OutOrStdout(), sum)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%d readings of %d patients written to %s (%s); k-anonymity %d (required %d)", sum.Readings, sum.Patients, *out, strings.Join(sum.Files, ", "), sum.KAchieved, sum.K)
+		if sum.Unanchored > 0 {
+			fmt.Fprintf(cmd.OutOrStdout(), "; %d readings not anchored yet were left out", sum.Unanchored)
+		}
+		fmt.Fprintln(cmd.OutOrStdout())
+		return nil
+	}
+	return cmd
+}
+
+// readPatients reads a CSV of patient,age,sex with a header row.
+func readPatients(path string) (map[string]gateway.Demographics, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("--patients %s: %v", path, err)
+	}
+	if len(rows) == 0 || len(rows[0]) < 3 || !strings.EqualFold(rows[0][0], "patient") {
+		return nil, fmt.Errorf("--patients %s: want a header row patient,age,sex", path)
+	}
+	out := map[string]gateway.Demographics{}
+	for i, r := range rows[1:] {
+		age := -1
+		if strings.TrimSpace(r[1]) != "" {
+			if age, err = strconv.Atoi(strings.TrimSpace(r[1])); err != nil || age < 0 || age > 130 {
+				return nil, fmt.Errorf("--patients %s: row %d: age %q is not a number of years", path, i+2, r[1])
+			}
+		}
+		out[r[0]] = gateway.Demographics{Age: age, Sex: r[2]}
+	}
+	return out, nil
 }

@@ -78,7 +78,7 @@ func ageBand(age, width int) string {
 
 // Export writes a de-identified data set of every anchored reading to
 // dir: readings.csv (one row a reading: a patient number local to the
-// export, minutes since the patient's first reading in it, the LOINC
+// export, seconds since the patient's first reading in it, the LOINC
 // code, the values; with demographics, the age band and sex), and
 // manifest.json; with WithProofs also proofs.jsonl. No date, device or
 // identifier leaves: times are relative, patients renumbered. It refuses
@@ -117,7 +117,7 @@ func (s *Store) Export(dir string, opts ExportOptions) (*ExportSummary, error) {
 	}
 	stored, _ := s.Counts()
 	sum := &ExportSummary{Readings: n, Patients: len(byPatient), K: opts.K, Anchored: n, Unanchored: int(stored - anchored),
-		Rules: []string{"no dates: times are minutes since the patient's first reading in this export",
+		Rules: []string{"no dates: times are seconds since the patient's first reading in this export",
 			"patients renumbered for this export; devices and identifiers dropped",
 			"ages over 89 are 90+; ages in bands"}}
 	// Demographics by pseudonym, generalised.
@@ -153,7 +153,7 @@ func (s *Store) Export(dir string, opts ExportOptions) (*ExportSummary, error) {
 	sort.Strings(patients)
 	if err := writeFile(filepath.Join(dir, "readings.csv"), func(w io.Writer) error {
 		cw := csv.NewWriter(w)
-		head := []string{"patient", "minute", "loinc", "value", "unit", "systolic", "diastolic", "mean"}
+		head := []string{"patient", "second", "loinc", "value", "unit", "systolic", "diastolic", "mean"}
 		if opts.Patients != nil {
 			head = append(head, "age_band", "sex")
 		}
@@ -163,7 +163,7 @@ func (s *Store) Export(dir string, opts ExportOptions) (*ExportSummary, error) {
 			t0, _ := time.Parse(time.RFC3339Nano, rows[0].st.Time)
 			for _, r := range rows {
 				t, _ := time.Parse(time.RFC3339Nano, r.st.Time)
-				rec := []string{strconv.Itoa(num + 1), strconv.FormatInt(int64(t.Sub(t0)/time.Minute), 10), r.st.Code, "", r.st.Unit, "", "", ""}
+				rec := []string{strconv.Itoa(num + 1), strconv.FormatInt(int64(t.Sub(t0)/time.Second), 10), r.st.Code, "", r.st.Unit, "", "", ""}
 				if r.st.Value != nil {
 					rec[3] = strconv.FormatFloat(*r.st.Value, 'f', -1, 64)
 				}

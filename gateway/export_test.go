@@ -61,7 +61,7 @@ func TestExport(t *testing.T) {
 	}
 	raw, _ := os.ReadFile(filepath.Join(out, "readings.csv"))
 	rows, _ := csv.NewReader(bytes.NewReader(raw)).ReadAll()
-	if len(rows) != 19 || rows[1][0] != "1" || rows[3][1] != "2" || rows[1][2] != "8867-4" {
+	if len(rows) != 19 || rows[1][0] != "1" || rows[3][1] != "120" || rows[1][2] != "8867-4" {
 		t.Errorf("readings.csv:\n%s", raw)
 	}
 	if bytes.Contains(raw, []byte("MRN")) || bytes.Contains(raw, []byte("bed-1")) || bytes.Contains(raw, []byte(now.Format("2006"))) {

@@ -172,16 +172,29 @@ func New(cfg Config) (*Gateway, error) {
 func (g *Gateway) Store() *Store { return g.store }
 
 // Run serves the devices and anchors until ctx ends, then stops taking
-// readings, anchors what it has (for up to 10 s) and closes the store.
+// readings, anchors what it has (for up to 15 s) and closes the store.
+//
+// Anchoring is a stream: every AnchorInterval the readings that arrived
+// are broadcast as anchor txs (fl.Client.Send) without waiting for the
+// ones before, and a second goroutine waits for each in order (Await) and
+// records where its leaves went. A reading so waits for one interval and
+// its own tx's block, not for the txs ahead of it.
 func (g *Gateway) Run(ctx context.Context) error {
 	if err := g.server.Serve(); err != nil {
 		g.store.Close()
 		return err
 	}
 	g.log.Info("serving devices", "address", g.cfg.Listener.Addr().String(), "devices", len(g.cfg.Devices))
+	queue := make(chan inflight, maxInflight)
+	// The awaiter outlives ctx by the grace period, to see the txs in
+	// flight into blocks.
+	actx, stopAwait := context.WithCancel(context.Background())
+	defer stopAwait()
+	awaited := make(chan struct{})
+	go func() { defer close(awaited); g.await(actx, queue) }()
+	_, sent := g.store.Counts()
 	tick := time.NewTicker(g.cfg.AnchorInterval)
 	defer tick.Stop()
-	var runErr error
 loop:
 	for {
 		select {
@@ -189,14 +202,19 @@ loop:
 			break loop
 		case <-tick.C:
 			g.sampleRate()
-			if err := g.anchor(ctx); err != nil && ctx.Err() == nil {
-				g.log.Warn("anchor", "error", err)
+			if g.cfg.Client != nil {
+				sent = g.send(ctx, sent, queue)
 			}
 		}
 	}
 	g.server.Close()
-	fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	close(queue)
+	grace := time.AfterFunc(15*time.Second, stopAwait)
+	<-awaited
+	grace.Stop()
+	fctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	var runErr error
 	if err := g.anchor(fctx); err != nil {
 		runErr = fmt.Errorf("gateway: anchoring at stop: %w (the readings stay stored and are anchored at the next start)", err)
 	}
@@ -204,6 +222,75 @@ loop:
 		runErr = err
 	}
 	return runErr
+}
+
+// inflight is an anchor tx sent and not yet seen in a block.
+type inflight struct {
+	bt   Batch
+	sent *fl.Sent
+}
+
+// maxInflight bounds the anchor txs in flight (each of up to
+// protocol.MaxAnchorLeaves leaves).
+const maxInflight = 16
+
+// send broadcasts the readings stored after seq sent as anchor txs, up to
+// the room in the queue, and returns how far it got.
+func (g *Gateway) send(ctx context.Context, sent uint64, queue chan<- inflight) uint64 {
+	upTo, _ := g.store.Counts()
+	for sent < upTo && len(queue) < cap(queue) {
+		end := min(upTo, sent+protocol.MaxAnchorLeaves)
+		readings, err := g.store.Range(sent, end)
+		if err != nil {
+			g.log.Warn("anchor: read the store", "error", err)
+			return sent
+		}
+		leaves := make([][]byte, len(readings))
+		for i, c := range readings {
+			leaves[i] = Leaf(c)
+		}
+		s, err := g.cfg.Client.Send(ctx, &pb.Msg{Sum: &pb.Msg_AnchorRecords{AnchorRecords: &pb.AnchorRecords{Leaves: leaves}}})
+		if err != nil {
+			if ctx.Err() == nil {
+				g.log.Warn("anchor: send", "readings", len(readings), "error", err)
+			}
+			return sent // the same readings again at the next tick
+		}
+		queue <- inflight{Batch{FirstSeq: sent, Count: end - sent}, s}
+		g.log.Debug("anchor sent", "first", sent, "readings", end-sent)
+		sent = end
+	}
+	return sent
+}
+
+// await waits for each sent anchor tx in order and records its batch; a
+// tx that fails in its block is submitted again until it goes in or ctx
+// ends.
+func (g *Gateway) await(ctx context.Context, queue <-chan inflight) {
+	c := g.cfg.Client
+	for it := range queue {
+		inc, err := c.Await(ctx, it.sent)
+		for err != nil && ctx.Err() == nil {
+			g.log.Warn("anchor: not included; submitting again", "first", it.bt.FirstSeq, "readings", it.bt.Count, "error", err)
+			time.Sleep(time.Second)
+			inc, err = c.Submit(ctx, it.sent.Msg)
+		}
+		if err != nil {
+			return // stopping: Run anchors the rest from the mark
+		}
+		bt := it.bt
+		if bt.FirstLeaf, err = records.AnchoredAt(ctx, c, c.PubKey(), inc, int(bt.Count)); err == nil {
+			bt.Height = inc.Height
+			err = g.store.MarkAnchored(bt)
+		}
+		if err != nil {
+			g.log.Error("anchor: record the batch", "first", bt.FirstSeq, "error", err)
+			return
+		}
+		g.lastHeight.Store(bt.Height)
+		g.anchored(bt, time.Now())
+		g.log.Debug("anchored", "first", bt.FirstSeq, "readings", bt.Count, "height", bt.Height, "seconds", time.Since(it.sent.At).Seconds())
+	}
 }
 
 // anchorDepth is how many anchor txs the gateway has in flight at once:

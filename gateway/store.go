@@ -77,7 +77,7 @@ func OpenStore(dir string, p *Pseudonymizer) (*Store, error) {
 	// a few million readings).
 	cache := pebble.NewCache(64 << 20)
 	defer cache.Unref()
-	opts := &pebble.Options{Cache: cache, MemTableSize: 32 << 20}
+	opts := &pebble.Options{Cache: cache, MemTableSize: 32 << 20, Logger: quiet{}}
 	opts.Levels = make([]pebble.LevelOptions, 7)
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
@@ -259,30 +259,36 @@ func (s *Store) Unanchored(max int) (first uint64, readings [][]byte, err error)
 	s.mu.Lock()
 	first, next := s.anchored, s.next
 	s.mu.Unlock()
-	end := min(next, first+uint64(max))
-	if end <= first {
-		return first, nil, nil
+	readings, err = s.Range(first, min(next, first+uint64(max)))
+	return first, readings, err
+}
+
+// Range returns the stored readings [from, end), as canonical bytes.
+func (s *Store) Range(from, end uint64) ([][]byte, error) {
+	if end <= from {
+		return nil, nil
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: seqKey('r', first), UpperBound: seqKey('r', end)})
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: seqKey('r', from), UpperBound: seqKey('r', end)})
 	if err != nil {
-		return first, nil, err
+		return nil, err
 	}
 	defer it.Close()
-	want := first
+	var readings [][]byte
+	want := from
 	for ok := it.First(); ok; ok = it.Next() {
 		if seq := binary.BigEndian.Uint64(it.Key()[2:]); seq != want {
-			return first, nil, fmt.Errorf("gateway: store is missing reading %d", want)
+			return nil, fmt.Errorf("gateway: store is missing reading %d", want)
 		}
 		readings = append(readings, append([]byte(nil), it.Value()...))
 		want++
 	}
 	if err := it.Error(); err != nil {
-		return first, nil, err
+		return nil, err
 	}
 	if want != end {
-		return first, nil, fmt.Errorf("gateway: store is missing reading %d", want)
+		return nil, fmt.Errorf("gateway: store is missing reading %d", want)
 	}
-	return first, readings, nil
+	return readings, nil
 }
 
 // MarkAnchored records an anchored batch and moves the anchored mark past
@@ -323,4 +329,14 @@ func (s *Store) BatchOf(seq uint64) (*Batch, error) {
 		return nil, fmt.Errorf("gateway: reading %d is not anchored yet", seq)
 	}
 	return &bt, nil
+}
+
+// quiet drops Pebble's informational lines (WAL replay on every open);
+// its errors come back as errors.
+type quiet struct{}
+
+func (quiet) Infof(string, ...any)  {}
+func (quiet) Errorf(string, ...any) {}
+func (quiet) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("gateway: store: "+format, args...)) // Pebble's own contract: corruption it cannot go on from
 }

@@ -301,9 +301,9 @@ func (c exec) checkEvent(signer *pb.Participant, e *pb.AccessEvent) error {
 // or nil if the log is shorter: for other modules that tie their state to
 // an anchored record (the training module's data anchors).
 func LeafHash(r module.Reader, hospital []byte, index uint64) ([]byte, error) {
-	v, err := r.Get(recordLog(hospital).nodeKey(compact.NewNodeID(0, index)))
-	if err != nil {
-		return nil, fmt.Errorf("%w: read leaf: %v", protocol.ErrInternal, err)
+	v, ok, err := recordLog(hospital).node(r, compact.NewNodeID(0, index))
+	if err != nil || !ok {
+		return nil, err
 	}
 	return v, nil
 }

@@ -15,12 +15,16 @@ import (
 
 // A log is one hospital's append-only RFC 6962 Merkle tree. Its head
 // (size, root and the compact range [0, size) it grows from) is a Merkle
-// state record, so the app hash covers it; every complete node of the
-// tree is a side key under the same prefix, authenticated by the root,
-// from which inclusion and consistency proofs are read.
+// state record, so the app hash covers it. The tree's complete nodes are
+// side keys under the same prefix, authenticated by the root, from which
+// inclusion and consistency proofs are read: stored as tiles (as in
+// transparency logs: C2SP tlog-tiles), each the hashes of up to 256
+// consecutive nodes of a level that is a multiple of 8; a node between
+// those levels is hashed up from the tile below it when a proof needs it.
+// A batch of leaves so writes a few tiles, not two keys a leaf.
 //
-//	<prefix><hospital>                     LogHead (Merkle state)
-//	side <prefix><hospital><level u8><index u64>   node hash
+//	<prefix><hospital>                                    LogHead (Merkle state)
+//	side <prefix><hospital><level u8><tile index u64>   32-byte hashes of nodes level/256·index …
 type log struct {
 	prefix   string // "l/" (records) or "a/" (access events)
 	hospital []byte
@@ -33,12 +37,55 @@ var (
 
 func (l log) headKey() string { return l.prefix + string(l.hospital) }
 
-func (l log) nodeKey(id compact.NodeID) string {
+// Tiles: tileHeight levels of the tree share one level of stored nodes,
+// tileWidth of which make a tile.
+const (
+	tileHeight = 8
+	tileWidth  = 1 << tileHeight
+)
+
+// tileID names a tile: the stored level (a multiple of tileHeight) and
+// the tile's index along it.
+type tileID struct {
+	level uint
+	index uint64
+}
+
+func (l log) tileKey(t tileID) string {
 	b := make([]byte, 0, len(l.hospital)+9)
 	b = append(b, l.hospital...)
-	b = append(b, byte(id.Level))
-	b = binary.BigEndian.AppendUint64(b, id.Index)
+	b = append(b, byte(t.level))
+	b = binary.BigEndian.AppendUint64(b, t.index)
 	return module.SideKey(l.prefix, string(b))
+}
+
+// node is the hash of a complete node: read from its tile, or hashed up
+// from the 2^d nodes of the stored level d below it, which lie in one
+// tile. ok is false when the tile does not hold them (not a complete node).
+func (l log) node(r module.Reader, id compact.NodeID) ([]byte, bool, error) {
+	base := id.Level - id.Level%tileHeight
+	d := id.Level - base
+	first := id.Index << d
+	v, err := r.Get(l.tileKey(tileID{base, first / tileWidth}))
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: read tile: %v", protocol.ErrInternal, err)
+	}
+	off, n := int(first%tileWidth)*32, 32<<d
+	if len(v)%32 != 0 || off+n > len(v) {
+		return nil, false, nil
+	}
+	hashes := make([][]byte, 1<<d)
+	for i := range hashes {
+		hashes[i] = v[off+32*i : off+32*i+32]
+	}
+	for len(hashes) > 1 {
+		up := make([][]byte, len(hashes)/2)
+		for i := range up {
+			up[i] = hasher.HashChildren(hashes[2*i], hashes[2*i+1])
+		}
+		hashes = up
+	}
+	return hashes[0], true, nil
 }
 
 // head reads the log's head; an empty log has size 0 and the empty root.
@@ -66,11 +113,41 @@ func (l log) appendLeaves(st module.State, height int64, leafHashes [][]byte) (u
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: log head of %x: %v", protocol.ErrInternal, l.hospital, err)
 	}
-	visit := func(id compact.NodeID, hash []byte) { st.Set(l.nodeKey(id), hash) }
+	// The complete nodes of the stored levels, appended to their tiles:
+	// along a level they come in index order, so each tile grows at its
+	// end. Each touched tile is written once.
+	grown := map[tileID][]byte{}
+	var order []tileID
+	var bad error
+	visit := func(id compact.NodeID, hash []byte) {
+		if id.Level%tileHeight != 0 || bad != nil {
+			return
+		}
+		t := tileID{id.Level, id.Index / tileWidth}
+		v, ok := grown[t]
+		if !ok {
+			if v, bad = st.Get(l.tileKey(t)); bad != nil {
+				return
+			}
+			v = append([]byte(nil), v...)
+			order = append(order, t)
+		}
+		if uint64(len(v)/32) != id.Index%tileWidth {
+			bad = fmt.Errorf("tile %d/%d holds %d nodes; node %d comes next", t.level, t.index, len(v)/32, id.Index)
+			return
+		}
+		grown[t] = append(v, hash...)
+	}
 	for _, lh := range leafHashes {
 		if err := r.Append(lh, visit); err != nil {
 			return 0, nil, fmt.Errorf("%w: append to log of %x: %v", protocol.ErrInternal, l.hospital, err)
 		}
+	}
+	if bad != nil {
+		return 0, nil, fmt.Errorf("%w: log of %x: %v", protocol.ErrInternal, l.hospital, bad)
+	}
+	for _, t := range order {
+		st.Set(l.tileKey(t), grown[t])
 	}
 	root, err := r.GetRootHash(nil)
 	if err != nil {
@@ -85,11 +162,11 @@ func (l log) appendLeaves(st module.State, height int64, leafHashes [][]byte) (u
 func (l log) nodes(r module.Reader, n proof.Nodes) ([][]byte, error) {
 	hashes := make([][]byte, len(n.IDs))
 	for i, id := range n.IDs {
-		v, err := r.Get(l.nodeKey(id))
+		v, ok, err := l.node(r, id)
 		if err != nil {
-			return nil, fmt.Errorf("%w: read node: %v", protocol.ErrInternal, err)
+			return nil, err
 		}
-		if len(v) != 32 {
+		if !ok {
 			return nil, fmt.Errorf("%w: log of %x has no node %d/%d", protocol.ErrInternal, l.hospital, id.Level, id.Index)
 		}
 		hashes[i] = v

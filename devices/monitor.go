@@ -60,43 +60,69 @@ func (m *Monitor) value(s int) (float64, bool) {
 	return v, ok && v > 0
 }
 
+// Row returns every reading the record has for its current row (one
+// minute of a numerics record), all measured at t, and moves to the next
+// row. A row without values gives none.
+func (m *Monitor) Row(t time.Time) [][]byte {
+	var out [][]byte
+	for _, k := range m.kinds {
+		if vals, ok := m.values(k); ok {
+			_, p := m.reading(k, vals, t)
+			out = append(out, p)
+		}
+	}
+	m.k, m.row = 0, (m.row+1)%m.rec.Samples
+	return out
+}
+
+// values are kind k's values at the current row, false if one is missing.
+func (m *Monitor) values(k kind) ([]float64, bool) {
+	vals := make([]float64, len(k.sig))
+	for i, s := range k.sig {
+		v, ok := m.value(s)
+		if !ok {
+			return nil, false
+		}
+		vals[i] = v
+	}
+	return vals, true
+}
+
+// reading is the Observation of kind k with vals at t.
+func (m *Monitor) reading(k kind, vals []float64, t time.Time) (id string, payload []byte) {
+	m.seq++
+	id = fmt.Sprintf("%s-%d", m.Device, m.seq)
+	r := gateway.Reading{ResourceType: "Observation", ID: id, Status: "final",
+		Code:      gateway.CodeableConcept{Coding: []gateway.Coding{{System: gateway.LOINC, Code: k.code}}},
+		Subject:   gateway.Reference{Identifier: gateway.Identifier{Value: m.Patient}},
+		Device:    gateway.Reference{Identifier: gateway.Identifier{Value: m.Device}},
+		Effective: t.UTC().Format(time.RFC3339Nano)}
+	q := func(v float64) *gateway.Quantity {
+		return &gateway.Quantity{Value: v, Unit: k.unit, System: "http://unitsofmeasure.org", Code: k.unit}
+	}
+	if k.comps == nil {
+		r.Value = q(vals[0])
+	} else {
+		for i, c := range k.comps {
+			r.Component = append(r.Component, gateway.Component{Code: gateway.CodeableConcept{Coding: []gateway.Coding{{System: gateway.LOINC, Code: c}}}, Value: q(vals[i])})
+		}
+	}
+	payload, _ = json.Marshal(r)
+	return id, payload
+}
+
 // Next is the monitor's next reading, measured at t: its id and payload.
 func (m *Monitor) Next(t time.Time) (id string, payload []byte) {
 	for tries := 0; tries < len(m.kinds)*m.rec.Samples; tries++ {
 		k := m.kinds[m.k]
+		vals, ok := m.values(k)
 		m.k++
 		if m.k == len(m.kinds) {
 			m.k, m.row = 0, (m.row+1)%m.rec.Samples
 		}
-		vals := make([]float64, len(k.sig))
-		ok := true
-		for i, s := range k.sig {
-			if vals[i], ok = m.value(s); !ok {
-				break
-			}
+		if ok {
+			return m.reading(k, vals, t)
 		}
-		if !ok {
-			continue
-		}
-		m.seq++
-		id = fmt.Sprintf("%s-%d", m.Device, m.seq)
-		r := gateway.Reading{ResourceType: "Observation", ID: id, Status: "final",
-			Code:      gateway.CodeableConcept{Coding: []gateway.Coding{{System: gateway.LOINC, Code: k.code}}},
-			Subject:   gateway.Reference{Identifier: gateway.Identifier{Value: m.Patient}},
-			Device:    gateway.Reference{Identifier: gateway.Identifier{Value: m.Device}},
-			Effective: t.UTC().Format(time.RFC3339Nano)}
-		q := func(v float64) *gateway.Quantity {
-			return &gateway.Quantity{Value: v, Unit: k.unit, System: "http://unitsofmeasure.org", Code: k.unit}
-		}
-		if k.comps == nil {
-			r.Value = q(vals[0])
-		} else {
-			for i, c := range k.comps {
-				r.Component = append(r.Component, gateway.Component{Code: gateway.CodeableConcept{Coding: []gateway.Coding{{System: gateway.LOINC, Code: c}}}, Value: q(vals[i])})
-			}
-		}
-		payload, _ = json.Marshal(r)
-		return id, payload
 	}
-	return "", nil // unreachable: NewMonitor checked the record has values
+	return "", nil // the record has no value at all
 }

@@ -76,7 +76,7 @@ func Dial(ctx context.Context, addr, device, secret string) (*Conn, error) {
 	c := &Conn{nc: nc, br: bufio.NewReader(nc), pending: map[uint16]chan ack{}, done: make(chan struct{})}
 	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 5,
 		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), Clean: true, ClientIdentifier: device, Keepalive: 0,
-			UsernameFlag: true, Username: []byte(device), PasswordFlag: true, Password: []byte(secret)}}
+			UsernameFlag: device != "", Username: []byte(device), PasswordFlag: secret != "", Password: []byte(secret)}}
 	var buf bytes.Buffer
 	if err := pk.ConnectEncode(&buf); err != nil {
 		nc.Close()

@@ -150,13 +150,16 @@ func TestGateway(t *testing.T) {
 	if _, err := devices.Dial(ctx, addr, "monitor-9", secrets["monitor-1"]); !errors.Is(err, devices.ErrRefused) {
 		t.Errorf("unknown device: %v", err)
 	}
+	if _, err := devices.Dial(ctx, addr, "", ""); !errors.Is(err, devices.ErrRefused) {
+		t.Errorf("no credentials: %v", err)
+	}
 	// The good readings still go through after all of that.
 	if err := m1.Publish(ctx, gateway.Topic("monitor-1"), reading("monitor-1", "r4", "MRN-000417", "9279-1", "/min", 14, now)); err != nil {
 		t.Fatalf("a good reading after the bad ones: %v", err)
 	}
 	st := g.Status()
 	want := map[string]int64{gateway.RefusedRange: 1, gateway.RefusedUnit: 1, gateway.RefusedMalformed: 2, gateway.RefusedCode: 1,
-		gateway.RefusedDevice: 1, gateway.RefusedTime: 1, gateway.RefusedTopic: 1, gateway.RefusedCredentials: 2}
+		gateway.RefusedDevice: 1, gateway.RefusedTime: 1, gateway.RefusedTopic: 1, gateway.RefusedCredentials: 3}
 	if st.Stored != 4 || st.Duplicates != 1 || fmt.Sprint(st.Refused) != fmt.Sprint(want) || st.DevicesConnected != 1 || st.DevicesKnown != 2 {
 		t.Errorf("status: %+v; want 4 stored, 1 duplicate, refused %v", st, want)
 	}

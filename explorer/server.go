@@ -145,13 +145,18 @@ func taskID(r *http.Request) (uint64, error) {
 	return id, nil
 }
 
-// roundNum reads the {round} of the path (0 is the initial model).
-func roundNum(r *http.Request) (uint32, error) {
+// taskRound reads the {id} and {round} of the path (round 0 is the
+// initial model).
+func taskRound(r *http.Request) (uint64, uint32, error) {
+	id, err := taskID(r)
+	if err != nil {
+		return 0, 0, err
+	}
 	n, err := strconv.ParseUint(r.PathValue("round"), 10, 32)
 	if err != nil {
-		return 0, fmt.Errorf("%w: round %q: want a round number", errBadRequest, r.PathValue("round"))
+		return 0, 0, fmt.Errorf("%w: round %q: want a round number", errBadRequest, r.PathValue("round"))
 	}
-	return uint32(n), nil
+	return id, uint32(n), nil
 }
 
 // Status is what /api/status answers.
@@ -270,12 +275,7 @@ type Verification struct {
 }
 
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
-	id, err := taskID(r)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	round, err := roundNum(r)
+	id, round, err := taskRound(r)
 	if err != nil {
 		fail(w, err)
 		return
@@ -300,12 +300,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) model(w http.ResponseWriter, r *http.Request) {
-	id, err := taskID(r)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	round, err := roundNum(r)
+	id, round, err := taskRound(r)
 	if err != nil {
 		fail(w, err)
 		return

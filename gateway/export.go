@@ -151,7 +151,7 @@ func (s *Store) Export(dir string, opts ExportOptions) (*ExportSummary, error) {
 		patients = append(patients, p)
 	}
 	sort.Strings(patients)
-	if err := writeFile(filepath.Join(dir, "readings.csv"), func(w io.Writer) error {
+	if err := writeFile(filepath.Join(dir, "readings.csv"), 0o600, func(w io.Writer) error {
 		cw := csv.NewWriter(w)
 		head := []string{"patient", "second", "loinc", "value", "unit", "systolic", "diastolic", "mean"}
 		if opts.Patients != nil {
@@ -187,7 +187,7 @@ func (s *Store) Export(dir string, opts ExportOptions) (*ExportSummary, error) {
 	}
 	sum.Files = append(sum.Files, "readings.csv")
 	if opts.WithProofs {
-		if err := writeFile(filepath.Join(dir, "proofs.jsonl"), func(w io.Writer) error {
+		if err := writeFile(filepath.Join(dir, "proofs.jsonl"), 0o600, func(w io.Writer) error {
 			enc := json.NewEncoder(w)
 			for _, p := range patients {
 				for _, r := range byPatient[p] {
@@ -211,23 +211,4 @@ func (s *Store) Export(dir string, opts ExportOptions) (*ExportSummary, error) {
 		return nil, err
 	}
 	return sum, nil
-}
-
-// writeFile writes through a renamed temporary file.
-func writeFile(path string, write func(io.Writer) error) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -67,7 +67,7 @@ type Server struct {
 
 	// mu guards the audit jobs; an audit runs in a goroutine of its own
 	// and writes its progress into its job under mu.
-	mu     sync.Mutex
+	mu      sync.Mutex
 	jobs    []*auditJob
 	active  *auditJob
 	lastJob int

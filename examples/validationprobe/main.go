@@ -53,7 +53,8 @@ func main() {
 	mal := flag.Int("malicious", 3, "malicious hospitals (the last ones)")
 	rounds := flag.Int("rounds", 8, "rounds")
 	seed := flag.Uint64("seed", 42, "seed")
-	cmp := flag.String("cmp", "loo", "what an update is compared with: loo (the median of the other updates) or stay (not moving)")
+	cmp := flag.String("cmp", "loo", "what an update is compared with: loo (the median of the other updates), stay (not moving) or flip (the update's opposite, w − Δ)")
+	metric := flag.String("metric", "loss", "how a scorer compares: loss (mean log-loss) or auc (ranking only: blind to an intercept, so to a hospital's share of positives)")
 	liars := flag.Bool("liars", false, "malicious hospitals score too, and lie: every honest update harmful (+1), every malicious one helpful (-1)")
 	flag.Parse()
 	if *attack == "" || sim.Collusive(*attack) {
@@ -111,9 +112,16 @@ func main() {
 		trimmed := make([]float64, n) // per update: the scorers' loss differences, f trimmed from each end
 		for j := range ups {
 			var ref []float64
-			if *cmp == "loo" {
+			switch *cmp {
+			case "loo":
 				ref = add(w, coordMedian(ups, j))
-			} else {
+			case "flip":
+				neg := make([]float64, len(ups[j]))
+				for k, v := range ups[j] {
+					neg[k] = -v
+				}
+				ref = add(w, neg)
+			default:
 				ref = w
 			}
 			cand := add(w, ups[j])
@@ -134,12 +142,20 @@ func main() {
 					}
 					continue
 				}
-				a, _ := fl.Evaluate(spec, cand, h.Test)
-				b, _ := fl.Evaluate(spec, ref, h.Test)
-				diffs = append(diffs, a.Loss-b.Loss)
-				all = append(all, a.Loss-b.Loss)
+				var d float64 // > 0: the update makes this scorer's rows worse
+				if *metric == "auc" {
+					a, _ := fl.Score(spec, cand, h.Test)
+					b, _ := fl.Score(spec, ref, h.Test)
+					d = b.AUC - a.AUC
+				} else {
+					a, _ := fl.Evaluate(spec, cand, h.Test)
+					b, _ := fl.Evaluate(spec, ref, h.Test)
+					d = a.Loss - b.Loss
+				}
+				diffs = append(diffs, d)
+				all = append(all, d)
 				tot++
-				if a.Loss > b.Loss {
+				if d > 0 {
 					harm++
 				}
 			}

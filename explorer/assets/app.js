@@ -187,7 +187,8 @@ function reputationTable(h) {
   for (const r of h.rounds) for (const c of r.reputation || []) {
     rows.push(el("tr", {}, el("td", { class: "num" }, r.round), el("td", {}, c.hospital),
       el("td", { class: "num" }, (c.delta >= 0 ? "+" : "") + c.delta.toFixed(2)), el("td", { class: "num" }, c.score.toFixed(2)),
-      el("td", {}, c.flagged ? el("span", { class: "badge flagged" }, "FLAGGED") : ""), el("td", {}, (c.reasons || []).join("; "))));
+      el("td", {}, c.flagged ? el("span", { class: "badge flagged" }, "FLAGGED") : ""),
+      el("td", { class: c.reasons && c.reasons.length ? "" : "muted" }, c.reasons && c.reasons.length ? c.reasons.join("; ") : "no evidence against it this round")));
   }
   if (!rows.length) return el("p", { class: "muted" }, h.task.reputation ? "No reputation change yet." : "This task does not score reputation.");
   return el("table", { id: "reputation" }, el("tr", {}, ["round", "hospital", "change", "score", "", "reasons"].map((x) => el("th", {}, x))), rows);

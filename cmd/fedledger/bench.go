@@ -123,7 +123,7 @@ func newBenchHeartCmd(g *globals) *cobra.Command {
 	validators := fs.Int("validators", def.Validators, "CometBFT validators")
 	methods := fs.String("methods", "", "comma-separated methods to run (default all: local,pooled,fedavg,fedprox,fedavgm,fedadagrad,fedadam,fedyogi)")
 	out := fs.String("out", "", "CSV file to write (default: no file)")
-	tune := fs.Bool("tune", false, "choose a recipe instead: run bench.HeartGrid on FLamby's split with 20% of each hospital's training rows held out, over the tuning seeds (never the reporting seeds), and rank the recipes by validation accuracy")
+	tune := fs.Bool("tune", false, "choose a recipe instead: run bench.HeartGrid on FLamby's split with 20% of each hospital's training rows held out, over the tuning seeds (never the reporting seeds), and rank the recipes by validation log-loss")
 	protocol := fs.String("protocol", bench.ProtocolRandom, "random: a new split per seed; flamby: FLamby's fixed split and scaling, with FLamby's recipes as rows flamby-*")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
@@ -177,9 +177,9 @@ func newBenchHeartCmd(g *globals) *cobra.Command {
 			if g.json() {
 				return writeJSON(stdout, choices)
 			}
-			fmt.Fprintf(stdout, "\nrecipes by validation accuracy (FLamby's split, %.0f%% of training rows held out, seeds %v):\n", 100*bench.ValidationShare, bench.TuneSeeds)
+			fmt.Fprintf(stdout, "\nrecipes by validation log-loss (FLamby's split, %.0f%% of training rows held out, seeds %v):\n", 100*bench.ValidationShare, bench.TuneSeeds)
 			for _, c := range choices {
-				fmt.Fprintf(stdout, "%.3f  %s\n", c.Mean, c.Method.Name)
+				fmt.Fprintf(stdout, "log-loss %.4f  accuracy %.3f  %s\n", c.Loss, c.Mean, c.Method.Name)
 			}
 			return nil
 		}

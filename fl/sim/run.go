@@ -2,10 +2,10 @@ package sim
 
 import (
 	"context"
-	"errors"
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -329,6 +329,7 @@ func (r *runner) score(rd *pb.Round, params []float64, timing roundTiming) (Roun
 			return res, err
 		}
 		res.Accuracy[h.Name] = m.Accuracy
+		res.MeanLoss += m.Loss / float64(len(r.fed.Hospitals))
 		sum += m.Accuracy
 		line += fmt.Sprintf("  %11.3f", m.Accuracy)
 	}
@@ -351,7 +352,7 @@ func (r *runner) finish(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	last := rep.Rounds[len(rep.Rounds)-1]
-	rep.Final = Final{MeanAccuracy: last.MeanAccuracy, Accuracy: last.Accuracy, ModelHash: hex.EncodeToString(t.ModelHash), Height: t.FinishedHeight}
+	rep.Final = Final{MeanAccuracy: last.MeanAccuracy, Accuracy: last.Accuracy, MeanLoss: last.MeanLoss, ModelHash: hex.EncodeToString(t.ModelHash), Height: t.FinishedHeight}
 	if r.cfg.Reputation {
 		scores, err := r.researcher.Reputation(ctx, r.taskID)
 		if err != nil {

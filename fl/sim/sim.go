@@ -122,7 +122,10 @@ type RoundResult struct {
 	ModelHash    string             `json:"model_hash"`
 	Accuracy     map[string]float64 `json:"accuracy"`
 	MeanAccuracy float64            `json:"mean_accuracy"`
-	Height       int64              `json:"height"`
+	// MeanLoss is the hospitals' mean test log-loss (each hospital's mean
+	// over its rows, then the mean over hospitals).
+	MeanLoss float64 `json:"mean_loss"`
+	Height   int64   `json:"height"`
 	// Seconds is the wall time from the previous round's close (or the
 	// task's creation) to this round's close.
 	Seconds float64 `json:"seconds"`
@@ -139,6 +142,7 @@ type RoundResult struct {
 // Final is the end state of the task.
 type Final struct {
 	MeanAccuracy float64            `json:"mean_accuracy"`
+	MeanLoss     float64            `json:"mean_loss"`
 	Accuracy     map[string]float64 `json:"accuracy"`
 	ModelHash    string             `json:"model_hash"`
 	AppHash      string             `json:"app_hash"`

@@ -501,9 +501,11 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		h.g.duplicates.Add(1)
 		return pk, packets.CodeSuccessIgnore // acknowledged again, stored once
 	}
-	t, _ := time.Parse(time.RFC3339Nano, r.Effective)
-	h.g.mu.Lock()
-	h.g.measured[seq] = t
-	h.g.mu.Unlock()
+	if h.g.cfg.Client != nil { // kept until anchored: a gateway that does not anchor keeps none
+		t, _ := time.Parse(time.RFC3339Nano, r.Effective)
+		h.g.mu.Lock()
+		h.g.measured[seq] = t
+		h.g.mu.Unlock()
+	}
 	return pk, packets.CodeSuccessIgnore // stored; nobody subscribes
 }

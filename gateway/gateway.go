@@ -112,9 +112,10 @@ type Gateway struct {
 	log     *slog.Logger
 	started time.Time
 
-	refused    sync.Map // reason → *atomic.Int64
-	duplicates atomic.Int64
-	lastHeight atomic.Int64
+	refused     sync.Map // reason → *atomic.Int64
+	sendFailing bool     // Run's goroutine only: the last send failed (said once)
+	duplicates  atomic.Int64
+	lastHeight  atomic.Int64
 
 	// mu guards the measurement times of readings not yet anchored, the
 	// latency ring and the rate samples.
@@ -251,10 +252,15 @@ func (g *Gateway) send(ctx context.Context, sent uint64, queue chan<- inflight) 
 		}
 		s, err := g.cfg.Client.Send(ctx, &pb.Msg{Sum: &pb.Msg_AnchorRecords{AnchorRecords: &pb.AnchorRecords{Leaves: leaves}}})
 		if err != nil {
-			if ctx.Err() == nil {
-				g.log.Warn("anchor: send", "readings", len(readings), "error", err)
+			if ctx.Err() == nil && !g.sendFailing {
+				g.log.Warn("anchor: cannot send; retrying every interval, the readings stay stored", "readings", len(readings), "error", err)
 			}
+			g.sendFailing = true
 			return sent // the same readings again at the next tick
+		}
+		if g.sendFailing {
+			g.log.Info("anchor: sending again", "from", sent)
+			g.sendFailing = false
 		}
 		queue <- inflight{Batch{FirstSeq: sent, Count: end - sent}, s}
 		g.log.Debug("anchor sent", "first", sent, "readings", end-sent)

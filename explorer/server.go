@@ -224,22 +224,20 @@ func (s *Server) load(r *http.Request) (*history.History, error) {
 	return history.Load(ctx, s.cfg.Client, names, id)
 }
 
-func (s *Server) task(w http.ResponseWriter, r *http.Request) {
-	h, err := s.load(r)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, h)
-}
+func (s *Server) task(w http.ResponseWriter, r *http.Request) { s.history(w, r, false) }
 
-func (s *Server) historyJSON(w http.ResponseWriter, r *http.Request) {
+func (s *Server) historyJSON(w http.ResponseWriter, r *http.Request) { s.history(w, r, true) }
+
+// history answers a task's history as JSON, as a download when asked.
+func (s *Server) history(w http.ResponseWriter, r *http.Request, download bool) {
 	h, err := s.load(r)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="task-%d-history.json"`, h.Task.ID))
+	if download {
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="task-%d-history.json"`, h.Task.ID))
+	}
 	writeJSON(w, http.StatusOK, h)
 }
 

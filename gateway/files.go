@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+
+	"github.com/fedledger/fedledger/records"
 )
 
 // DevicesFile is the gateway's list of device credentials on disk (JSON):
@@ -77,28 +78,10 @@ func AddDevices(path string, ids []string) ([]Device, []string, error) {
 // LoadKey reads the pseudonym key in dir (pseudonym.key), making it on
 // first use. Losing it makes new pseudonyms unlinkable to old ones.
 func LoadKey(dir string) ([]byte, error) {
-	path := filepath.Join(dir, "pseudonym.key")
-	key, err := os.ReadFile(path)
-	if err == nil {
-		if len(key) != 32 {
-			return nil, fmt.Errorf("gateway: %s has %d bytes, want 32", path, len(key))
-		}
-		return key, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	key = make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, err
-	}
-	if err := writeAtomic(path, key, 0o600); err != nil {
-		return nil, err
-	}
-	return key, nil
+	return records.LoadOrCreateKey(filepath.Join(dir, "pseudonym.key"))
 }
 
 func writeAtomic(path string, data []byte, mode os.FileMode) error {

@@ -225,6 +225,16 @@ loop:
 	return runErr
 }
 
+// anchorMsg is the anchor of stored readings (canonical bytes): their
+// leaves, in order.
+func anchorMsg(readings [][]byte) *pb.Msg {
+	leaves := make([][]byte, len(readings))
+	for i, c := range readings {
+		leaves[i] = Leaf(c)
+	}
+	return &pb.Msg{Sum: &pb.Msg_AnchorRecords{AnchorRecords: &pb.AnchorRecords{Leaves: leaves}}}
+}
+
 // inflight is an anchor tx sent and not yet seen in a block.
 type inflight struct {
 	bt   Batch
@@ -246,11 +256,7 @@ func (g *Gateway) send(ctx context.Context, sent uint64, queue chan<- inflight) 
 			g.log.Warn("anchor: read the store", "error", err)
 			return sent
 		}
-		leaves := make([][]byte, len(readings))
-		for i, c := range readings {
-			leaves[i] = Leaf(c)
-		}
-		s, err := g.cfg.Client.Send(ctx, &pb.Msg{Sum: &pb.Msg_AnchorRecords{AnchorRecords: &pb.AnchorRecords{Leaves: leaves}}})
+		s, err := g.cfg.Client.Send(ctx, anchorMsg(readings))
 		if err != nil {
 			if ctx.Err() == nil && !g.sendFailing {
 				g.log.Warn("anchor: cannot send; retrying every interval, the readings stay stored", "readings", len(readings), "error", err)
@@ -327,11 +333,7 @@ func (g *Gateway) anchor(ctx context.Context) error {
 		var batches []Batch
 		for off := 0; off < len(readings); off += protocol.MaxAnchorLeaves {
 			part := readings[off:min(off+protocol.MaxAnchorLeaves, len(readings))]
-			leaves := make([][]byte, len(part))
-			for i, c := range part {
-				leaves[i] = Leaf(c)
-			}
-			msgs = append(msgs, &pb.Msg{Sum: &pb.Msg_AnchorRecords{AnchorRecords: &pb.AnchorRecords{Leaves: leaves}}})
+			msgs = append(msgs, anchorMsg(part))
 			batches = append(batches, Batch{FirstSeq: first + uint64(off), Count: uint64(len(part))})
 		}
 		t0 := time.Now()

@@ -73,7 +73,7 @@ func Open(dir string, holder []byte) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	master, err := masterKey(filepath.Join(dir, MasterKeyFile))
+	master, err := LoadOrCreateKey(filepath.Join(dir, MasterKeyFile))
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,10 @@ func (quiet) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf(format, args...))
 }
 
-func masterKey(path string) ([]byte, error) {
+// LoadOrCreateKey reads the 32-byte key in the file at path, or makes one
+// (random, mode 0600) if there is none; two processes racing to make it
+// end with one key (the file is created exclusively).
+func LoadOrCreateKey(path string) ([]byte, error) {
 	k, err := os.ReadFile(path)
 	if err == nil {
 		if len(k) != 32 {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"os"
 	"testing"
+
+	"github.com/fedledger/fedledger/gateway/gatewaybench"
 )
 
 // TestMain lets the test binary stand in for fedledger when a command
@@ -24,16 +26,7 @@ func TestGatewayKill9(t *testing.T) {
 	t.Setenv("FEDLEDGER_TEST_AS_MAIN", "1")
 	code, out, errs := runIn(nil, "bench", "gateway", "--devices", "50", "--rate", "5", "--seconds", "6", "--validators", "1",
 		"--kill", "--data", data, "--output", "json")
-	var r struct {
-		Kills    int    `json:"gateway_kills"`
-		Sent     int64  `json:"sent"`
-		Acked    int64  `json:"acked"`
-		Stored   uint64 `json:"stored"`
-		Anchored uint64 `json:"anchored"`
-		Lost     int64  `json:"lost"`
-		Unacked  int64  `json:"unacked"`
-		Resent   int64  `json:"resent"`
-	}
+	var r gatewaybench.Result
 	if code != 0 || json.Unmarshal([]byte(out), &r) != nil {
 		t.Fatalf("bench gateway --kill: exit %d\n%s\n%s", code, out, errs)
 	}

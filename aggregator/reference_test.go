@@ -116,8 +116,8 @@ func referenceRunRound(members []Member, rule Rule, reputation bool) (RoundOutco
 			continue
 		}
 		switch {
-		case mulLess(norms[k], freeRiderFactor, medNorm, 1):
-			add(i, penFreeRider, "free-rider: update norm %s× the median", decimal(norms[k], medNorm, 2))
+		case norms[k] == 0:
+			add(i, penFreeRider, "free-rider: a zero update")
 			continue
 		case mulLess(medNorm, oversizeFactor, norms[k], 1):
 			add(i, penOversized, "oversized: update norm %s× the median", decimal(norms[k], medNorm, 1))

@@ -13,36 +13,46 @@ import (
 //	absent      invited, sent nothing                              −0.10
 //	unrevealed  committed but never revealed                       −0.40
 //	sybil       within 2% of another hospital's update              −0.40
-//	free-rider  norm below 1% of the median norm (a zero update)   −0.40
+//	free-rider  a zero update                                      −0.40
 //	oversized   norm above 4× the median norm                      −0.30
 //	opposes     cosine with the aggregate below −0.3               −0.25
+//	harms       (feedback) most scorers found its previous update
+//	            worse than its opposite, and that many would be
+//	            rare for the round's typical update (feedback.go):
+//	            chance at most 1/100                               −0.30
+//	            chance at most 1/1,000                             −0.60
 //	excluded    left out by the rule (Multi-Krum)                  −0.10
 //	good        none of the above                                  +0.05 (up to 1)
 //
 // Medians are over the round's unflagged, non-sybil updates. The thresholds
 // leave room for honest hospitals whose data differ (non-IID updates are
 // larger or point elsewhere than the aggregate, but not 4× larger nor
-// strongly opposed; a small hospital that has converged sends a small update,
-// but not a hundred times smaller), which a plain distance-to-aggregate test
-// would flag.
+// strongly opposed), which a plain distance-to-aggregate test would flag.
+// A free-rider is a fact, not a judgment: a hospital whose data the model
+// already fits sends a tiny update, but not a zero one.
+// A member with Feedback set (a task with validation feedback) is judged
+// by what the other hospitals found on their own rows, not by its cosine
+// with the aggregate: "harms" replaces "opposes" (docs/robustness.md says
+// why: a hospital whose data differ points elsewhere, it does not harm).
 // Scores start at 1. A hospital whose score falls below 0.5 is flagged: from
 // then on it may not commit and its updates get zero weight, until an admin
 // reinstates it.
 const (
-	ScoreStart      int64 = 1_000_000
-	ScoreThreshold  int64 = 500_000
-	scoreGood       int64 = 50_000
-	penAbsent       int64 = 100_000
-	penUnrevealed   int64 = 400_000
-	penSybil        int64 = 400_000
-	penFreeRider    int64 = 400_000
-	penOversized    int64 = 300_000
-	penOpposes      int64 = 250_000
-	penExcluded     int64 = 100_000
-	SybilDistance         = 20_000   // micro: relative distance of near-duplicates
-	opposeCosine          = -300_000 // micro
-	oversizeFactor        = 4
-	freeRiderFactor       = 100
+	ScoreStart     int64 = 1_000_000
+	ScoreThreshold int64 = 500_000
+	scoreGood      int64 = 50_000
+	penAbsent      int64 = 100_000
+	penUnrevealed  int64 = 400_000
+	penSybil       int64 = 400_000
+	penFreeRider   int64 = 400_000
+	penOversized   int64 = 300_000
+	penOpposes     int64 = 250_000
+	penExcluded    int64 = 100_000
+	penHarms       int64 = 300_000
+	penHarmsStrong int64 = 600_000
+	SybilDistance        = 20_000   // micro: relative distance of near-duplicates
+	opposeCosine         = -300_000 // micro
+	oversizeFactor       = 4
 )
 
 // Member is one invited hospital in a round.
@@ -53,6 +63,10 @@ type Member struct {
 	Weight    uint64
 	Score     int64
 	Flagged   bool
+	// Feedback, in a task with validation feedback, is what the other
+	// hospitals said of the member's update of the previous round (zero
+	// when it had none or nobody scored it). Nil: the task has none.
+	Feedback *Feedback
 }
 
 // Change is a member's reputation change in a round.
@@ -83,13 +97,15 @@ type evidence struct {
 	weights    []uint64 // per member, as the rule gave them
 	aggregated bool     // the rule ran
 	aggNorm    uint64
-	cosines    []int64 // revealed k → cosine with the aggregate, in millionths
+	cosines    []int64   // revealed k → cosine with the aggregate, in millionths
+	verdicts   []verdict // per member: the feedback's judgment
 }
 
 // score turns the evidence into each member's reputation change.
 func (e evidence) score() []Change {
 	members := e.members
 	n := len(members)
+	e.verdicts = judge(members)
 	reasons := make([][]string, n)
 	pen := make([]int64, n)
 	add := func(i int, p int64, format string, a ...any) {
@@ -117,13 +133,13 @@ func (e evidence) score() []Change {
 		}
 		norm := e.norms[k]
 		switch {
-		case mulLess(norm, freeRiderFactor, medNorm, 1):
-			add(i, penFreeRider, "free-rider: update norm %s× the median", decimal(norm, medNorm, 2))
+		case norm == 0:
+			add(i, penFreeRider, "free-rider: a zero update")
 			continue
 		case mulLess(medNorm, oversizeFactor, norm, 1):
 			add(i, penOversized, "oversized: update norm %s× the median", decimal(norm, medNorm, 1))
 		}
-		if e.aggNorm > 0 && norm > 0 {
+		if m.Feedback == nil && e.aggNorm > 0 && norm > 0 {
 			if cos := e.cosines[k]; cos < opposeCosine {
 				sign := ""
 				if cos < 0 {
@@ -137,6 +153,13 @@ func (e evidence) score() []Change {
 		}
 	}
 	for i, m := range members {
+		if v := e.verdicts[i]; v.level > 0 && !m.Flagged {
+			p := penHarms
+			if v.level == 2 {
+				p = penHarmsStrong
+			}
+			add(i, p, "%s", v.reason(m.Feedback.Round))
+		}
 		switch {
 		case m.Flagged:
 		case m.Committed && !m.Revealed:

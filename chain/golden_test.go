@@ -3,6 +3,7 @@ package chain
 import (
 	"encoding/hex"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // every rule with reputation and an adaptive server optimizer, commits,
 // whole and chunked reveals, a copy attempt, a reinstatement, a change of
 // params; records anchors, a grant, logged reads, break-glass, a review
-// and a revocation; a cancelled task) on two apps, and pins the app hash after every block in
+// and a revocation; a cancelled task; a task with validation feedback) on two apps, and pins the app hash after every block in
 // testdata/golden_apphash.txt (go test -run GoldenAppHash -update rewrites
 // it). Any change to the state machine's results shows here; the same
 // script runs as arm64 code under qemu (TestGoldenOnArm64).
@@ -104,6 +105,43 @@ func TestGoldenAppHash(t *testing.T) {
 	var ct pb.Task
 	if err := ct.Unmarshal(h.query(protocol.TaskPath(cancelled))); err != nil || ct.Status != pb.TASK_STATUS_CANCELLED {
 		t.Fatalf("the golden script's task %d is %v (%v), not cancelled", cancelled, ct.Status, err)
+	}
+	// A task with validation feedback: from round 2 the commitments carry
+	// scores of the round before, h4's update harmful to all.
+	spec = testSpec(h, hs...)
+	spec.Rule, spec.Reputation, spec.Feedback, spec.Rounds = "median", true, true, 3
+	block(h.tx("researcher", createTask(spec)))
+	fbTask := cancelled + 1
+	for r := uint32(1); r <= 3; r++ {
+		var commits, reveals [][]byte
+		for k, name := range hs {
+			up := testUpdate(int64(k)*500-700, int64(r)*90, int64(k*k)*40, int64(k))
+			msg := commitMsg(fbTask, r, up, 10)
+			if r > 1 {
+				var scores []pb.UpdateScore
+				for q, other := range hs {
+					if other != name {
+						v := int64(-(q+1)*1000 - k)
+						if other == "h4" {
+							v = int64(250_000 + k)
+						}
+						scores = append(scores, pb.UpdateScore{Hospital: h.pub(other), LossDiffPpm: v})
+					}
+				}
+				sortScores(scores)
+				msg = withScores(msg, scores...)
+			}
+			commits = append(commits, h.tx(name, msg))
+			reveals = append(reveals, h.tx(name, revealMsg(fbTask, r, up)))
+		}
+		block(commits...)
+		block(reveals...)
+		for h.round(fbTask, r).Phase != pb.PHASE_CLOSED {
+			block()
+		}
+	}
+	if rd := h.round(fbTask, 2); !strings.Contains(fmt.Sprint(rd.Reputation), "harms: its round 1 update") {
+		t.Fatalf("the golden script's feedback task judged nothing: %v", rd.Reputation)
 	}
 	if n := h.logHead(protocol.AccessLogPath(h.pub("h1"))).TreeSize; n != 2 {
 		t.Fatalf("the golden script logged %d reads, want 2", n)

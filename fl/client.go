@@ -31,6 +31,9 @@ type RPC interface {
 	ABCIQueryWithOptions(ctx context.Context, path string, data bytes.HexBytes, opts rpcclient.ABCIQueryOptions) (*ctypes.ResultABCIQuery, error)
 	BroadcastTxSync(ctx context.Context, tx types.Tx) (*ctypes.ResultBroadcastTx, error)
 	Tx(ctx context.Context, hash []byte, prove bool) (*ctypes.ResultTx, error)
+	// Block is read by trainers of tasks with feedback, for the previous
+	// round's reveals (each checked against its commitment on chain).
+	Block(ctx context.Context, height *int64) (*ctypes.ResultBlock, error)
 }
 
 // Errors of the client.

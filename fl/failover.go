@@ -104,3 +104,9 @@ func (f *Failover) Tx(ctx context.Context, hash []byte, prove bool) (r *ctypes.R
 	err = f.call(ctx, func(n RPC) error { r, err = n.Tx(ctx, hash, prove); return err })
 	return r, err
 }
+
+// Block from the first reachable node.
+func (f *Failover) Block(ctx context.Context, height *int64) (r *ctypes.ResultBlock, err error) {
+	err = f.call(ctx, func(n RPC) error { r, err = n.Block(ctx, height); return err })
+	return r, err
+}

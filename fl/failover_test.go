@@ -39,6 +39,7 @@ func (s *stubRPC) BroadcastTxSync(context.Context, types.Tx) (*ctypes.ResultBroa
 	return nil, s.err
 }
 func (s *stubRPC) Tx(context.Context, []byte, bool) (*ctypes.ResultTx, error) { return nil, s.err }
+func (s *stubRPC) Block(context.Context, *int64) (*ctypes.ResultBlock, error) { return nil, s.err }
 
 // TestFailover: a node that cannot be reached is passed over and the one
 // that answers stays current; an answer that is an error (the node was
@@ -107,6 +108,10 @@ func TestOtherChainRefused(t *testing.T) {
 func testKeyFL() ed25519.PrivateKey {
 	seed := make([]byte, ed25519.SeedSize)
 	return ed25519.NewKeyFromSeed(seed)
+}
+
+func (s *chainRPC) Block(context.Context, *int64) (*ctypes.ResultBlock, error) {
+	return nil, errors.New("no blocks here")
 }
 
 func (s *chainRPC) Tx(context.Context, []byte, bool) (*ctypes.ResultTx, error) {

@@ -63,6 +63,10 @@ func (r *dropRPC) BroadcastTxSync(_ context.Context, tx types.Tx) (*ctypes.Resul
 	return &ctypes.ResultBroadcastTx{}, nil
 }
 
+func (r *dropRPC) Block(context.Context, *int64) (*ctypes.ResultBlock, error) {
+	return nil, errors.New("dropRPC keeps no blocks")
+}
+
 func (r *dropRPC) Tx(_ context.Context, hash []byte, _ bool) (*ctypes.ResultTx, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

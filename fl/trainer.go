@@ -91,7 +91,7 @@ type Event struct {
 	Hospital string
 	Task     uint64
 	Round    uint32
-	Stage    string // "committed", "revealed", "missed", "retrying", "reported" (the final model's metrics)
+	Stage    string // "committed", "revealed", "missed", "retrying", "reported" (the final model's metrics), "abstained" (updates not scored, Err says why)
 	Height   int64
 	Metrics  Metrics // of the round's global model on local test data
 	Err      error   // for "missed": why
@@ -343,7 +343,11 @@ func (t *Trainer) commit(ctx context.Context, task *pb.Task, rd *pb.Round) error
 	if t.Hook != nil {
 		samples = t.Hook.Samples(samples)
 	}
-	commit := &pb.CommitUpdate{TaskId: task.Id, Round: rd.Round, UpdateHash: c.Commitment(task.Id, rd.Round, update), NumSamples: samples, Metrics: metrics.ToProto()}
+	scores, err := t.feedback(ctx, task, rd.Round)
+	if err != nil {
+		return fmt.Errorf("fl: %s round %d: scoring the previous round's updates: %w", t.Name, rd.Round, err)
+	}
+	commit := &pb.CommitUpdate{TaskId: task.Id, Round: rd.Round, UpdateHash: c.Commitment(task.Id, rd.Round, update), NumSamples: samples, Metrics: metrics.ToProto(), Scores: scores}
 	if task.Spec.DataScope != "" {
 		if t.DataAnchor == nil {
 			return fmt.Errorf("%w: task %d trains only on anchored data (data_scope %q): give the trainer its dataset anchor and research grant (fedledger train --data-anchor INDEX:LEAF --data-grant N)", ErrCannotTrain, task.Id, task.Spec.DataScope)

@@ -39,6 +39,9 @@ func ValidateSpec(s *pb.TaskSpec) error {
 			return bad("the model takes %d inputs and the schema gives %d", s.Model.InputDim, n)
 		}
 	}
+	if s.Feedback && !s.Reputation {
+		return bad("feedback needs reputation: the verdicts are reputation evidence (set reputation, or drop feedback)")
+	}
 	if len(s.DataScope) > MaxScopeBytes {
 		return bad("data_scope is %d bytes, at most %d", len(s.DataScope), MaxScopeBytes)
 	}

@@ -148,9 +148,10 @@ func TestAudit(t *testing.T) {
 	}
 }
 
-// TestReputationReplay: a task with attackers flags them on chain, and an
-// independent replay of the blocks recomputes exactly the stored scores
-// (and every round's reputation changes).
+// TestReputationReplay: a task with attackers, validation feedback and
+// lying scorers flags the attackers on chain, and an independent replay of
+// the blocks recomputes exactly the stored scores (and every round's
+// reputation changes, the feedback's judgments among them).
 func TestReputationReplay(t *testing.T) {
 	dir := datasets.FindDir("")
 	if dir == "" {
@@ -164,8 +165,8 @@ func TestReputationReplay(t *testing.T) {
 	cfg.Data = fed
 	cfg.Rounds = 4
 	cfg.Validators = 2
-	cfg.Rule, cfg.Reputation = "median", true
-	cfg.Attacks = map[string]int{"sybil": 2, "scale": 1}
+	cfg.Rule, cfg.Reputation, cfg.Feedback, cfg.LyingScorers = "median", true, true, true
+	cfg.Attacks = map[string]int{"sybil": 2, "sign-flip": 1}
 	var rep *audit.Report
 	cfg.AfterRound = func(ctx context.Context, r sim.RoundResult, net *localnet.Network) error {
 		if r.Round == 4 {
@@ -188,6 +189,9 @@ func TestReputationReplay(t *testing.T) {
 	for h, a := range res.Malicious {
 		if _, ok := res.Flagged[h]; !ok {
 			t.Errorf("%s (%s) was not flagged", h, a)
+		}
+		if a == "sign-flip" && !strings.Contains(strings.Join(res.Evidence[h], ";"), "harms:") {
+			t.Errorf("%s (%s) was not judged harmful: %q", h, a, res.Evidence[h])
 		}
 	}
 	for h := range res.Flagged {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/fedledger/fedledger/aggregator"
@@ -78,6 +79,9 @@ func (c exec) aggregate(task *pb.Task, rd *pb.Round) (bool, error) {
 			members[i].Revealed = true
 			pubs = append(pubs, h)
 		}
+	}
+	if task.Spec.Feedback {
+		c.feedback(task, rd, members)
 	}
 	src, err := c.updateSource(task.Id, rd.Round, pubs, d)
 	if err != nil {
@@ -155,6 +159,34 @@ func (c exec) aggregate(task *pb.Task, rd *pb.Round) (bool, error) {
 	task.ModelRound = rd.Round
 	rd.NumAggregated = uint32(out.Used)
 	return c.closeRound(task, rd, "aggregated")
+}
+
+// feedback gives each member the verdicts on its update of the previous
+// round that this round's commitments carry (checked when committed: each
+// names a hospital that revealed then).
+func (c exec) feedback(task *pb.Task, rd *pb.Round, members []aggregator.Member) {
+	fb := make([]aggregator.Feedback, len(members))
+	for i := range members {
+		fb[i].Round = rd.Round - 1
+		members[i].Feedback = &fb[i]
+	}
+	hs := task.Spec.Hospitals
+	index := func(pub []byte) int {
+		i := sort.Search(len(hs), func(i int) bool { return bytes.Compare(hs[i], pub) >= 0 })
+		if i == len(hs) || !bytes.Equal(hs[i], pub) {
+			return -1 // not invited: refused at commit, never here
+		}
+		return i
+	}
+	for _, sub := range rd.Submissions {
+		by := index(sub.Hospital)
+		for _, sc := range sub.Scores {
+			if i := index(sc.Hospital); i >= 0 && by >= 0 {
+				fb[i].Scores = append(fb[i].Scores, sc.LossDiffPpm)
+				fb[i].Scorers = append(fb[i].Scorers, by)
+			}
+		}
+	}
 }
 
 // serverOpt runs the task's server optimizer a block at a time: it reads

@@ -91,6 +91,9 @@ func (c exec) commitUpdate(signer *pb.Participant, m *pb.CommitUpdate) error {
 			return fmt.Errorf("%w: chunk hash %d has %d bytes, want a %d-byte SHA-256", protocol.ErrInvalidMsg, j, len(h), sha256.Size)
 		}
 	}
+	if err := c.checkScores(task, rd, signer, m.Scores); err != nil {
+		return err
+	}
 	i := findSubmission(rd, signer.PubKey)
 	if i >= 0 {
 		return fmt.Errorf("%w: %s already committed to round %d of task %d", protocol.ErrDuplicate, signer.Name, m.Round, m.TaskId)
@@ -101,13 +104,53 @@ func (c exec) commitUpdate(signer *pb.Participant, m *pb.CommitUpdate) error {
 	}
 	sub := pb.Submission{
 		Hospital: signer.PubKey, UpdateHash: m.UpdateHash, NumSamples: m.NumSamples,
-		Metrics: m.Metrics, CommitHeight: c.Height, ChunkHashes: m.ChunkHashes, Data: m.Data,
+		Metrics: m.Metrics, CommitHeight: c.Height, ChunkHashes: m.ChunkHashes, Data: m.Data, Scores: m.Scores,
 	}
 	rd.Submissions = append(rd.Submissions, pb.Submission{})
 	copy(rd.Submissions[i+1:], rd.Submissions[i:])
 	rd.Submissions[i] = sub
 	c.State.Save(roundKey(rd.TaskId, rd.Round), rd)
 	c.Emit("update_committed", "task_id", module.U64(m.TaskId), "round", module.U64(uint64(m.Round)), "hospital", hex.EncodeToString(signer.PubKey))
+	return nil
+}
+
+// checkScores checks a commitment's scores of the previous round's
+// updates: only in a task with feedback, from round 2, each of another
+// hospital that revealed in that round, at most one each, sorted by key,
+// each within ±1,000,000.
+func (c exec) checkScores(task *pb.Task, rd *pb.Round, signer *pb.Participant, scores []pb.UpdateScore) error {
+	if len(scores) == 0 {
+		return nil
+	}
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: scores: "+format, append([]any{protocol.ErrInvalidMsg}, a...)...)
+	}
+	switch {
+	case !task.Spec.Feedback:
+		return bad("task %d takes none (its spec has no feedback)", task.Id)
+	case rd.Round < 2:
+		return bad("round %d has no previous round to score", rd.Round)
+	case len(scores) > len(task.Spec.Hospitals):
+		return bad("%d of them; task %d invites %d hospitals", len(scores), task.Id, len(task.Spec.Hospitals))
+	}
+	prev, err := c.round(task.Id, rd.Round-1)
+	if err != nil {
+		return err
+	}
+	for k, s := range scores {
+		if k > 0 && bytes.Compare(scores[k-1].Hospital, s.Hospital) >= 0 {
+			return bad("score %d is not after score %d in key order (one score per hospital, sorted by key)", k, k-1)
+		}
+		if bytes.Equal(s.Hospital, signer.PubKey) {
+			return bad("score %d is of the sender's own update", k)
+		}
+		if j := findSubmission(prev, s.Hospital); j < 0 || !prev.Submissions[j].Revealed {
+			return bad("score %d is of %X, which revealed no update in round %d", k, s.Hospital, prev.Round)
+		}
+		if v := s.LossDiffPpm; v > 1_000_000 || v < -1_000_000 {
+			return bad("score %d is %d, want -1000000 to 1000000", k, v)
+		}
+	}
 	return nil
 }
 

@@ -75,6 +75,7 @@ type Task struct {
 	Rule         string         `json:"rule"`
 	ServerOpt    string         `json:"server_opt"`
 	Reputation   bool           `json:"reputation"`
+	Feedback     bool           `json:"feedback"`
 	Model        string         `json:"model"`
 	Hospitals    []string       `json:"hospitals"`
 	ModelHash    string         `json:"model_hash"`
@@ -126,7 +127,7 @@ func ViewFinal(t *pb.Task, names Names) *Final {
 // ViewTask is t as reviewers read it.
 func ViewTask(t *pb.Task, names Names) Task {
 	v := Task{ID: t.Id, Name: t.Spec.Name, CurrentRound: t.CurrentRound, Rounds: t.Spec.Rounds, Rule: t.Spec.Rule,
-		ServerOpt: t.Spec.ServerOpt.Name, Reputation: t.Spec.Reputation, Model: fmt.Sprintf("%s(%d", t.Spec.Model.Arch, t.Spec.Model.InputDim),
+		ServerOpt: t.Spec.ServerOpt.Name, Reputation: t.Spec.Reputation, Feedback: t.Spec.Feedback, Model: fmt.Sprintf("%s(%d", t.Spec.Model.Arch, t.Spec.Model.InputDim),
 		ModelHash: hex.EncodeToString(t.ModelHash), ModelRound: t.ModelRound, Created: t.CreatedHeight, Finished: t.FinishedHeight}
 	if t.Spec.Model.Arch == pb.ArchMLP {
 		v.Model += "," + strconv.Itoa(int(t.Spec.Model.HiddenDim))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fedledger/fedledger/datasets"
 	"github.com/fedledger/fedledger/fl"
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
 // Attacks lists the behaviours a simulated malicious hospital can have.
@@ -67,6 +68,13 @@ type Attack struct {
 	// ClaimSamples, when non-zero, is the sample count the attacker claims in
 	// its commitments (FedAvg weighs updates by it; a liar claims much).
 	ClaimSamples uint64
+	// LieScores makes the attacker lie in its verdicts (a task with
+	// feedback): every update of a hospital outside Allies harmful, every
+	// ally's helpful, each at the largest magnitude the chain takes.
+	// Otherwise it scores as an honest trainer would, on its own rows.
+	LieScores bool
+	// Allies are the attackers' public keys (as strings of their bytes).
+	Allies map[string]bool
 }
 
 // ParseAttacks reads NAME:COUNT specs (as --attack takes them).
@@ -191,7 +199,10 @@ type hook struct {
 	name string // the hospital's name
 }
 
-var _ fl.Hook = hook{}
+var (
+	_ fl.Hook   = hook{}
+	_ fl.Scorer = hook{}
+)
 
 // Update turns the honest local model into the attacker's.
 func (h hook) Update(ctx context.Context, in fl.UpdateInput) ([]float64, error) {
@@ -220,6 +231,22 @@ func (h hook) Update(ctx context.Context, in fl.UpdateInput) ([]float64, error) 
 		out[i] = in.Global[i] + bad[i]
 	}
 	return out, nil
+}
+
+// Scores are the attacker's verdicts: its honest ones, or lies.
+func (h hook) Scores(_ uint64, _ uint32, honest []pb.UpdateScore) []pb.UpdateScore {
+	if !h.a.LieScores {
+		return honest
+	}
+	out := make([]pb.UpdateScore, len(honest))
+	for i, s := range honest {
+		v := int64(fl.MaxVerdict)
+		if h.a.Allies[string(s.Hospital)] {
+			v = -fl.MaxVerdict
+		}
+		out[i] = pb.UpdateScore{Hospital: s.Hospital, LossDiffPpm: v}
+	}
+	return out
 }
 
 // Samples is the sample count the attacker claims.

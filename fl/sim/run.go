@@ -171,7 +171,7 @@ func (r *runner) createTask(ctx context.Context) error {
 	cfg := r.cfg
 	task := pb.TaskSpec{
 		Name: r.fed.Name + "-demo", Model: r.spec, Training: cfg.Train.Hints(), Rule: cfg.Rule, ServerOpt: cfg.ServerOpt,
-		RuleParams: cfg.RuleParams, Reputation: cfg.Reputation,
+		RuleParams: cfg.RuleParams, Reputation: cfg.Reputation, Feedback: cfg.Feedback,
 		Rounds: uint32(cfg.Rounds), MinParticipants: protocol.DefaultMinParticipants(len(r.hospitals)),
 		CommitWindow: cfg.CommitWindow, RevealWindow: cfg.RevealWindow,
 		FracBits: cfg.FracBits, Compression: cfg.Compression, // the chain draws the initial model
@@ -194,6 +194,9 @@ func (r *runner) createTask(ctx context.Context) error {
 	}
 	if cfg.Reputation {
 		rule += " with reputation"
+	}
+	if cfg.Feedback {
+		rule += " and validation feedback"
 	}
 	if cfg.ServerOpt.Name != "" && cfg.ServerOpt.Name != "fedavg" {
 		rule += " + server " + cfg.ServerOpt.Name
@@ -232,9 +235,16 @@ func (r *runner) trainers(ctx context.Context) ([]*fl.Trainer, error) {
 				return nil, fmt.Errorf("sim: more attackers than the %d hospitals", len(r.fed.Hospitals))
 			}
 			h := r.fed.Hospitals[next].Name
-			attacks[h] = &Attack{Name: name, Colluders: group, Seed: r.cfg.Seed, ClaimSamples: uint64(totalTrain(r.fed))}
+			attacks[h] = &Attack{Name: name, Colluders: group, Seed: r.cfg.Seed, ClaimSamples: uint64(totalTrain(r.fed)), LieScores: r.cfg.LyingScorers}
 			r.rep.Malicious[h] = name
 		}
+	}
+	allies := map[string]bool{}
+	for h := range attacks {
+		allies[string(Key(r.cfg.Seed, h).Public().(ed25519.PublicKey))] = true
+	}
+	for _, a := range attacks {
+		a.Allies = allies
 	}
 	nodes := r.net.Nodes()
 	var out []*fl.Trainer
@@ -365,6 +375,22 @@ func (r *runner) finish(ctx context.Context) (*Report, error) {
 		for _, sc := range scores.Scores {
 			if sc.Flagged {
 				rep.Flagged[byKey[string(sc.Hospital)]] = sc.FlaggedRound
+			}
+		}
+		rep.Evidence = map[string][]string{}
+		for k := uint32(1); k <= t.CurrentRound && k <= t.Spec.Rounds; k++ {
+			rd, err := r.researcher.Round(ctx, r.taskID, k)
+			if err != nil {
+				return nil, err
+			}
+			for _, ch := range rd.Reputation {
+				if ch.DeltaPpm >= 0 {
+					continue
+				}
+				h := byKey[string(ch.Hospital)]
+				for _, why := range ch.Reasons {
+					rep.Evidence[h] = append(rep.Evidence[h], fmt.Sprintf("round %d: %s", k, why))
+				}
 			}
 		}
 	}

@@ -44,6 +44,12 @@ type Config struct {
 	// RuleParams tune Rule; Reputation turns on-chain reputation on.
 	RuleParams pb.RuleParams
 	Reputation bool
+	// Feedback turns validation feedback on (it needs Reputation): each
+	// hospital scores the previous round's updates on its own rows.
+	Feedback bool
+	// LyingScorers makes the attackers lie in their verdicts (with
+	// Feedback): the honest updates harmful, their own helpful.
+	LyingScorers bool
 	// Attacks makes hospitals malicious: attack name → how many. The last
 	// hospitals (in the data's order) are the attackers.
 	Attacks map[string]int
@@ -107,6 +113,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sim: %d rounds; want 1 to %d", c.Rounds, protocol.MaxRounds)
 	case c.FracBits < 4 || c.FracBits > 24:
 		return fmt.Errorf("sim: frac bits %d; want 4 to 24", c.FracBits)
+	case c.Feedback && !c.Reputation:
+		return errors.New("sim: feedback needs reputation")
 	case c.CommitWindow == 0 || c.RevealWindow == 0:
 		return errors.New("sim: commit and reveal windows must be at least 1 block")
 	}
@@ -164,7 +172,10 @@ type Report struct {
 	// chain flagged to the round it was flagged in.
 	Malicious map[string]string `json:"malicious,omitempty"`
 	Flagged   map[string]uint32 `json:"flagged,omitempty"`
-	Seconds   float64           `json:"seconds"`
+	// Evidence lists, per hospital, every reputation penalty the chain
+	// gave it, as "round N: reason".
+	Evidence map[string][]string `json:"evidence,omitempty"`
+	Seconds  float64             `json:"seconds"`
 }
 
 // WriteJSON writes the report to path.

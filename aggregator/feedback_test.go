@@ -1,0 +1,148 @@
+package aggregator
+
+import (
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestBinomialTail(t *testing.T) {
+	for _, c := range []struct {
+		n, k int
+		a, b uint64
+	}{
+		{2, 1, 1, 2}, {9, 9, 1, 2}, {7, 7, 2, 9}, {6, 4, 1, 8}, {10, 0, 1, 3}, {10, 3, 3, 10}, {30, 20, 1, 2},
+	} {
+		num, den := binomialTail(c.n, c.k, c.a, c.b)
+		got, _ := new(big.Rat).SetFrac(num, den).Float64()
+		p := float64(c.a) / float64(c.b)
+		want := 0.0
+		for i := c.k; i <= c.n; i++ {
+			want += binom(c.n, i) * math.Pow(p, float64(i)) * math.Pow(1-p, float64(c.n-i))
+		}
+		if math.Abs(got-want) > 1e-12 {
+			t.Errorf("P(Bin(%d, %d/%d) ≥ %d) = %v, want %v", c.n, c.a, c.b, c.k, got, want)
+		}
+	}
+}
+
+func binom(n, k int) float64 {
+	r := 1.0
+	for i := 1; i <= k; i++ {
+		r = r * float64(n-k+i) / float64(i)
+	}
+	return r
+}
+
+// round builds ten members' feedback: vote(scorer, update) is each
+// scorer's score of each other member's update.
+func feedbackRound(n int, vote func(scorer, update int) int64) []Member {
+	ms := make([]Member, n)
+	for j := range ms {
+		ms[j].Feedback = &Feedback{Round: 1}
+		for s := 0; s < n; s++ {
+			if s != j {
+				ms[j].Feedback.Scores = append(ms[j].Feedback.Scores, vote(s, j))
+				ms[j].Feedback.Scorers = append(ms[j].Feedback.Scorers, s)
+			}
+		}
+	}
+	return ms
+}
+
+func TestJudge(t *testing.T) {
+	bad := func(i int) bool { return i >= 7 } // members 7, 8, 9
+	rng := rand.New(rand.NewPCG(1, 2))
+	cases := []struct {
+		name    string
+		vote    func(s, j int) int64
+		harmful []int
+	}{
+		{"early, honest scorers: the attackers harm everyone", func(s, j int) int64 {
+			if bad(j) {
+				return 500_000
+			}
+			return -300_000
+		}, []int{7, 8, 9}},
+		{"early, attackers lie wholesale", func(s, j int) int64 {
+			switch {
+			case bad(s) && bad(j):
+				return -1_000_000
+			case bad(s):
+				return 1_000_000
+			case bad(j):
+				return 400_000
+			}
+			return -200_000
+		}, []int{7, 8, 9}},
+		{"one honest outlier hurts four scorers of nine", func(s, j int) int64 {
+			if j == 0 && s < 5 {
+				return 100_000
+			}
+			return -100_000
+		}, nil},
+		{"near the optimum: coin flips", func(s, j int) int64 {
+			return int64(rng.IntN(2_000_001)) - 1_000_000
+		}, nil},
+		{"nobody harms", func(s, j int) int64 { return -1 }, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := judge(feedbackRound(10, c.vote))
+			var got []int
+			for i, v := range out {
+				if v.level > 0 {
+					got = append(got, i)
+				}
+			}
+			if len(got) != len(c.harmful) {
+				t.Fatalf("harmful %v, want %v (%+v)", got, c.harmful, out)
+			}
+			for k := range got {
+				if got[k] != c.harmful[k] {
+					t.Fatalf("harmful %v, want %v", got, c.harmful)
+				}
+			}
+		})
+	}
+}
+
+// A round with fewer than three judged updates, or updates with fewer
+// than MinScorers scores, judges nothing; scorer indexes out of range are
+// ignored, not a panic.
+func TestJudgeTotal(t *testing.T) {
+	ms := feedbackRound(3, func(s, j int) int64 { return 1_000_000 })
+	for _, v := range judge(ms) {
+		if v.level > 0 || v.counted != 0 {
+			t.Fatalf("3 members with 2 scores each judged: %+v", v)
+		}
+	}
+	ms = feedbackRound(5, func(s, j int) int64 { return int64(j) })
+	ms[0].Feedback.Scorers[0] = 99
+	ms[1].Feedback.Scorers = ms[1].Feedback.Scorers[:1] // scores and scorers disagree: unjudged
+	judge(ms)
+	judge(nil)
+	judge([]Member{{}, {Feedback: &Feedback{}}})
+}
+
+func TestHarmsReason(t *testing.T) {
+	ms := feedbackRound(10, func(s, j int) int64 {
+		if j == 9 {
+			return 1
+		}
+		return -1
+	})
+	for i := range ms {
+		ms[i].Committed, ms[i].Revealed, ms[i].Score = true, true, ScoreStart
+	}
+	e := evidence{members: ms, sybil: make([]bool, 10), weights: make([]uint64, 10)}
+	ch := e.score()
+	want := "harms: its round 1 update was worse than its opposite for 9 of 9 credible scorers (of 9), where the round's typical update was for 0.09; chance 0.00000, under 0.1%"
+	if len(ch[9].Reasons) != 1 || ch[9].Reasons[0] != want {
+		t.Fatalf("reasons %q, want %q", ch[9].Reasons, want)
+	}
+	if ch[9].Delta != -penHarmsStrong || !ch[9].Flagged || ch[0].Delta != 0 {
+		t.Fatalf("deltas %d, %d", ch[9].Delta, ch[0].Delta)
+	}
+}

@@ -1,0 +1,125 @@
+package chain
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
+	"github.com/fedledger/fedledger/protocol"
+)
+
+func withScores(msg *pb.Msg, scores ...pb.UpdateScore) *pb.Msg {
+	c := *msg.Sum.(*pb.Msg_CommitUpdate).CommitUpdate
+	c.Scores = scores
+	return &pb.Msg{Sum: &pb.Msg_CommitUpdate{CommitUpdate: &c}}
+}
+
+// TestFeedbackOnChain: scores ride on the next round's commitments, are
+// checked (task, round, target, order, range), kept in the round record,
+// and an update that all the others found harmful, in a round whose
+// typical update none did, costs its sender reputation with the reason.
+func TestFeedbackOnChain(t *testing.T) {
+	h := newHarness(t, 1)
+	hs := []string{"h1", "h2", "h3", "h4", "h5"}
+	spec := testSpec(h, hs...)
+	spec.Rule, spec.Reputation, spec.Feedback = "median", true, true
+	noRep := spec
+	noRep.Reputation = false
+	if r := h.check(h.tx("researcher", createTask(noRep))); r.Code != protocol.CodeInvalidMsg || !strings.Contains(r.Log, "feedback needs reputation") {
+		t.Fatalf("feedback without reputation: code %d %q", r.Code, r.Log)
+	}
+	h.mustOK(h.block(h.tx("researcher", createTask(spec))))
+	ups := map[string][]byte{}
+	for i, n := range hs {
+		ups[n] = testUpdate(int64(100+40*i), int64(50-30*i), int64(20*i*i), int64(i))
+	}
+	// Round 1: no previous round to score.
+	if r := h.check(h.tx("h1", withScores(commitMsg(1, 1, ups["h1"], 5), pb.UpdateScore{Hospital: h.pub("h2"), LossDiffPpm: 1}))); r.Code != protocol.CodeInvalidMsg || !strings.Contains(r.Log, "no previous round") {
+		t.Fatalf("scores in round 1: code %d %q", r.Code, r.Log)
+	}
+	var commits, reveals [][]byte
+	for _, n := range hs {
+		commits = append(commits, h.tx(n, commitMsg(1, 1, ups[n], 5)))
+		reveals = append(reveals, h.tx(n, revealMsg(1, 1, ups[n])))
+	}
+	h.mustOK(h.block(commits...))
+	h.mustOK(h.block(reveals...))
+	if h.round(1, 1).Phase != pb.PHASE_CLOSED {
+		t.Fatal("round 1 did not close")
+	}
+	// Scores of round 1, each sorted by key: every hospital finds h5's
+	// update harmful and the others' helpful.
+	scoresBy := func(n string) []pb.UpdateScore {
+		var out []pb.UpdateScore
+		for _, m := range hs {
+			if m == n {
+				continue
+			}
+			v := int64(-200_000)
+			if m == "h5" {
+				v = 300_000
+			}
+			out = append(out, pb.UpdateScore{Hospital: h.pub(m), LossDiffPpm: v})
+		}
+		sortScores(out)
+		return out
+	}
+	good := scoresBy("h1")
+	bad := []struct {
+		name   string
+		scores []pb.UpdateScore
+		want   string
+	}{
+		{"own update", append([]pb.UpdateScore{{Hospital: h.pub("h1"), LossDiffPpm: 1}}, good...), "own update"},
+		{"out of order", []pb.UpdateScore{good[1], good[0]}, "not after"},
+		{"twice", []pb.UpdateScore{good[0], good[0]}, "not after"},
+		{"out of range", []pb.UpdateScore{{Hospital: good[0].Hospital, LossDiffPpm: 1_000_001}}, "want -1000000 to 1000000"},
+		{"not a revealer", []pb.UpdateScore{{Hospital: h.pub("researcher"), LossDiffPpm: 1}}, "revealed no update in round 1"},
+	}
+	for _, c := range bad {
+		if r := h.check(h.tx("h1", withScores(commitMsg(1, 2, ups["h1"], 5), c.scores...))); r.Code != protocol.CodeInvalidMsg || !strings.Contains(r.Log, c.want) {
+			t.Errorf("%s: code %d %q, want %q", c.name, r.Code, r.Log, c.want)
+		}
+	}
+	commits, reveals = nil, nil
+	for _, n := range hs {
+		commits = append(commits, h.tx(n, withScores(commitMsg(1, 2, ups[n], 5), scoresBy(n)...)))
+		reveals = append(reveals, h.tx(n, revealMsg(1, 2, ups[n])))
+	}
+	h.mustOK(h.block(commits...))
+	h.mustOK(h.block(reveals...))
+	rd := h.round(1, 2)
+	if rd.Phase != pb.PHASE_CLOSED {
+		t.Fatal("round 2 did not close")
+	}
+	for _, s := range rd.Submissions {
+		if len(s.Scores) != 4 {
+			t.Fatalf("%X kept %d scores, want 4", s.Hospital[:4], len(s.Scores))
+		}
+	}
+	for _, ch := range rd.Reputation {
+		reasons := strings.Join(ch.Reasons, "; ")
+		isH5 := bytes.Equal(ch.Hospital, h.pub("h5"))
+		if isH5 != strings.Contains(reasons, "harms: its round 1 update was worse than its opposite for 4 of 4 credible scorers (of 4), where the round's typical update was for 0.17; chance 0.00077, under 0.1%") {
+			t.Errorf("%X (h5 %v): reasons %q", ch.Hospital[:4], isH5, reasons)
+		}
+		if isH5 && (ch.DeltaPpm != -600_000 || !ch.Flagged) {
+			t.Errorf("h5's change %d, want -600000 and flagged (%q)", ch.DeltaPpm, reasons)
+		}
+	}
+	// A task without feedback takes no scores.
+	plain := testSpec(h, "h1", "h2")
+	h.mustOK(h.block(h.tx("researcher", createTask(plain))))
+	if r := h.check(h.tx("h1", withScores(commitMsg(2, 1, ups["h1"], 5), good[0]))); r.Code != protocol.CodeInvalidMsg || !strings.Contains(r.Log, "takes none") {
+		t.Fatalf("scores to a task without feedback: code %d %q", r.Code, r.Log)
+	}
+}
+
+func sortScores(s []pb.UpdateScore) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && bytes.Compare(s[j-1].Hospital, s[j].Hospital) > 0; j-- {
+			s[j-1], s[j] = s[j], s[j-1]
+		}
+	}
+}

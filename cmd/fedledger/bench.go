@@ -222,12 +222,18 @@ func newBenchAttacksCmd(g *globals) *cobra.Command {
 	validators := fs.Int("validators", def.Validators, "CometBFT validators")
 	attacks := fs.String("attacks", "", "comma-separated attacks (default all)")
 	rules := fs.String("rules", bench.RobustRule+",fedavg", "comma-separated rules; every rule but fedavg runs with reputation")
+	feedback := fs.Bool("feedback", true, "validation feedback for the rules with reputation: each hospital scores the previous round's updates on its own rows (--feedback=false: the cosine test instead)")
+	liars := fs.Bool("lying-scorers", false, "the attackers lie in their verdicts (honest updates harmful, their own helpful); needs feedback")
 	out := fs.String("out", "", "CSV file to write")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 		_ = stderr
+		if *liars && !*feedback {
+			return usagef("--lying-scorers needs feedback (not --feedback=false)")
+		}
 		cfg := def
 		cfg.Malicious, cfg.Rounds, cfg.Validators, cfg.Out = *malicious, *rounds, *validators, progress(cmd, g)
+		cfg.Feedback, cfg.LyingScorers = *feedback, *liars
 		var err error
 		if cfg.Seeds, err = parseSeeds(*seeds); err != nil {
 			return err

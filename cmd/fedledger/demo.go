@@ -76,6 +76,8 @@ func newDemoCmd(g *globals) *cobra.Command {
 	serverOpt := fs.String("server-opt", "fedavg", "optimizer the chain applies to each aggregate: fedavg, fedavgm, fedadagrad, fedadam, fedyogi")
 	rule := fs.String("rule", "fedavg", "aggregation rule: fedavg, median, trimmed_mean, multikrum, normclip, centeredclip")
 	reputation := fs.Bool("reputation", false, "score hospitals on chain and exclude those flagged (default on for every rule but fedavg)")
+	feedback := fs.Bool("feedback", true, "with reputation: validation feedback, each hospital scores the previous round's updates on its own rows and the chain penalises an update most of them found harmful (docs/robustness.md); --feedback=false leaves the cosine test instead")
+	liars := fs.Bool("lying-scorers", false, "with --feedback and --attack: the attackers lie in their verdicts")
 	explorerAddr := fs.String("explorer", "", "serve the web explorer on this address (e.g. 127.0.0.1:8080) while the task runs, and keep the network and the explorer up after it, until Ctrl-C")
 	attacks := fs.StringArray("attack", nil, "make COUNT hospitals malicious: NAME:COUNT, repeatable ("+strings.Join(sim.Attacks, ", ")+")")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -125,6 +127,12 @@ func newDemoCmd(g *globals) *cobra.Command {
 		if changed(fs, "reputation") {
 			repOn = *reputation
 		}
+		if changed(fs, "feedback") && *feedback && !repOn {
+			return usagef("--feedback needs reputation (a robust --rule, or --reputation)")
+		}
+		if *liars && !(*feedback && repOn) {
+			return usagef("--lying-scorers needs validation feedback (a robust --rule, or --reputation; not --feedback=false)")
+		}
 		out := progress(cmd, g)
 		src := datasets.Source{Dataset: *dataset, Dir: dir, Label: *label, Site: *site, Missing: *missing,
 			Positive: *positive, Hospitals: *hospitals, Partition: *partition}
@@ -147,6 +155,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 		cfg.Out = out
 		cfg.ServerOpt = so
 		cfg.Rule, cfg.Reputation, cfg.Attacks = *rule, repOn, atk
+		cfg.Feedback, cfg.LyingScorers = repOn && *feedback, *liars
 		if *verbose {
 			cfg.OnEvent = func(e fl.Event) {
 				switch {
@@ -223,6 +232,11 @@ func demoSummary(cmd *cobra.Command, g *globals, out io.Writer, report string) f
 					status = fmt.Sprintf("flagged at round %d", r)
 				}
 				fmt.Fprintf(out, "  %-12s %-28s %s\n", h, role, status)
+				if _, ok := rep.Flagged[h]; ok {
+					for _, why := range rep.Evidence[h] {
+						fmt.Fprintf(out, "  %-12s   %s\n", "", why)
+					}
+				}
 			}
 		}
 		if report != "" {

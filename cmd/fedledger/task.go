@@ -98,6 +98,7 @@ type taskSpecFlags struct {
 	FracBits        int     `toml:"frac-bits"`
 	Seed            uint64  `toml:"seed"`
 	Reputation      bool    `toml:"reputation"`
+	Feedback        bool    `toml:"feedback"`
 	DataScope       string  `toml:"data-scope"`
 	Schema          string  `toml:"schema"`
 	KrumF           int     `toml:"krum-f"`
@@ -110,7 +111,7 @@ func defaultTaskFlags() taskSpecFlags {
 	return taskSpecFlags{Name: "task", Hospitals: "all", Rounds: 10, Model: "logreg", Inputs: 13, Hidden: 8,
 		Rule: "fedavg", ServerOpt: "fedavg", CommitWindow: 100, RevealWindow: 100, Optimizer: "sgd",
 		LR: 0.05, Momentum: 0.9, Steps: 50, Batch: 8, FracBits: 16, Seed: 1,
-		Encoding: "int32", TopkPpm: 10_000}
+		Encoding: "int32", TopkPpm: 10_000, Feedback: true}
 }
 
 func (f *taskSpecFlags) register(fs *pflag.FlagSet) {
@@ -135,6 +136,7 @@ func (f *taskSpecFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.FracBits, "frac-bits", f.FracBits, "fixed-point fractional bits of models and updates")
 	fs.Uint64Var(&f.Seed, "seed", f.Seed, "seed of the initial weights")
 	fs.BoolVar(&f.Reputation, "reputation", f.Reputation, "score hospitals on chain and exclude those flagged")
+	fs.BoolVar(&f.Feedback, "feedback", f.Feedback, "with --reputation: validation feedback, each hospital scores the previous round's updates on its own rows and the chain penalises an update most of them found harmful (docs/robustness.md); --feedback=false leaves the cosine test instead")
 	fs.StringVar(&f.Schema, "schema", f.Schema, "a JSON file declaring how hospitals' tables become the model's inputs: {\"label\", \"positive\", \"columns\": [...], \"categorical\": [{\"column\", \"levels\": [...]}]}; --inputs follows from it")
 	fs.StringVar(&f.DataScope, "data-scope", f.DataScope, "train only on anchored, consented data: each hospital names the record anchoring its dataset and its research grant to you over this dataset (train --data-anchor)")
 	fs.IntVar(&f.KrumF, "krum-f", f.KrumF, "multikrum: Byzantine updates tolerated (0: the most n allows)")
@@ -234,7 +236,7 @@ func (f taskSpecFlags) spec(participants []pb.Participant) (pb.TaskSpec, error) 
 	}
 	return pb.TaskSpec{Compression: comp, Name: f.Name, Model: model, Training: tc.Hints(), Rule: f.Rule, Rounds: uint32(f.Rounds),
 		MinParticipants: uint32(minP), CommitWindow: uint32(f.CommitWindow), RevealWindow: uint32(f.RevealWindow),
-		Hospitals: keys, FracBits: uint32(f.FracBits), ServerOpt: so, RuleParams: rp, Reputation: f.Reputation, DataScope: f.DataScope, Schema: schema}, nil
+		Hospitals: keys, FracBits: uint32(f.FracBits), ServerOpt: so, RuleParams: rp, Reputation: f.Reputation, Feedback: f.Reputation && f.Feedback, DataScope: f.DataScope, Schema: schema}, nil
 }
 
 func newTaskCmd(g *globals) *cobra.Command {
@@ -460,7 +462,7 @@ func printSettings(w io.Writer, v history.Task) {
 	}
 	fmt.Fprintln(w)
 	rp := s.RuleParams
-	fmt.Fprintf(w, "  rule %s (f %d, m %d, beta %g, clip %d, iterations %d), reputation %v\n", v.Rule, rp.F, rp.M, float64(rp.BetaMicro)/1e6, rp.Clip, rp.Iters, v.Reputation)
+	fmt.Fprintf(w, "  rule %s (f %d, m %d, beta %g, clip %d, iterations %d), reputation %v, validation feedback %v\n", v.Rule, rp.F, rp.M, float64(rp.BetaMicro)/1e6, rp.Clip, rp.Iters, v.Reputation, v.Feedback)
 	if v.CancelNote != "" {
 		fmt.Fprintf(w, "  %s\n", v.CancelNote)
 	}

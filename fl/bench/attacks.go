@@ -17,7 +17,7 @@ import (
 )
 
 // RobustRule is fedledger's default defence: the coordinate-wise median
-// with on-chain reputation.
+// with on-chain reputation and validation feedback.
 const RobustRule = "median"
 
 // AttackConfig configures `fedledger bench attacks`.
@@ -29,14 +29,17 @@ type AttackConfig struct {
 	Validators int
 	Attacks    []string // default: every attack
 	Rules      []string // default: RobustRule (with reputation) and fedavg (without)
-	Out        io.Writer
+	// Feedback turns validation feedback on for the rules with reputation;
+	// LyingScorers makes the attackers lie in their verdicts.
+	Feedback, LyingScorers bool
+	Out                    io.Writer
 }
 
 // DefaultAttackConfig is WDBC over 10 hospitals (Dirichlet 1.0), 3 malicious.
 func DefaultAttackConfig() AttackConfig {
 	return AttackConfig{
 		Source:    datasets.Source{Dataset: "wdbc", Hospitals: 10, Partition: "dirichlet:1.0"},
-		Malicious: 3, Rounds: 10, Seeds: []uint64{42}, Validators: 4,
+		Malicious: 3, Rounds: 10, Seeds: []uint64{42}, Validators: 4, Feedback: true,
 	}
 }
 
@@ -110,6 +113,8 @@ func Attacks(ctx context.Context, cfg AttackConfig) ([]AttackRow, error) {
 			sc.Rounds = cfg.Rounds
 			sc.Validators = cfg.Validators
 			sc.Rule, sc.Reputation = ruleRun(rule)
+			sc.Feedback = sc.Reputation && cfg.Feedback
+			sc.LyingScorers = cfg.LyingScorers
 			if attack != "" {
 				sc.Attacks = map[string]int{attack: cfg.Malicious}
 			}

@@ -14,7 +14,7 @@ import (
 //	unrevealed  committed but never revealed                       −0.40
 //	sybil       within 2% of another hospital's update              −0.40
 //	free-rider  a zero update                                      −0.40
-//	oversized   norm above 4× the median norm                      −0.30
+//	oversized   norm above 4× the median norm                      −0.15
 //	opposes     cosine with the aggregate below −0.3               −0.25
 //	harms       (feedback) most scorers found its previous update
 //	            worse than its opposite, and that many would be
@@ -45,7 +45,7 @@ const (
 	penUnrevealed  int64 = 400_000
 	penSybil       int64 = 400_000
 	penFreeRider   int64 = 400_000
-	penOversized   int64 = 300_000
+	penOversized   int64 = 150_000
 	penOpposes     int64 = 250_000
 	penExcluded    int64 = 100_000
 	penHarms       int64 = 300_000

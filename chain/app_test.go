@@ -360,6 +360,7 @@ func FuzzCheckTx(f *testing.F) {
 	for i, m := range []*pb.Msg{
 		createTask(testSpec(h, "h1", "h2")),
 		commitMsg(1, 1, testUpdate(1, 2, 3, 4), 10),
+		withScores(commitMsg(1, 2, testUpdate(1, 2, 3, 4), 10), pb.UpdateScore{Hospital: h.pub("h2"), LossDiffPpm: -5}, pb.UpdateScore{Hospital: h.pub("h3"), LossDiffPpm: 7}),
 		revealMsg(1, 1, testUpdate(1, 2, 3, 4)),
 		{Sum: &pb.Msg_RevealChunk{RevealChunk: &pb.RevealChunk{TaskId: 1, Round: 1, Index: 0, Data: []byte{1, 2, 3}}}},
 		{Sum: &pb.Msg_Reinstate{Reinstate: &pb.Reinstate{TaskId: 1, Hospital: h.pub("h1")}}},
@@ -393,6 +394,7 @@ func FuzzCheckTx(f *testing.F) {
 			}
 			spec := testSpec(fuzzKeys, "h1", "h2", "h3", "h4")
 			spec.CommitWindow, spec.RevealWindow = 4, 4
+			spec.Rule, spec.Reputation, spec.Feedback = "median", true, true
 			nonces["researcher"] = 1
 			tx := fuzzSign(t, "researcher", 1, createTask(spec))
 			if _, err := app.FinalizeBlock(ctx, &abci.RequestFinalizeBlock{Height: 1, Txs: [][]byte{tx}}); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 
@@ -145,6 +146,19 @@ func FuzzBlocks(f *testing.F) {
 		ext = append(ext, fuzzSegment(i, i == 0, revealMsg(1, 1, u))...)
 	}
 	f.Add(append([]byte{1, 1}, ext...))
+	// Validation feedback: round 2's commitments score round 1's updates.
+	fb := slices.Clone(seq)
+	for i := range 4 {
+		var scores []pb.UpdateScore
+		for j := range 4 {
+			if j != i {
+				scores = append(scores, pb.UpdateScore{Hospital: fuzzKeys.pub(fuzzSigners[j]), LossDiffPpm: int64(j*1000 - 2500)})
+			}
+		}
+		sortScores(scores)
+		fb = append(fb, fuzzSegment(i, i == 0, withScores(commitMsg(1, 2, ups[i], 10), scores...))...)
+	}
+	f.Add(append([]byte{1, 4}, fb...))
 	f.Add(append([]byte{3, 1}, fuzzSegment(4, false, &pb.Msg{Sum: &pb.Msg_UpdateParams{UpdateParams: &pb.UpdateParams{MaxChunks: 2}}})...))
 	// The records module: anchor, grant, a logged read, break-glass,
 	// review, revocation.
@@ -202,6 +216,7 @@ func FuzzBlocks(f *testing.F) {
 		spec := testSpec(fuzzKeys, "h1", "h2", "h3", "h4")
 		spec.Rule = fuzzRules[int(data[0])%len(fuzzRules)]
 		spec.Reputation = spec.Rule != "fedavg" || data[0]&0x80 != 0
+		spec.Feedback = spec.Reputation && data[1]&4 == 4
 		spec.CommitWindow, spec.RevealWindow = 2, 2
 		if data[1]&1 == 1 {
 			spec.Compression = pb.Compression{Width: pb.WIDTH_INT64}

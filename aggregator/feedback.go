@@ -194,19 +194,29 @@ func (v verdict) reason(round uint32) string {
 }
 
 // binomialTail returns P(Binomial(n, a/b) ≥ k) as num/den, exactly:
-// Σ_{i≥k} C(n,i)·aⁱ·(b−a)ⁿ⁻ⁱ over bⁿ. It needs 0 < a < b.
+// Σ_{i≥k} C(n,i)·aⁱ·(b−a)ⁿ⁻ⁱ over bⁿ. It needs 0 < a < b. Each term comes
+// from the one before by an exact division, so a tail costs O(n) big
+// multiplications.
 func binomialTail(n, k int, a, b uint64) (num, den *big.Int) {
-	A, B, C := new(big.Int).SetUint64(a), new(big.Int).SetUint64(b), new(big.Int).SetUint64(b-a)
+	B := new(big.Int).SetUint64(b)
 	den = new(big.Int).Exp(B, big.NewInt(int64(n)), nil)
-	num = new(big.Int)
 	if k <= 0 {
-		return den, den
+		return new(big.Int).Set(den), den
 	}
-	term := new(big.Int)
-	for i := k; i <= n; i++ {
-		term.Binomial(int64(n), int64(i))
-		term.Mul(term, new(big.Int).Exp(A, big.NewInt(int64(i)), nil))
-		term.Mul(term, new(big.Int).Exp(C, big.NewInt(int64(n-i)), nil))
+	if k > n {
+		return new(big.Int), den
+	}
+	A, C := new(big.Int).SetUint64(a), new(big.Int).SetUint64(b-a)
+	// T_k = C(n,k)·a^k·c^(n−k); T_{i+1} = T_i·(n−i)·a / ((i+1)·c).
+	term := new(big.Int).Binomial(int64(n), int64(k))
+	term.Mul(term, new(big.Int).Exp(A, big.NewInt(int64(k)), nil))
+	term.Mul(term, new(big.Int).Exp(C, big.NewInt(int64(n-k)), nil))
+	num = new(big.Int).Set(term)
+	step := new(big.Int)
+	for i := k; i < n; i++ {
+		term.Mul(term, step.SetInt64(int64(n-i)))
+		term.Mul(term, A)
+		term.Quo(term, step.Mul(step.SetInt64(int64(i+1)), C))
 		num.Add(num, term)
 	}
 	return num, den

@@ -1,6 +1,7 @@
 package aggregator
 
 import (
+	"fmt"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -144,5 +145,24 @@ func TestHarmsReason(t *testing.T) {
 	}
 	if ch[9].Delta != -penHarmsStrong || !ch[9].Flagged || ch[0].Delta != 0 {
 		t.Fatalf("deltas %d, %d", ch[9].Delta, ch[0].Delta)
+	}
+}
+
+// BenchmarkJudge: a round's judgment at the largest federation the chain
+// takes by default (protocol's max_hospitals), every hospital scoring
+// every other.
+func BenchmarkJudge(b *testing.B) {
+	for _, n := range []int{10, 100, 256} {
+		ms := feedbackRound(n, func(s, j int) int64 {
+			if j%10 == 0 {
+				return 1
+			}
+			return int64((s*31+j*17)%7) - 3
+		})
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for b.Loop() {
+				judge(ms)
+			}
+		})
 	}
 }

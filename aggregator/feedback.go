@@ -42,8 +42,8 @@ import (
 // ones close together, flag a hospital (reputation.go). Under the test's
 // assumption (an honest update's verdicts are like the typical update's,
 // independently across rounds) the chance that an honest hospital is
-// flagged in a task of R rounds is at most R/1,000 + R²/20,000 (1.5 % for
-// R = 10; the union bound over rounds and pairs of rounds). A minority of
+// flagged in a task of R rounds is at most R/1,000 + R(R−1)/20,000 (1.45 %
+// for R = 10; the union bound over rounds and pairs of rounds). A minority of
 // scorers who lie only where it matters (an honest target harmful, their
 // allies helpful) stay counted and add their votes: docs/robustness.md
 // says what that costs.
@@ -67,7 +67,7 @@ const (
 	harmsStrongDen = 1000 // strongly harmful: at most 1 in 1,000
 )
 
-// test is one comparison's outcome for one update.
+// test is the binomial test's outcome for one update.
 type test struct {
 	harmed, counted int // harmful verdicts of credible scorers; credible scorers
 	p0num, p0den    uint64
@@ -96,7 +96,7 @@ func judge(members []Member) []verdict {
 	if len(judged) < 3 {
 		return out
 	}
-	tests := judgeTest(members, judged, func(f *Feedback) []int64 { return f.Scores })
+	tests := judgeTest(members, judged)
 	for k, i := range judged {
 		v := &out[i]
 		v.test = tests[k]
@@ -118,8 +118,8 @@ func atMost(r test, den int64) bool {
 	return new(big.Int).Mul(r.num, big.NewInt(den)).Cmp(r.den) <= 0
 }
 
-// judgeTest runs one comparison over the judged members' scores.
-func judgeTest(members []Member, judged []int, scores func(*Feedback) []int64) []test {
+// judgeTest runs the test over the judged members' scores.
+func judgeTest(members []Member, judged []int) []test {
 	sign := func(v int64) int {
 		switch {
 		case v > 0:
@@ -133,11 +133,11 @@ func judgeTest(members []Member, judged []int, scores func(*Feedback) []int64) [
 	scored, contra := make([]int, len(members)), make([]int, len(members))
 	for _, i := range judged {
 		f := members[i].Feedback
-		s := slices.Clone(scores(f))
+		s := slices.Clone(f.Scores)
 		slices.Sort(s)
 		n := len(s)
 		round := sign(s[(n-1)/2]) + sign(s[n/2]) // the median's sign, ties 0
-		for k, v := range scores(f) {
+		for k, v := range f.Scores {
 			j := f.Scorers[k]
 			if j < 0 || j >= len(members) {
 				continue
@@ -155,7 +155,7 @@ func judgeTest(members []Member, judged []int, scores func(*Feedback) []int64) [
 	shares := make([]share, len(judged))
 	for k, i := range judged {
 		f, r := members[i].Feedback, &out[k]
-		for q, x := range scores(f) {
+		for q, x := range f.Scores {
 			if x != 0 && credible(f.Scorers[q]) {
 				r.counted++
 				if x > 0 {

@@ -2,6 +2,7 @@ package chain
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -117,9 +118,5 @@ func TestFeedbackOnChain(t *testing.T) {
 }
 
 func sortScores(s []pb.UpdateScore) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && bytes.Compare(s[j-1].Hospital, s[j].Hospital) > 0; j-- {
-			s[j-1], s[j] = s[j], s[j-1]
-		}
-	}
+	slices.SortFunc(s, func(a, b pb.UpdateScore) int { return bytes.Compare(a.Hospital, b.Hospital) })
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/fedledger/fedledger/aggregator"
@@ -170,18 +169,11 @@ func (c exec) feedback(task *pb.Task, rd *pb.Round, members []aggregator.Member)
 		fb[i].Round = rd.Round - 1
 		members[i].Feedback = &fb[i]
 	}
-	hs := task.Spec.Hospitals
-	index := func(pub []byte) int {
-		i := sort.Search(len(hs), func(i int) bool { return bytes.Compare(hs[i], pub) >= 0 })
-		if i == len(hs) || !bytes.Equal(hs[i], pub) {
-			return -1 // not invited: refused at commit, never here
-		}
-		return i
-	}
 	for _, sub := range rd.Submissions {
-		by := index(sub.Hospital)
+		by := hospitalIndex(task, sub.Hospital)
 		for _, sc := range sub.Scores {
-			if i := index(sc.Hospital); i >= 0 && by >= 0 {
+			// Both are invited (refused at commit otherwise); -1 never comes.
+			if i := hospitalIndex(task, sc.Hospital); i >= 0 && by >= 0 {
 				fb[i].Scores = append(fb[i].Scores, sc.LossDiffPpm)
 				fb[i].Scorers = append(fb[i].Scorers, by)
 			}

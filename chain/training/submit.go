@@ -35,10 +35,17 @@ func (c exec) openRoundFor(taskID uint64, round uint32) (*pb.Task, *pb.Round, er
 	return task, rd, nil
 }
 
-func isInvited(task *pb.Task, pub []byte) bool {
+func isInvited(task *pb.Task, pub []byte) bool { return hospitalIndex(task, pub) >= 0 }
+
+// hospitalIndex is pub's index in the task's invited hospitals (sorted by
+// key), or -1.
+func hospitalIndex(task *pb.Task, pub []byte) int {
 	hs := task.Spec.Hospitals
 	i := sort.Search(len(hs), func(i int) bool { return bytes.Compare(hs[i], pub) >= 0 })
-	return i < len(hs) && bytes.Equal(hs[i], pub)
+	if i == len(hs) || !bytes.Equal(hs[i], pub) {
+		return -1
+	}
+	return i
 }
 
 func findSubmission(rd *pb.Round, pub []byte) int {

@@ -131,3 +131,34 @@ func TestLoadHeartHospital(t *testing.T) {
 		t.Error("an unknown hospital loaded")
 	}
 }
+
+// TestSyntheticCohort: the cohort of n hospitals extends the four of
+// Synthetic (the same hospitals, row for row) and refuses sizes it cannot
+// make.
+func TestSyntheticCohort(t *testing.T) {
+	ten, err := SyntheticCohort(3, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ten.Hospitals) != 10 || ten.Hospitals[9].Name != "site-10" || ten.Hospitals[9].Train.Len() != Synthetic(3).Hospitals[1].Train.Len() {
+		t.Fatalf("ten hospitals: %s", ten.Summary())
+	}
+	if !reflect.DeepEqual(ten.Hospitals[:4], Synthetic(3).Hospitals) {
+		t.Fatal("the first four hospitals differ from Synthetic's")
+	}
+	if reflect.DeepEqual(ten.Hospitals[4].Train, ten.Hospitals[0].Train) {
+		t.Fatal("site-05 repeats cleveland's patients")
+	}
+	for _, n := range []int{0, -1, MaxSyntheticHospitals + 1} {
+		if _, err := SyntheticCohort(3, n); err == nil {
+			t.Fatalf("%d hospitals accepted", n)
+		}
+	}
+	fed, _, err := Source{Dataset: "synthetic", Hospitals: 6}.Open(3)
+	if err != nil || len(fed.Hospitals) != 6 {
+		t.Fatalf("source: %v", err)
+	}
+	if _, _, err := (Source{Dataset: "synthetic", Partition: "iid"}).Open(3); err == nil {
+		t.Fatal("an iid synthetic cohort accepted")
+	}
+}

@@ -7,14 +7,15 @@ import (
 
 // Source names the data of a run, as the command line gives it.
 type Source struct {
-	// Dataset is "heart", "wdbc", "diabetes" or "csv:PATH".
+	// Dataset is "heart", "synthetic", "wdbc", "diabetes" or "csv:PATH".
 	Dataset string
 	// Dir holds heart-disease/ and wdbc/ (for heart and wdbc).
 	Dir string
 	// CSV options (for csv:PATH).
 	Label, Site, Missing, Positive string
 	// Hospitals and Partition split wdbc and CSV tables: "natural" (by the
-	// site column), "iid" or "dirichlet:ALPHA". Heart is always natural.
+	// site column), "iid" or "dirichlet:ALPHA". Heart is always natural;
+	// Hospitals sizes the synthetic cohort (0: its four).
 	Hospitals int
 	Partition string
 }
@@ -30,6 +31,16 @@ func (s Source) Open(seed uint64) (fed *Federation, note string, err error) {
 		}
 		fed, err := LoadHeart(s.Dir, seed)
 		return fed, "data: UCI heart disease from " + s.Dir, err
+	case s.Dataset == "synthetic":
+		if s.Partition != "" && s.Partition != "natural" {
+			return nil, "", fmt.Errorf("datasets: the synthetic cohort has its sites (partition natural), not %q; give --hospitals to size it", s.Partition)
+		}
+		n := s.Hospitals
+		if n == 0 {
+			n = len(HeartFiles)
+		}
+		fed, err := SyntheticCohort(seed, n)
+		return fed, fmt.Sprintf("data: the synthetic cohort, %d hospitals", n), err
 	case s.Dataset == "wdbc":
 		if s.Dir == "" {
 			return nil, "", fmt.Errorf("%w: wdbc needs --data DIR (the folder holding wdbc/) or $%s; `fedledger datasets fetch wdbc` downloads it", ErrNoData, EnvData)
@@ -60,7 +71,7 @@ func (s Source) Open(seed uint64) (fed *Federation, note string, err error) {
 		fed, err := s.federate(d, seed, def)
 		return fed, fmt.Sprintf("data: %s (%d rows, %d features, label %q = 1 when %q), %s", path, d.Table.Len(), len(d.Features), s.Label, d.Positive, s.describe(def)), err
 	}
-	return nil, "", fmt.Errorf("datasets: unknown dataset %q (known: heart, wdbc, diabetes, csv:PATH)", s.Dataset)
+	return nil, "", fmt.Errorf("datasets: unknown dataset %q (known: heart, synthetic, wdbc, diabetes, csv:PATH)", s.Dataset)
 }
 
 func (s Source) partition(def string) string {

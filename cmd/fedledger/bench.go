@@ -211,11 +211,11 @@ func newBenchAttacksCmd(g *globals) *cobra.Command {
 	cmd := leaf("attacks", "Malicious hospitals against the robust rule and FedAvg", benchAttacksHelp)
 	fs := cmd.Flags()
 	def := bench.DefaultAttackConfig()
-	dataset := fs.String("dataset", "wdbc", "wdbc, heart, diabetes (Debian's python3-sklearn) or csv:PATH")
+	dataset := fs.String("dataset", "wdbc", "wdbc, heart, synthetic (the seeded cohort, --hospitals sites), diabetes (Debian's python3-sklearn) or csv:PATH")
 	data := fs.String("data", "", "data directory (default $"+datasets.EnvData+")")
 	label := fs.String("label", "", "csv: the binary label column")
 	partition := fs.String("partition", "dirichlet:1.0", "dirichlet:ALPHA, iid or natural")
-	hospitals := fs.Int("hospitals", 10, "hospitals (wdbc, diabetes and csv)")
+	hospitals := fs.Int("hospitals", 10, "hospitals (synthetic, wdbc, diabetes and csv)")
 	malicious := fs.Int("malicious", def.Malicious, "malicious hospitals in each attacked run")
 	rounds := fs.Int("rounds", def.Rounds, "rounds")
 	seeds := fs.String("seeds", "42", "comma-separated seeds")
@@ -259,6 +259,9 @@ func newBenchAttacksCmd(g *globals) *cobra.Command {
 		if *rounds < 1 || *validators < 1 || *malicious < 1 {
 			return usagef("--rounds, --validators and --malicious must be at least 1")
 		}
+		if *hospitals < 2 {
+			return usagef("--hospitals %d: want at least 2 (an attacked federation needs an honest hospital)", *hospitals)
+		}
 		if err := checkOutDir(*out); err != nil {
 			return err
 		}
@@ -266,7 +269,11 @@ func newBenchAttacksCmd(g *globals) *cobra.Command {
 		if dir == "" {
 			dir = os.Getenv(datasets.EnvData)
 		}
-		cfg.Source = datasets.Source{Dataset: *dataset, Dir: dir, Label: *label, Hospitals: *hospitals, Partition: *partition}
+		part := *partition
+		if *dataset == "synthetic" && !changed(fs, "partition") {
+			part = "" // split by its own sites
+		}
+		cfg.Source = datasets.Source{Dataset: *dataset, Dir: dir, Label: *label, Hospitals: *hospitals, Partition: part}
 		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		t0 := time.Now()

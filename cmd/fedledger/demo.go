@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -35,6 +36,9 @@ Data (--dataset):
   heart      the UCI heart disease files of four hospitals (the default), from
              --data or $FEDLEDGER_DATA (the folder that holds heart-disease/);
              without them the demo says so and uses a seeded synthetic cohort
+  synthetic  that seeded cohort: logistic ground truth, each site's features
+             shifted; four hospitals, or --hospitals of them (the first four
+             are always the same)
   wdbc       Wisconsin breast cancer, split over --hospitals (default
              --partition dirichlet:1.0)
   diabetes   Efron et al.'s 442 diabetes patients, label: progression above
@@ -66,12 +70,12 @@ func newDemoCmd(g *globals) *cobra.Command {
 	exportModel := fs.String("export-model", "", "write the final model to this file (fedledger predict scores rows with it; docs/model-file.md)")
 	blockInterval := fs.Duration("block-interval", def.BlockInterval, "pause between blocks")
 	verbose := fs.BoolP("verbose", "v", false, "print every trainer step")
-	dataset := fs.String("dataset", "heart", "heart, wdbc, diabetes (Debian's python3-sklearn) or csv:PATH")
+	dataset := fs.String("dataset", "heart", "heart, synthetic, wdbc, diabetes (Debian's python3-sklearn) or csv:PATH")
 	label := fs.String("label", "", "csv: the binary label column")
 	site := fs.String("site", "", "csv: the column naming each row's hospital (natural split)")
 	missing := fs.String("missing", "drop", "csv: rows with a missing feature: drop, or impute the column mean")
 	positive := fs.String("positive", "", "csv: the label value that means 1 (default: 1, or the second value in sorted order)")
-	hospitals := fs.Int("hospitals", 4, "wdbc, diabetes and csv: number of hospitals to split the rows over")
+	hospitals := fs.Int("hospitals", 4, "synthetic, wdbc, diabetes and csv: number of hospitals (to split the rows over)")
 	partition := fs.String("partition", "", "wdbc, diabetes and csv: natural, iid or dirichlet:ALPHA (default dirichlet:1.0 for wdbc and diabetes; natural with --site, else iid)")
 	serverOpt := fs.String("server-opt", "fedavg", "optimizer the chain applies to each aggregate: fedavg, fedavgm, fedadagrad, fedadam, fedyogi")
 	rule := fs.String("rule", "fedavg", "aggregation rule: fedavg, median, trimmed_mean, multikrum, normclip, centeredclip")
@@ -100,14 +104,17 @@ func newDemoCmd(g *globals) *cobra.Command {
 		if dir == "" {
 			dir = os.Getenv(datasets.EnvData)
 		}
-		if *dataset != "heart" && *dataset != "wdbc" && *dataset != "diabetes" && !strings.HasPrefix(*dataset, "csv:") {
-			return usagef("--dataset %q: want heart, wdbc, diabetes or csv:PATH", *dataset)
+		if !slices.Contains([]string{"heart", "synthetic", "wdbc", "diabetes"}, *dataset) && !strings.HasPrefix(*dataset, "csv:") {
+			return usagef("--dataset %q: want heart, synthetic, wdbc, diabetes or csv:PATH", *dataset)
 		}
 		if strings.HasPrefix(*dataset, "csv:") && *label == "" {
 			return usagef("--dataset csv:PATH needs --label COLUMN")
 		}
 		if *dataset == "heart" {
 			warnIgnored(cmd, fs, "the heart data come split by the study's own four hospitals", "hospitals", "partition")
+		}
+		if *dataset == "synthetic" && *partition != "" && *partition != "natural" {
+			return usagef("--partition %s: the synthetic cohort comes split by its own sites; size it with --hospitals", *partition)
 		}
 		if !strings.HasPrefix(*dataset, "csv:") {
 			warnIgnored(cmd, fs, "csv:PATH data only", "label", "site", "missing", "positive")

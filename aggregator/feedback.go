@@ -30,7 +30,12 @@ import (
 //     learning a shared direction has p₀ near 0; one near its optimum,
 //     where every hospital's step helps some and hurts others, has p₀
 //     near ½ or above, and little stands out.
-//  3. The update is harmful when most of its counted scorers found it
+//  3. A round judges only while its typical update helps most hospitals
+//     (p₀ < ½). Once the typical update hurts as many scorers as it helps,
+//     the hospitals no longer share a direction to be harmed: every step
+//     pulls towards its own patients, and a hospital whose patients differ
+//     most hurts nearly everyone, honestly.
+//  4. The update is harmful when most of its counted scorers found it
 //     harmful (h > m/2: an update that hurts a minority is a hospital
 //     whose patients differ from theirs) and P(Binomial(m, p₀) ≥ h), the
 //     chance that an update like the round's typical one draws as many
@@ -100,6 +105,9 @@ func judge(members []Member) []verdict {
 	for k, i := range judged {
 		v := &out[i]
 		v.test = tests[k]
+		if 2*v.p0num >= v.p0den {
+			continue // step 3: no shared direction to harm
+		}
 		if 2*v.harmed <= v.counted {
 			continue // most found it harmless: a hospital whose patients differ
 		}

@@ -87,6 +87,12 @@ func TestJudge(t *testing.T) {
 			return int64(rng.IntN(2_000_001)) - 1_000_000
 		}, nil},
 		{"nobody harms", func(s, j int) int64 { return -1 }, nil},
+		{"no shared direction: the typical update hurts most, one hurts all", func(s, j int) int64 {
+			if j == 0 || s%2 == 0 {
+				return 100_000
+			}
+			return -100_000
+		}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

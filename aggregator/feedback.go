@@ -35,23 +35,34 @@ import (
 //     the hospitals no longer share a direction to be harmed: every step
 //     pulls towards its own patients, and a hospital whose patients differ
 //     most hurts nearly everyone, honestly.
-//  4. The update is harmful when most of its counted scorers found it
+//  4. Honest hospitals differ: each update has its own harm rate, and
+//     the votes on one update are not independent coin flips at p₀. The
+//     spread between updates is estimated from the round's shares, robustly
+//     (their median absolute deviation from p₀, so that fewer than half of
+//     the updates cannot widen it, less the binomial part a typical update's
+//     m votes explain), as the intra-class correlation ρ of a beta-binomial
+//     with mean p₀ (spread). With ρ = 0 the test is the binomial.
+//  5. The update is harmful when most of its counted scorers found it
 //     harmful (h > m/2: an update that hurts a minority is a hospital
-//     whose patients differ from theirs) and P(Binomial(m, p₀) ≥ h), the
-//     chance that an update like the round's typical one draws as many
+//     whose patients differ from theirs) and P(BetaBinomial(m, p₀, ρ) ≥ h),
+//     the chance that an honest update from the round's spread draws as many
 //     harmful verdicts, is at most 1/100; strongly harmful when it is at
 //     most 1/1,000.
 //
 // The test is exact (integers and math/big; no floating point). The
 // reputation penalties make one strongly harmful judgment, or two harmful
 // ones close together, flag a hospital (reputation.go). Under the test's
-// assumption (an honest update's verdicts are like the typical update's,
-// independently across rounds) the chance that an honest hospital is
-// flagged in a task of R rounds is at most R/1,000 + R(R−1)/20,000 (1.45 %
-// for R = 10; the union bound over rounds and pairs of rounds). A minority of
-// scorers who lie only where it matters (an honest target harmful, their
-// allies helpful) stay counted and add their votes: docs/robustness.md
-// says what that costs.
+// assumption (an honest update's harm rate is drawn from the round's
+// spread) an honest hospital is judged harmful in a round with chance at
+// most 1/100. Across rounds a hospital keeps its patients, so its
+// judgments repeat: the union bound over rounds, R/100 in a task of R
+// rounds, is what the test promises; were the rounds independent it would
+// be R/1,000 + R(R−1)/20,000 (1.45 % for R = 10). Three of ten hospitals
+// whose patients differ from the other seven as much as label-flippers'
+// would are, to this test, three label-flippers. A minority of scorers who
+// lie only where it matters (an honest target harmful, their allies
+// helpful) stay counted and add their votes: docs/robustness.md says what
+// that costs.
 
 // Feedback is what the other hospitals said of one member's update.
 type Feedback struct {
@@ -76,7 +87,8 @@ const (
 type test struct {
 	harmed, counted int // harmful verdicts of credible scorers; credible scorers
 	p0num, p0den    uint64
-	num, den        *big.Int // P(Binomial(counted, p₀) ≥ harmed)
+	rho             int64    // the spread between updates, in millionths (beta-binomial ρ)
+	num, den        *big.Int // P(BetaBinomial(counted, p₀, ρ) ≥ harmed)
 }
 
 // verdict is the judgment of one member's update.
@@ -106,7 +118,7 @@ func judge(members []Member) []verdict {
 		v := &out[i]
 		v.test = tests[k]
 		if 2*v.p0num >= v.p0den {
-			continue // step 3: no shared direction to harm
+			continue // 3: no shared direction to harm
 		}
 		if 2*v.harmed <= v.counted {
 			continue // most found it harmless: a hospital whose patients differ
@@ -182,13 +194,109 @@ func judgeTest(members []Member, judged []int) []test {
 		return x.den < y.den
 	})
 	p0 := sorted[len(sorted)/2]
-	// 3. The tails.
+	// 4. The spread between updates, robustly: the shares' median absolute
+	// deviation from p₀, less what the scorers' own sampling explains.
+	counts := make([]int, len(out))
+	fracs := make([]*big.Rat, len(shares))
+	for k, sh := range shares {
+		counts[k] = out[k].counted
+		fracs[k] = new(big.Rat).SetFrac(new(big.Int).SetUint64(sh.num), new(big.Int).SetUint64(sh.den))
+	}
+	slices.Sort(counts)
+	rho := spread(fracs, new(big.Rat).SetFrac(new(big.Int).SetUint64(p0.num), new(big.Int).SetUint64(p0.den)), counts[len(counts)/2])
+	// 5. The tails.
 	for k := range out {
 		r := &out[k]
-		r.p0num, r.p0den = p0.num, p0.den
-		r.num, r.den = binomialTail(r.counted, r.harmed, p0.num, p0.den)
+		r.p0num, r.p0den, r.rho = p0.num, p0.den, rho
+		r.num, r.den = betaBinomialTail(r.counted, r.harmed, p0.num, p0.den, rho)
 	}
 	return out
+}
+
+// madScale is the median absolute deviation's factor for a standard
+// deviation (1/Φ⁻¹(¾), the normal's), to four places.
+var madScale = big.NewRat(14826, 10000)
+
+// spread returns the intra-class correlation ρ of the updates' harm rates,
+// in millionths, rounded down, in [0, 999,999]: the variance the shares
+// show around p₀ (the median absolute deviation, scaled to a standard
+// deviation, so that fewer than half of the updates cannot widen it),
+// less the binomial variance p₀(1−p₀)/m of a typical update's m scores,
+// over p₀(1−p₀). ρ = 0 says every update harms a scorer as often as the
+// typical one, and the test is the binomial; the larger ρ, the more
+// honest updates differ from each other, and the more harmful verdicts an
+// update needs to stand out.
+func spread(shares []*big.Rat, p0 *big.Rat, m int) int64 {
+	dev := make([]*big.Rat, len(shares))
+	for k, s := range shares {
+		dev[k] = new(big.Rat).Sub(s, p0)
+		dev[k].Abs(dev[k])
+	}
+	slices.SortFunc(dev, func(a, b *big.Rat) int { return a.Cmp(b) })
+	sd := new(big.Rat).Mul(dev[len(dev)/2], madScale) // upper median
+	v := new(big.Rat).Mul(sd, sd)
+	pq := new(big.Rat).Sub(big.NewRat(1, 1), p0)
+	pq.Mul(pq, p0)
+	if pq.Sign() <= 0 || m < 1 {
+		return 0
+	}
+	rho := v.Quo(v, pq)
+	rho.Sub(rho, big.NewRat(1, int64(m)))
+	rho.Mul(rho, big.NewRat(1_000_000, 1))
+	q := new(big.Int).Quo(rho.Num(), rho.Denom()) // truncates toward zero
+	switch {
+	case rho.Sign() <= 0:
+		return 0
+	case q.Cmp(big.NewInt(999_999)) > 0:
+		return 999_999
+	}
+	return q.Int64()
+}
+
+// betaBinomialTail returns P(X ≥ k) as num/den, exactly, for X beta-
+// binomial over n trials with mean a/b and intra-class correlation
+// rho/10⁶ (0 ≤ rho < 10⁶; 0 is the binomial). With α = A/D, β = B/D
+// (α+β = (1−ρ)/ρ), P(X = i) = C(n,i)·Π_{j<i}(A+jD)·Π_{j<n−i}(B+jD) over
+// Π_{j<n}(A+B+jD). It needs 0 < a < b.
+func betaBinomialTail(n, k int, a, b uint64, rho int64) (num, den *big.Int) {
+	if rho <= 0 {
+		return binomialTail(n, k, a, b)
+	}
+	const million = 1_000_000
+	D := new(big.Int).Mul(new(big.Int).SetUint64(b), big.NewInt(rho))
+	A := new(big.Int).Mul(new(big.Int).SetUint64(a), big.NewInt(million-rho))
+	B := new(big.Int).Mul(new(big.Int).SetUint64(b-a), big.NewInt(million-rho))
+	AB := new(big.Int).Add(A, B)
+	den = big.NewInt(1)
+	x := new(big.Int)
+	for j := range n {
+		den.Mul(den, x.Add(AB, x.Mul(D, big.NewInt(int64(j)))))
+	}
+	if k <= 0 {
+		return new(big.Int).Set(den), den
+	}
+	if k > n {
+		return new(big.Int), den
+	}
+	// T_k = C(n,k)·Π_{j<k}(A+jD)·Π_{j<n−k}(B+jD);
+	// T_{i+1} = T_i·(n−i)·(A+iD) / ((i+1)·(B+(n−i−1)D)), an exact division.
+	term := new(big.Int).Binomial(int64(n), int64(k))
+	for j := range k {
+		term.Mul(term, x.Add(A, x.Mul(D, big.NewInt(int64(j)))))
+	}
+	for j := range n - k {
+		term.Mul(term, x.Add(B, x.Mul(D, big.NewInt(int64(j)))))
+	}
+	num = new(big.Int).Set(term)
+	y := new(big.Int)
+	for i := k; i < n; i++ {
+		term.Mul(term, big.NewInt(int64(n-i)))
+		term.Mul(term, x.Add(A, x.Mul(D, big.NewInt(int64(i)))))
+		y.Mul(big.NewInt(int64(i+1)), y.Add(B, y.Mul(D, big.NewInt(int64(n-i-1)))))
+		term.Quo(term, y)
+		num.Add(num, term)
+	}
+	return num, den
 }
 
 // reason says why a verdict costs reputation.
@@ -197,8 +305,8 @@ func (v verdict) reason(round uint32) string {
 	if v.level == 2 {
 		bound = "0.1%"
 	}
-	return fmt.Sprintf("harms: its round %d update was worse than its opposite for %d of %d credible scorers (of %d), where the round's typical update was for %s; chance %s, under %s",
-		round, v.harmed, v.counted, v.scorers, decimal(v.p0num, v.p0den, 2), bigDecimal(v.num, v.den, 5), bound)
+	return fmt.Sprintf("harms: its round %d update was worse than its opposite for %d of %d credible scorers (of %d), where the round's typical update was for %s, spread ρ %s; chance %s, under %s",
+		round, v.harmed, v.counted, v.scorers, decimal(v.p0num, v.p0den, 2), decimal(uint64(v.rho), 1_000_000, 2), bigDecimal(v.num, v.den, 5), bound)
 }
 
 // binomialTail returns P(Binomial(n, a/b) ≥ k) as num/den, exactly:

@@ -145,7 +145,7 @@ func TestHarmsReason(t *testing.T) {
 	}
 	e := evidence{members: ms, sybil: make([]bool, 10), weights: make([]uint64, 10)}
 	ch := e.score()
-	want := "harms: its round 1 update was worse than its opposite for 9 of 9 credible scorers (of 9), where the round's typical update was for 0.09; chance 0.00000, under 0.1%"
+	want := "harms: its round 1 update was worse than its opposite for 9 of 9 credible scorers (of 9), where the round's typical update was for 0.09, spread ρ 0.00; chance 0.00000, under 0.1%"
 	if len(ch[9].Reasons) != 1 || ch[9].Reasons[0] != want {
 		t.Fatalf("reasons %q, want %q", ch[9].Reasons, want)
 	}
@@ -170,5 +170,84 @@ func BenchmarkJudge(b *testing.B) {
 				judge(ms)
 			}
 		})
+		// Harm rates spread from 0 to ½ over the updates: the beta-binomial.
+		spreadMs := feedbackRound(n, func(s, j int) int64 {
+			if (s*7+j*13)%100 < 50*j/n {
+				return 1
+			}
+			return -1
+		})
+		if v := judge(spreadMs); v[0].rho == 0 {
+			b.Fatal("no spread")
+		}
+		b.Run(fmt.Sprint(n, "-spread"), func(b *testing.B) {
+			for b.Loop() {
+				judge(spreadMs)
+			}
+		})
+	}
+}
+
+// TestBetaBinomialTail checks the exact tail against a float sum of the
+// beta-binomial's terms, and that ρ = 0 is the binomial.
+func TestBetaBinomialTail(t *testing.T) {
+	for _, c := range []struct {
+		n, k int
+		a, b uint64
+		rho  int64
+	}{
+		{9, 9, 1, 2, 100_000}, {8, 7, 2, 15, 250_000}, {7, 6, 1, 3, 10}, {10, 0, 1, 3, 500_000},
+		{10, 11, 1, 3, 500_000}, {30, 20, 1, 2, 999_999}, {5, 3, 4, 9, 1},
+	} {
+		num, den := betaBinomialTail(c.n, c.k, c.a, c.b, c.rho)
+		got, _ := new(big.Rat).SetFrac(num, den).Float64()
+		mu, rho := float64(c.a)/float64(c.b), float64(c.rho)/1e6
+		al, be := mu*(1-rho)/rho, (1-mu)*(1-rho)/rho
+		lbeta := func(x, y float64) float64 {
+			a, _ := math.Lgamma(x)
+			b, _ := math.Lgamma(y)
+			s, _ := math.Lgamma(x + y)
+			return a + b - s
+		}
+		want := 0.0
+		for i := max(c.k, 0); i <= c.n; i++ {
+			want += binom(c.n, i) * math.Exp(lbeta(float64(i)+al, float64(c.n-i)+be)-lbeta(al, be))
+		}
+		if math.Abs(got-want) > 1e-9*max(1, want) {
+			t.Errorf("P(BetaBin(%d, %d/%d, ρ %d ppm) ≥ %d) = %v, want %v", c.n, c.a, c.b, c.rho, c.k, got, want)
+		}
+	}
+	bn, bd := betaBinomialTail(9, 7, 1, 3, 0)
+	n, d := binomialTail(9, 7, 1, 3)
+	if bn.Cmp(n) != 0 || bd.Cmp(d) != 0 {
+		t.Fatal("ρ = 0 is not the binomial")
+	}
+}
+
+// TestSpread: shares that agree give ρ = 0; shares spread wide give a large
+// ρ; three outliers of ten (a minority) do not widen it.
+func TestSpread(t *testing.T) {
+	r := func(num, den int64) *big.Rat { return big.NewRat(num, den) }
+	many := func(x *big.Rat, n int) []*big.Rat {
+		out := make([]*big.Rat, n)
+		for i := range out {
+			out[i] = x
+		}
+		return out
+	}
+	p0 := r(1, 9)
+	if got := spread(many(p0, 10), p0, 7); got != 0 {
+		t.Errorf("equal shares: ρ %d, want 0", got)
+	}
+	attacked := append(many(p0, 7), r(8, 9), r(8, 9), r(8, 9))
+	if got := spread(attacked, p0, 7); got != 0 {
+		t.Errorf("three outliers of ten: ρ %d, want 0", got)
+	}
+	wide := []*big.Rat{r(1, 10), r(2, 10), r(3, 10), r(3, 10), r(4, 10), r(5, 10), r(6, 10), r(8, 10), r(9, 10), r(9, 10)}
+	if got := spread(wide, r(5, 10), 8); got < 100_000 {
+		t.Errorf("wide shares: ρ %d, want a large spread", got)
+	}
+	if got := spread([]*big.Rat{r(0, 1), r(1, 1)}, r(1, 1), 3); got != 0 {
+		t.Errorf("p₀ = 1: ρ %d, want 0", got)
 	}
 }

@@ -156,3 +156,55 @@ func TestDecimal(t *testing.T) {
 		}
 	}
 }
+
+// FuzzJudge: the feedback judgment is total over any verdicts a round's
+// commitments can carry (scores of any sign and size, scorers repeated or
+// out of range, updates unscored), and never calls harmful an update
+// most of its counted scorers found harmless.
+func FuzzJudge(f *testing.F) {
+	f.Add([]byte{7, 200, 200, 200, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1})
+	f.Add([]byte{3, 0, 255, 128, 127, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	f.Add([]byte{12, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 200, 100, 50, 25, 12, 6, 3, 1, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 {
+			return
+		}
+		n := 3 + int(data[0])%30
+		data = data[1:]
+		next := func() int64 {
+			if len(data) == 0 {
+				return 0
+			}
+			b := data[0]
+			data = data[1:]
+			return (int64(b) - 128) * 7_813 // ±10⁶
+		}
+		ms := make([]Member, n)
+		for j := range ms {
+			ms[j].Feedback = &Feedback{Round: 1}
+			for s := range n {
+				if s == j {
+					continue
+				}
+				v := next()
+				if v == 7_813 { // a stray scorer index
+					ms[j].Feedback.Scorers = append(ms[j].Feedback.Scorers, n+s)
+				} else {
+					ms[j].Feedback.Scorers = append(ms[j].Feedback.Scorers, s)
+				}
+				ms[j].Feedback.Scores = append(ms[j].Feedback.Scores, v)
+			}
+		}
+		for i, v := range judge(ms) {
+			if v.level < 0 || v.level > 2 || v.counted > n || v.harmed > v.counted {
+				t.Fatalf("member %d: %+v", i, v)
+			}
+			if v.level > 0 && 2*v.harmed <= v.counted {
+				t.Fatalf("member %d harmful with %d of %d harmful votes", i, v.harmed, v.counted)
+			}
+			if v.level > 0 && 2*v.p0num >= v.p0den {
+				t.Fatalf("member %d judged in a round whose typical update hurts most (%d/%d)", i, v.p0num, v.p0den)
+			}
+		}
+	})
+}

@@ -18,7 +18,8 @@ import (
 //	opposes     cosine with the aggregate below −0.3               −0.25
 //	harms       (feedback) most scorers found its previous update
 //	            worse than its opposite, and that many would be
-//	            rare for the round's typical update (feedback.go):
+//	            rare for an honest update of the round's spread,
+//	            while the typical update helps most (feedback.go):
 //	            chance at most 1/100                               −0.30
 //	            chance at most 1/1,000                             −0.60
 //	excluded    left out by the rule (Multi-Krum)                  −0.10

@@ -30,6 +30,14 @@ func TestFeedbackOnChain(t *testing.T) {
 	if r := h.check(h.tx("researcher", createTask(noRep))); r.Code != protocol.CodeInvalidMsg || !strings.Contains(r.Log, "feedback needs reputation") {
 		t.Fatalf("feedback without reputation: code %d %q", r.Code, r.Log)
 	}
+	big := spec
+	big.Hospitals = nil
+	for i := range protocol.MaxFeedbackInvited + 1 {
+		big.Hospitals = append(big.Hospitals, bytes.Repeat([]byte{byte(i), byte(i >> 8)}, 16))
+	}
+	if r := h.check(h.tx("researcher", createTask(big))); r.Code != protocol.CodeInvalidMsg || !strings.Contains(r.Log, "257 hospitals invited with feedback, at most 256") {
+		t.Fatalf("feedback over 257 hospitals: code %d %q", r.Code, r.Log)
+	}
 	h.mustOK(h.block(h.tx("researcher", createTask(spec))))
 	ups := map[string][]byte{}
 	for i, n := range hs {
@@ -102,7 +110,7 @@ func TestFeedbackOnChain(t *testing.T) {
 	for _, ch := range rd.Reputation {
 		reasons := strings.Join(ch.Reasons, "; ")
 		isH5 := bytes.Equal(ch.Hospital, h.pub("h5"))
-		if isH5 != strings.Contains(reasons, "harms: its round 1 update was worse than its opposite for 4 of 4 credible scorers (of 4), where the round's typical update was for 0.17; chance 0.00077, under 0.1%") {
+		if isH5 != strings.Contains(reasons, "harms: its round 1 update was worse than its opposite for 4 of 4 credible scorers (of 4), where the round's typical update was for 0.17, spread ρ 0.00; chance 0.00077, under 0.1%") {
 			t.Errorf("%X (h5 %v): reasons %q", ch.Hospital[:4], isH5, reasons)
 		}
 		if isH5 && (ch.DeltaPpm != -600_000 || !ch.Flagged) {

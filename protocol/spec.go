@@ -54,6 +54,9 @@ func ValidateSpec(s *pb.TaskSpec) error {
 	if len(s.Hospitals) == 0 || len(s.Hospitals) > MaxInvited {
 		return bad("%d hospitals invited, want 1 to %d", len(s.Hospitals), MaxInvited)
 	}
+	if s.Feedback && len(s.Hospitals) > MaxFeedbackInvited {
+		return bad("%d hospitals invited with feedback, at most %d (each scores every other: split the federation, or drop feedback)", len(s.Hospitals), MaxFeedbackInvited)
+	}
 	sort.Slice(s.Hospitals, func(i, j int) bool { return bytes.Compare(s.Hospitals[i], s.Hospitals[j]) < 0 })
 	for i, h := range s.Hospitals {
 		if i > 0 && bytes.Equal(h, s.Hospitals[i-1]) {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -249,5 +250,27 @@ func TestSpread(t *testing.T) {
 	}
 	if got := spread([]*big.Rat{r(0, 1), r(1, 1)}, r(1, 1), 3); got != 0 {
 		t.Errorf("p₀ = 1: ρ %d, want 0", got)
+	}
+}
+
+// TestOversizedOnlyWithoutFeedback: the norm test judges a task without
+// validation feedback; with feedback the verdicts judge, and an update
+// 10× the median norm costs nothing by its size.
+func TestOversizedOnlyWithoutFeedback(t *testing.T) {
+	for _, fb := range []bool{false, true} {
+		ms := make([]Member, 5)
+		e := evidence{members: ms, sybil: make([]bool, 5), weights: []uint64{1, 1, 1, 1, 1}, aggregated: true, aggNorm: 10,
+			revealed: []int{0, 1, 2, 3, 4}, norms: []uint64{10, 11, 9, 10, 100}, cosines: []int64{1e6, 1e6, 1e6, 1e6, 1e6}}
+		for i := range ms {
+			ms[i].Committed, ms[i].Revealed, ms[i].Score = true, true, ScoreStart
+			if fb {
+				ms[i].Feedback = &Feedback{Round: 1}
+			}
+		}
+		ch := e.score()
+		oversized := len(ch[4].Reasons) == 1 && strings.HasPrefix(ch[4].Reasons[0], "oversized: update norm 10.0×")
+		if oversized == fb || (fb && ch[4].Delta != 0) || (!fb && ch[4].Delta != -penOversized) {
+			t.Errorf("feedback %v: reasons %q, delta %d", fb, ch[4].Reasons, ch[4].Delta)
+		}
 	}
 }

@@ -119,7 +119,7 @@ func referenceRunRound(members []Member, rule Rule, reputation bool) (RoundOutco
 		case norms[k] == 0:
 			add(i, penFreeRider, "free-rider: a zero update")
 			continue
-		case mulLess(medNorm, oversizeFactor, norms[k], 1):
+		case m.Feedback == nil && mulLess(medNorm, oversizeFactor, norms[k], 1):
 			add(i, penOversized, "oversized: update norm %s× the median", decimal(norms[k], medNorm, 1))
 		}
 		if aggNorm > 0 && norms[k] > 0 {

@@ -14,7 +14,7 @@ import (
 //	unrevealed  committed but never revealed                       −0.40
 //	sybil       within 2% of another hospital's update              −0.40
 //	free-rider  a zero update                                      −0.40
-//	oversized   norm above 4× the median norm                      −0.15
+//	oversized   norm above 4× the median norm (without feedback)   −0.15
 //	opposes     cosine with the aggregate below −0.3               −0.25
 //	harms       (feedback) most scorers found its previous update
 //	            worse than its opposite, and that many would be
@@ -33,8 +33,11 @@ import (
 // already fits sends a tiny update, but not a zero one.
 // A member with Feedback set (a task with validation feedback) is judged
 // by what the other hospitals found on their own rows, not by its cosine
-// with the aggregate: "harms" replaces "opposes" (docs/robustness.md says
-// why: a hospital whose data differ points elsewhere, it does not harm).
+// with the aggregate nor by its norm: "harms" replaces "opposes" and
+// "oversized" (docs/robustness.md says why: a hospital whose data differ
+// points elsewhere, it does not harm; and near convergence the median
+// norm shrinks while an honest hospital whose patients differ keeps
+// pulling, 4× and more, which flagged honest hospitals in clean runs).
 // Scores start at 1. A hospital whose score falls below 0.5 is flagged: from
 // then on it may not commit and its updates get zero weight, until an admin
 // reinstates it.
@@ -137,7 +140,7 @@ func (e evidence) score() []Change {
 		case norm == 0:
 			add(i, penFreeRider, "free-rider: a zero update")
 			continue
-		case mulLess(medNorm, oversizeFactor, norm, 1):
+		case m.Feedback == nil && mulLess(medNorm, oversizeFactor, norm, 1):
 			add(i, penOversized, "oversized: update norm %s× the median", decimal(norm, medNorm, 1))
 		}
 		if m.Feedback == nil && e.aggNorm > 0 && norm > 0 {

@@ -204,11 +204,14 @@ func judgeTest(members []Member, judged []int) []test {
 	}
 	slices.Sort(counts)
 	rho := spread(fracs, new(big.Rat).SetFrac(new(big.Int).SetUint64(p0.num), new(big.Int).SetUint64(p0.den)), counts[len(counts)/2])
-	// 5. The tails.
+	// 5. The tails, of the updates steps 3 and 5 may call harmful (judge
+	// reads no other).
 	for k := range out {
 		r := &out[k]
 		r.p0num, r.p0den, r.rho = p0.num, p0.den, rho
-		r.num, r.den = betaBinomialTail(r.counted, r.harmed, p0.num, p0.den, rho)
+		if 2*p0.num < p0.den && 2*r.harmed > r.counted {
+			r.num, r.den = betaBinomialTail(r.counted, r.harmed, p0.num, p0.den, rho)
+		}
 	}
 	return out
 }

@@ -186,6 +186,22 @@ func BenchmarkJudge(b *testing.B) {
 				judge(spreadMs)
 			}
 		})
+		// The most tails a round can need: just under half the updates
+		// harm most scorers, the others spread from 0 to 0.4.
+		worstMs := feedbackRound(n, func(s, j int) int64 {
+			if j < (n-1)/2 && (s+j)%10 != 0 || j >= (n-1)/2 && (s*7+j*13)%100 < 40*j/n {
+				return 1
+			}
+			return -1
+		})
+		if v := judge(worstMs); v[0].num == nil || v[0].rho == 0 {
+			b.Fatalf("not the worst case: %+v", v[0])
+		}
+		b.Run(fmt.Sprint(n, "-worst"), func(b *testing.B) {
+			for b.Loop() {
+				judge(worstMs)
+			}
+		})
 	}
 }
 

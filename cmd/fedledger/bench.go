@@ -224,6 +224,7 @@ func newBenchAttacksCmd(g *globals) *cobra.Command {
 	rules := fs.String("rules", bench.RobustRule+",fedavg", "comma-separated rules; every rule but fedavg runs with reputation")
 	feedback := fs.Bool("feedback", true, "validation feedback for the rules with reputation: each hospital scores the previous round's updates on its own rows (--feedback=false: the cosine test instead)")
 	liars := fs.Bool("lying-scorers", false, "the attackers lie in their verdicts (honest updates harmful, their own helpful); needs feedback")
+	lieTarget := fs.Bool("lie-target", false, "with --lying-scorers: lie only where it matters (allies helpful, the first honest hospital harmful, every other verdict honest)")
 	out := fs.String("out", "", "CSV file to write")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
@@ -231,9 +232,12 @@ func newBenchAttacksCmd(g *globals) *cobra.Command {
 		if *liars && !*feedback {
 			return usagef("--lying-scorers needs feedback (not --feedback=false)")
 		}
+		if *lieTarget && !*liars {
+			return usagef("--lie-target needs --lying-scorers")
+		}
 		cfg := def
 		cfg.Malicious, cfg.Rounds, cfg.Validators, cfg.Out = *malicious, *rounds, *validators, progress(cmd, g)
-		cfg.Feedback, cfg.LyingScorers = *feedback, *liars
+		cfg.Feedback, cfg.LyingScorers, cfg.LieTarget = *feedback, *liars, *lieTarget
 		var err error
 		if cfg.Seeds, err = parseSeeds(*seeds); err != nil {
 			return err

@@ -31,8 +31,10 @@ type AttackConfig struct {
 	Rules      []string // default: RobustRule (with reputation) and fedavg (without)
 	// Feedback turns validation feedback on for the rules with reputation;
 	// LyingScorers makes the attackers lie in their verdicts.
-	Feedback, LyingScorers bool
-	Out                    io.Writer
+	// LieTarget makes the lies targeted (allies helpful, one honest
+	// hospital harmful, the rest honest).
+	Feedback, LyingScorers, LieTarget bool
+	Out                               io.Writer
 }
 
 // DefaultAttackConfig is WDBC over 10 hospitals (Dirichlet 1.0), 3 malicious.
@@ -114,7 +116,7 @@ func Attacks(ctx context.Context, cfg AttackConfig) ([]AttackRow, error) {
 			sc.Validators = cfg.Validators
 			sc.Rule, sc.Reputation = ruleRun(rule)
 			sc.Feedback = sc.Reputation && cfg.Feedback
-			sc.LyingScorers = cfg.LyingScorers
+			sc.LyingScorers, sc.LieTarget = cfg.LyingScorers, cfg.LieTarget
 			if attack != "" {
 				sc.Attacks = map[string]int{attack: cfg.Malicious}
 			}

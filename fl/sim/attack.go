@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -73,6 +74,10 @@ type Attack struct {
 	// ally's helpful, each at the largest magnitude the chain takes.
 	// Otherwise it scores as an honest trainer would, on its own rows.
 	LieScores bool
+	// LieTarget, when set with LieScores, makes the lies targeted: the
+	// allies helpful and this honest hospital harmful, every other verdict
+	// the honest one, so that the attacker stays credible.
+	LieTarget []byte
 	// Allies are the attackers' public keys (as strings of their bytes).
 	Allies map[string]bool
 }
@@ -241,8 +246,11 @@ func (h hook) Scores(_ uint64, _ uint32, honest []pb.UpdateScore) []pb.UpdateSco
 	out := make([]pb.UpdateScore, len(honest))
 	for i, s := range honest {
 		v := int64(fl.MaxVerdict)
-		if h.a.Allies[string(s.Hospital)] {
+		switch {
+		case h.a.Allies[string(s.Hospital)]:
 			v = -fl.MaxVerdict
+		case h.a.LieTarget != nil && !bytes.Equal(s.Hospital, h.a.LieTarget):
+			v = s.LossDiffPpm // honest where it does not matter
 		}
 		out[i] = pb.UpdateScore{Hospital: s.Hospital, LossDiffPpm: v}
 	}

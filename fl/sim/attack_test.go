@@ -1,12 +1,15 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"sync"
 	"testing"
 
 	"github.com/fedledger/fedledger/datasets"
+	"github.com/fedledger/fedledger/fl"
+	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
 // TestAttacksSmall: every attack on a small case.
@@ -187,4 +190,29 @@ func collude(t *testing.T, name string, honest [][]float64) [][]float64 {
 	}
 	wg.Wait()
 	return outs
+}
+
+// TestLyingScores: an honest attacker's verdicts pass unchanged; a
+// wholesale liar calls every honest update harmful and its allies'
+// helpful; a targeted liar lies only about its allies and its target.
+func TestLyingScores(t *testing.T) {
+	ally, target, other := []byte("ally"), []byte("target"), []byte("other")
+	honest := []pb.UpdateScore{{Hospital: ally, LossDiffPpm: 5}, {Hospital: other, LossDiffPpm: -7}, {Hospital: target, LossDiffPpm: -3}}
+	allies := map[string]bool{"ally": true}
+	for _, c := range []struct {
+		name string
+		a    Attack
+		want []int64
+	}{
+		{"honest", Attack{Allies: allies}, []int64{5, -7, -3}},
+		{"wholesale", Attack{LieScores: true, Allies: allies}, []int64{-fl.MaxVerdict, fl.MaxVerdict, fl.MaxVerdict}},
+		{"targeted", Attack{LieScores: true, Allies: allies, LieTarget: target}, []int64{-fl.MaxVerdict, -7, fl.MaxVerdict}},
+	} {
+		got := hook{a: &c.a}.Scores(1, 2, honest)
+		for i, s := range got {
+			if s.LossDiffPpm != c.want[i] || !bytes.Equal(s.Hospital, honest[i].Hospital) {
+				t.Errorf("%s: verdict %d is %d on %s, want %d", c.name, i, s.LossDiffPpm, s.Hospital, c.want[i])
+			}
+		}
+	}
 }

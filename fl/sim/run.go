@@ -243,8 +243,12 @@ func (r *runner) trainers(ctx context.Context) ([]*fl.Trainer, error) {
 	for h := range attacks {
 		allies[string(Key(r.cfg.Seed, h).Public().(ed25519.PublicKey))] = true
 	}
+	var target []byte
+	if r.cfg.LieTarget {
+		target = Key(r.cfg.Seed, r.fed.Hospitals[0].Name).Public().(ed25519.PublicKey)
+	}
 	for _, a := range attacks {
-		a.Allies = allies
+		a.Allies, a.LieTarget = allies, target
 	}
 	nodes := r.net.Nodes()
 	var out []*fl.Trainer

@@ -50,6 +50,10 @@ type Config struct {
 	// LyingScorers makes the attackers lie in their verdicts (with
 	// Feedback): the honest updates harmful, their own helpful.
 	LyingScorers bool
+	// LieTarget makes the lies targeted (with LyingScorers): the
+	// attackers call their allies' updates helpful and the first honest
+	// hospital's harmful, and score every other update honestly.
+	LieTarget bool
 	// Attacks makes hospitals malicious: attack name → how many. The last
 	// hospitals (in the data's order) are the attackers.
 	Attacks map[string]int
@@ -115,6 +119,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sim: frac bits %d; want 4 to 24", c.FracBits)
 	case c.Feedback && !c.Reputation:
 		return errors.New("sim: feedback needs reputation")
+	case c.LieTarget && !c.LyingScorers:
+		return errors.New("sim: a lie target needs lying scorers")
 	case c.CommitWindow == 0 || c.RevealWindow == 0:
 		return errors.New("sim: commit and reveal windows must be at least 1 block")
 	}

@@ -35,8 +35,8 @@ func TestFeedbackOnChain(t *testing.T) {
 	for i := range protocol.MaxFeedbackInvited + 1 {
 		big.Hospitals = append(big.Hospitals, bytes.Repeat([]byte{byte(i), byte(i >> 8)}, 16))
 	}
-	if r := h.check(h.tx("researcher", createTask(big))); r.Code != protocol.CodeInvalidMsg || !strings.Contains(r.Log, "257 hospitals invited with feedback, at most 256") {
-		t.Fatalf("feedback over 257 hospitals: code %d %q", r.Code, r.Log)
+	if r := h.check(h.tx("researcher", createTask(big))); r.Code != protocol.CodeInvalidMsg || !strings.Contains(r.Log, "101 hospitals invited with feedback, at most 100") {
+		t.Fatalf("feedback over 100 hospitals: code %d %q", r.Code, r.Log)
 	}
 	h.mustOK(h.block(h.tx("researcher", createTask(spec))))
 	ups := map[string][]byte{}

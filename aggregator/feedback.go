@@ -88,7 +88,7 @@ type test struct {
 	harmed, counted int // harmful verdicts of credible scorers; credible scorers
 	p0num, p0den    uint64
 	rho             int64    // the spread between updates, in millionths (beta-binomial ρ)
-	num, den        *big.Int // P(BetaBinomial(counted, p₀, ρ) ≥ harmed)
+	num, den        *big.Int // P(BetaBinomial(counted, p₀, ρ) ≥ harmed); nil unless judge needed it
 }
 
 // verdict is the judgment of one member's update.
@@ -123,6 +123,7 @@ func judge(members []Member) []verdict {
 		if 2*v.harmed <= v.counted {
 			continue // most found it harmless: a hospital whose patients differ
 		}
+		v.num, v.den = betaBinomialTail(v.counted, v.harmed, v.p0num, v.p0den, v.rho)
 		switch {
 		case atMost(v.test, harmsStrongDen):
 			v.level = 2
@@ -196,24 +197,21 @@ func judgeTest(members []Member, judged []int) []test {
 	p0 := sorted[len(sorted)/2]
 	// 4. The spread between updates, robustly: the shares' median absolute
 	// deviation from p₀, less what the scorers' own sampling explains.
+	rat := func(num, den uint64) *big.Rat {
+		return new(big.Rat).SetFrac(new(big.Int).SetUint64(num), new(big.Int).SetUint64(den))
+	}
 	counts := make([]int, len(out))
 	fracs := make([]*big.Rat, len(shares))
 	for k, sh := range shares {
 		counts[k] = out[k].counted
-		fracs[k] = new(big.Rat).SetFrac(new(big.Int).SetUint64(sh.num), new(big.Int).SetUint64(sh.den))
+		fracs[k] = rat(sh.num, sh.den)
 	}
 	slices.Sort(counts)
-	rho := spread(fracs, new(big.Rat).SetFrac(new(big.Int).SetUint64(p0.num), new(big.Int).SetUint64(p0.den)), counts[len(counts)/2])
-	// 5. The tails, of the updates steps 3 and 5 may call harmful (judge
-	// reads no other).
+	rho := spread(fracs, rat(p0.num, p0.den), counts[len(counts)/2])
 	for k := range out {
-		r := &out[k]
-		r.p0num, r.p0den, r.rho = p0.num, p0.den, rho
-		if 2*p0.num < p0.den && 2*r.harmed > r.counted {
-			r.num, r.den = betaBinomialTail(r.counted, r.harmed, p0.num, p0.den, rho)
-		}
+		out[k].p0num, out[k].p0den, out[k].rho = p0.num, p0.den, rho
 	}
-	return out
+	return out // 5, the tails: judge computes those it may call harmful
 }
 
 // madScale is the median absolute deviation's factor for a standard

@@ -128,3 +128,57 @@ func TestFeedbackOnChain(t *testing.T) {
 func sortScores(s []pb.UpdateScore) {
 	slices.SortFunc(s, func(a, b pb.UpdateScore) int { return bytes.Compare(a.Hospital, b.Hospital) })
 }
+
+// TestFeedbackSeparable: an update whose commitment claimed at most the
+// model's inputs plus one rows is not judged, however harmful the others
+// found it; one row more and it is.
+func TestFeedbackSeparable(t *testing.T) {
+	hs := []string{"h1", "h2", "h3", "h4", "h5"}
+	for _, c := range []struct {
+		rows   uint64
+		judged bool
+	}{{testDim, false}, {testDim + 1, true}} {
+		if got := protocol.Separable(c.rows, pb.ModelSpec{Arch: pb.ArchLogReg, InputDim: testDim - 1}); got == c.judged {
+			t.Fatalf("Separable(%d rows, %d inputs) = %v", c.rows, testDim-1, got)
+		}
+		h := newHarness(t, 1)
+		spec := testSpec(h, hs...)
+		spec.Rule, spec.Reputation, spec.Feedback = "median", true, true
+		h.mustOK(h.block(h.tx("researcher", createTask(spec))))
+		for r := uint32(1); r <= 2; r++ {
+			var commits, reveals [][]byte
+			for i, n := range hs {
+				up := testUpdate(int64(100+40*i), int64(50-30*i), int64(20*i*i), int64(i))
+				rows := uint64(50)
+				if n == "h5" {
+					rows = c.rows
+				}
+				var scores []pb.UpdateScore
+				for _, m := range hs {
+					if r == 1 || m == n {
+						continue
+					}
+					v := int64(-200_000)
+					if m == "h5" {
+						v = 300_000
+					}
+					scores = append(scores, pb.UpdateScore{Hospital: h.pub(m), LossDiffPpm: v})
+				}
+				sortScores(scores)
+				commits = append(commits, h.tx(n, withScores(commitMsg(1, r, up, rows), scores...)))
+				reveals = append(reveals, h.tx(n, revealMsg(1, r, up)))
+			}
+			h.mustOK(h.block(commits...))
+			h.mustOK(h.block(reveals...))
+		}
+		for _, ch := range h.round(1, 2).Reputation {
+			if !bytes.Equal(ch.Hospital, h.pub("h5")) {
+				continue
+			}
+			reasons := strings.Join(ch.Reasons, "; ")
+			if harmed := strings.Contains(reasons, "harms:"); harmed != c.judged || ch.Flagged != c.judged {
+				t.Errorf("h5 claimed %d rows (inputs %d): reasons %q, flagged %v; want judged %v", c.rows, testDim-1, reasons, ch.Flagged, c.judged)
+			}
+		}
+	}
+}

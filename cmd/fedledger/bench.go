@@ -225,10 +225,14 @@ func newBenchAttacksCmd(g *globals) *cobra.Command {
 	feedback := fs.Bool("feedback", true, "validation feedback for the rules with reputation: each hospital scores the previous round's updates on its own rows (--feedback=false: the cosine test instead)")
 	liars := fs.Bool("lying-scorers", false, "the attackers lie in their verdicts (honest updates harmful, their own helpful); needs feedback")
 	lieTarget := fs.Bool("lie-target", false, "with --lying-scorers: lie only where it matters (allies helpful, the first honest hospital harmful, every other verdict honest)")
+	claim := fs.Uint64("claim-samples", 0, "training rows every attacker claims (default: the whole federation's, so that FedAvg weighs it; at most the model's inputs + 1 escapes feedback's judgment)")
 	out := fs.String("out", "", "CSV file to write")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 		_ = stderr
+		if *claim > protocol.MaxSamples {
+			return usagef("--claim-samples %d: the chain takes at most %d", *claim, uint64(protocol.MaxSamples))
+		}
 		if *liars && !*feedback {
 			return usagef("--lying-scorers needs feedback (not --feedback=false)")
 		}
@@ -237,7 +241,7 @@ func newBenchAttacksCmd(g *globals) *cobra.Command {
 		}
 		cfg := def
 		cfg.Malicious, cfg.Rounds, cfg.Validators, cfg.Out = *malicious, *rounds, *validators, progress(cmd, g)
-		cfg.Feedback, cfg.LyingScorers, cfg.LieTarget = *feedback, *liars, *lieTarget
+		cfg.Feedback, cfg.LyingScorers, cfg.LieTarget, cfg.ClaimSamples = *feedback, *liars, *lieTarget, *claim
 		var err error
 		if cfg.Seeds, err = parseSeeds(*seeds); err != nil {
 			return err

@@ -36,6 +36,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"bench", "attacks", "--dataset", "synthetic", "--hospitals", "101"}, 1, "a synthetic cohort of 101 hospitals; want 1 to 100"},
 		{[]string{"bench", "attacks", "--hospitals", "0"}, 2, "--hospitals 0: want at least 2"},
 		{[]string{"bench", "attacks", "--lie-target"}, 2, "--lie-target needs --lying-scorers"},
+		{[]string{"bench", "attacks", "--claim-samples", "4294967297"}, 2, "--claim-samples 4294967297: the chain takes at most 4294967296"},
 		{[]string{"demo", "--dataset", "csv:x.csv"}, 2, "needs --label"},
 		{[]string{"demo", "--server-opt", "sgd"}, 2, `--server-opt "sgd"`},
 		{[]string{"bench"}, 2, "name a benchmark"},

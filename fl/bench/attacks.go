@@ -34,7 +34,10 @@ type AttackConfig struct {
 	// LieTarget makes the lies targeted (allies helpful, one honest
 	// hospital harmful, the rest honest).
 	Feedback, LyingScorers, LieTarget bool
-	Out                               io.Writer
+	// ClaimSamples is the row count every attacker claims (0: the whole
+	// federation's).
+	ClaimSamples uint64
+	Out          io.Writer
 }
 
 // DefaultAttackConfig is WDBC over 10 hospitals (Dirichlet 1.0), 3 malicious.
@@ -116,7 +119,7 @@ func Attacks(ctx context.Context, cfg AttackConfig) ([]AttackRow, error) {
 			sc.Validators = cfg.Validators
 			sc.Rule, sc.Reputation = ruleRun(rule)
 			sc.Feedback = sc.Reputation && cfg.Feedback
-			sc.LyingScorers, sc.LieTarget = cfg.LyingScorers, cfg.LieTarget
+			sc.LyingScorers, sc.LieTarget, sc.ClaimSamples = cfg.LyingScorers, cfg.LieTarget, cfg.ClaimSamples
 			if attack != "" {
 				sc.Attacks = map[string]int{attack: cfg.Malicious}
 			}

@@ -220,7 +220,12 @@ func (r *runner) createTask(ctx context.Context) error {
 func (r *runner) trainers(ctx context.Context) ([]*fl.Trainer, error) {
 	// Attackers: the last hospitals, attack by attack in Attacks' order.
 	// Each claims as many samples as the whole federation has, so that
-	// sample-weighted FedAvg gives its update real weight.
+	// sample-weighted FedAvg gives its update real weight, unless told
+	// otherwise (Config.ClaimSamples).
+	claim := r.cfg.ClaimSamples
+	if claim == 0 {
+		claim = uint64(totalTrain(r.fed))
+	}
 	attacks := map[string]*Attack{}
 	next := len(r.fed.Hospitals)
 	for _, name := range Attacks {
@@ -235,7 +240,7 @@ func (r *runner) trainers(ctx context.Context) ([]*fl.Trainer, error) {
 				return nil, fmt.Errorf("sim: more attackers than the %d hospitals", len(r.fed.Hospitals))
 			}
 			h := r.fed.Hospitals[next].Name
-			attacks[h] = &Attack{Name: name, Colluders: group, Seed: r.cfg.Seed, ClaimSamples: uint64(totalTrain(r.fed)), LieScores: r.cfg.LyingScorers}
+			attacks[h] = &Attack{Name: name, Colluders: group, Seed: r.cfg.Seed, ClaimSamples: claim, LieScores: r.cfg.LyingScorers}
 			r.rep.Malicious[h] = name
 		}
 	}

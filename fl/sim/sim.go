@@ -54,6 +54,10 @@ type Config struct {
 	// attackers call their allies' updates helpful and the first honest
 	// hospital's harmful, and score every other update honestly.
 	LieTarget bool
+	// ClaimSamples, when non-zero, is the training-row count every
+	// attacker claims; 0 claims the whole federation's (sample-weighted
+	// FedAvg then gives its update real weight).
+	ClaimSamples uint64
 	// Attacks makes hospitals malicious: attack name → how many. The last
 	// hospitals (in the data's order) are the attackers.
 	Attacks map[string]int

@@ -15,13 +15,6 @@ import (
 // The judgment, in a round where at least three updates have MinScorers
 // scores or more:
 //
-//  0. An update trained on at most one row more than the model has inputs
-//     is not judged (Feedback.Separable): any labels of that few rows are
-//     fitted exactly, so its direction carries no evidence a test could
-//     hold it to. Its shares still count towards the round's p₀ and spread.
-//     A hospital that claims so few rows to escape judgment stays in the
-//     rule's aggregate unjudged (docs/robustness.md measures what that
-//     costs); the facts (sybils, free-riders, withheld reveals) still apply.
 //  1. Credibility. For each update, the round's verdict is the sign of
 //     the median of its scores. A scorer whose verdicts contradict the
 //     round's on more than half of the updates it scored is not counted
@@ -74,13 +67,6 @@ import (
 // Feedback is what the other hospitals said of one member's update.
 type Feedback struct {
 	Round uint32 // the round of the update judged
-	// Separable is set when the update was trained on at most one row more
-	// than the model has inputs. Any labelling of that few rows (in general
-	// position) is fitted exactly by an affine classifier (Cover, 1965), so
-	// the local fit has no optimum and its direction is the rows' geometry,
-	// not evidence about patients: such an update is not judged. The
-	// hospital's own scores of the others still count.
-	Separable bool
 	// Scorers are the scorers' indexes (members), Scores their verdicts,
 	// one per scorer (> 0 means harmful).
 	Scorers []int
@@ -136,9 +122,6 @@ func judge(members []Member) []verdict {
 		}
 		if 2*v.harmed <= v.counted {
 			continue // most found it harmless: a hospital whose patients differ
-		}
-		if members[i].Feedback.Separable {
-			continue // 0: too few rows for its direction to be evidence
 		}
 		v.num, v.den = betaBinomialTail(v.counted, v.harmed, v.p0num, v.p0den, v.rho)
 		switch {

@@ -57,23 +57,16 @@ func TestJudge(t *testing.T) {
 	bad := func(i int) bool { return i >= 7 } // members 7, 8, 9
 	rng := rand.New(rand.NewPCG(1, 2))
 	cases := []struct {
-		name      string
-		vote      func(s, j int) int64
-		harmful   []int
-		separable []int // members whose update came from too few rows to judge
+		name    string
+		vote    func(s, j int) int64
+		harmful []int
 	}{
 		{"early, honest scorers: the attackers harm everyone", func(s, j int) int64 {
 			if bad(j) {
 				return 500_000
 			}
 			return -300_000
-		}, []int{7, 8, 9}, nil},
-		{"too few rows to judge: attacker 8 and an honest member claim them", func(s, j int) int64 {
-			if bad(j) || j == 0 {
-				return 500_000
-			}
-			return -300_000
-		}, []int{7, 9}, []int{0, 8}},
+		}, []int{7, 8, 9}},
 		{"early, attackers lie wholesale", func(s, j int) int64 {
 			switch {
 			case bad(s) && bad(j):
@@ -84,31 +77,27 @@ func TestJudge(t *testing.T) {
 				return 400_000
 			}
 			return -200_000
-		}, []int{7, 8, 9}, nil},
+		}, []int{7, 8, 9}},
 		{"one honest outlier hurts four scorers of nine", func(s, j int) int64 {
 			if j == 0 && s < 5 {
 				return 100_000
 			}
 			return -100_000
-		}, nil, nil},
+		}, nil},
 		{"near the optimum: coin flips", func(s, j int) int64 {
 			return int64(rng.IntN(2_000_001)) - 1_000_000
-		}, nil, nil},
-		{"nobody harms", func(s, j int) int64 { return -1 }, nil, nil},
+		}, nil},
+		{"nobody harms", func(s, j int) int64 { return -1 }, nil},
 		{"no shared direction: the typical update hurts most, one hurts all", func(s, j int) int64 {
 			if j == 0 || s%2 == 0 {
 				return 100_000
 			}
 			return -100_000
-		}, nil, nil},
+		}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ms := feedbackRound(10, c.vote)
-			for _, i := range c.separable {
-				ms[i].Feedback.Separable = true
-			}
-			out := judge(ms)
+			out := judge(feedbackRound(10, c.vote))
 			var got []int
 			for i, v := range out {
 				if v.level > 0 {

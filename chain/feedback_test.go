@@ -129,18 +129,13 @@ func sortScores(s []pb.UpdateScore) {
 	slices.SortFunc(s, func(a, b pb.UpdateScore) int { return bytes.Compare(a.Hospital, b.Hospital) })
 }
 
-// TestFeedbackSeparable: an update whose commitment claimed at most the
-// model's inputs plus one rows is not judged, however harmful the others
-// found it; one row more and it is.
-func TestFeedbackSeparable(t *testing.T) {
+// TestFeedbackClaimedRows: an update is judged whatever row count its
+// commitment claims. Claims are free under the median, so a judgment that
+// spared small claims would spare any attacker who makes one (measured in
+// docs/robustness.md, design step 14).
+func TestFeedbackClaimedRows(t *testing.T) {
 	hs := []string{"h1", "h2", "h3", "h4", "h5"}
-	for _, c := range []struct {
-		rows   uint64
-		judged bool
-	}{{testDim, false}, {testDim + 1, true}} {
-		if got := protocol.Separable(c.rows, pb.ModelSpec{Arch: pb.ArchLogReg, InputDim: testDim - 1}); got == c.judged {
-			t.Fatalf("Separable(%d rows, %d inputs) = %v", c.rows, testDim-1, got)
-		}
+	for _, rows := range []uint64{1, testDim, 1 << 20} {
 		h := newHarness(t, 1)
 		spec := testSpec(h, hs...)
 		spec.Rule, spec.Reputation, spec.Feedback = "median", true, true
@@ -149,9 +144,9 @@ func TestFeedbackSeparable(t *testing.T) {
 			var commits, reveals [][]byte
 			for i, n := range hs {
 				up := testUpdate(int64(100+40*i), int64(50-30*i), int64(20*i*i), int64(i))
-				rows := uint64(50)
+				claim := uint64(50)
 				if n == "h5" {
-					rows = c.rows
+					claim = rows
 				}
 				var scores []pb.UpdateScore
 				for _, m := range hs {
@@ -165,7 +160,7 @@ func TestFeedbackSeparable(t *testing.T) {
 					scores = append(scores, pb.UpdateScore{Hospital: h.pub(m), LossDiffPpm: v})
 				}
 				sortScores(scores)
-				commits = append(commits, h.tx(n, withScores(commitMsg(1, r, up, rows), scores...)))
+				commits = append(commits, h.tx(n, withScores(commitMsg(1, r, up, claim), scores...)))
 				reveals = append(reveals, h.tx(n, revealMsg(1, r, up)))
 			}
 			h.mustOK(h.block(commits...))
@@ -175,9 +170,8 @@ func TestFeedbackSeparable(t *testing.T) {
 			if !bytes.Equal(ch.Hospital, h.pub("h5")) {
 				continue
 			}
-			reasons := strings.Join(ch.Reasons, "; ")
-			if harmed := strings.Contains(reasons, "harms:"); harmed != c.judged || ch.Flagged != c.judged {
-				t.Errorf("h5 claimed %d rows (inputs %d): reasons %q, flagged %v; want judged %v", c.rows, testDim-1, reasons, ch.Flagged, c.judged)
+			if reasons := strings.Join(ch.Reasons, "; "); !strings.Contains(reasons, "harms:") || !ch.Flagged {
+				t.Errorf("h5 claimed %d rows: reasons %q, flagged %v; want judged harmful and flagged", rows, reasons, ch.Flagged)
 			}
 		}
 	}

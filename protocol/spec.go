@@ -264,13 +264,3 @@ func SchemaInputs(s *pb.DataSchema) (int, error) {
 	}
 	return n, nil
 }
-
-// Separable reports whether an update claimed to come from rows samples is
-// too few to be judged by validation feedback: at most the model's inputs
-// plus one. Any labels of that many rows in general position are fitted
-// exactly by an affine classifier (Cover, 1965), which every model fedledger
-// trains contains, so the local fit has no optimum and its direction says
-// nothing about the hospital's patients (aggregator.Feedback.Separable).
-func Separable(rows uint64, m pb.ModelSpec) bool {
-	return rows <= uint64(m.InputDim)+1
-}

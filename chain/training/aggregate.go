@@ -80,9 +80,7 @@ func (c exec) aggregate(task *pb.Task, rd *pb.Round) (bool, error) {
 		}
 	}
 	if task.Spec.Feedback {
-		if err := c.feedback(task, rd, members); err != nil {
-			return false, err
-		}
+		c.feedback(task, rd, members)
 	}
 	src, err := c.updateSource(task.Id, rd.Round, pubs, d)
 	if err != nil {
@@ -164,26 +162,12 @@ func (c exec) aggregate(task *pb.Task, rd *pb.Round) (bool, error) {
 
 // feedback gives each member the verdicts on its update of the previous
 // round that this round's commitments carry (checked when committed: each
-// names a hospital that revealed then), and marks the updates that round's
-// commitments said came from too few rows to be judged
-// (aggregator.Feedback.Separable).
-func (c exec) feedback(task *pb.Task, rd *pb.Round, members []aggregator.Member) error {
+// names a hospital that revealed then).
+func (c exec) feedback(task *pb.Task, rd *pb.Round, members []aggregator.Member) {
 	fb := make([]aggregator.Feedback, len(members))
 	for i := range members {
 		fb[i].Round = rd.Round - 1
 		members[i].Feedback = &fb[i]
-	}
-	if rd.Round < 2 {
-		return nil // nothing to score yet
-	}
-	prev, err := c.round(task.Id, rd.Round-1)
-	if err != nil {
-		return err
-	}
-	for _, sub := range prev.Submissions {
-		if i := hospitalIndex(task, sub.Hospital); i >= 0 && protocol.Separable(sub.NumSamples, task.Spec.Model) {
-			fb[i].Separable = true
-		}
 	}
 	for _, sub := range rd.Submissions {
 		by := hospitalIndex(task, sub.Hospital)
@@ -195,7 +179,6 @@ func (c exec) feedback(task *pb.Task, rd *pb.Round, members []aggregator.Member)
 			}
 		}
 	}
-	return nil
 }
 
 // serverOpt runs the task's server optimizer a block at a time: it reads

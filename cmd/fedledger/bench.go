@@ -225,7 +225,7 @@ func newBenchAttacksCmd(g *globals) *cobra.Command {
 	feedback := fs.Bool("feedback", true, "validation feedback for the rules with reputation: each hospital scores the previous round's updates on its own rows (--feedback=false: the cosine test instead)")
 	liars := fs.Bool("lying-scorers", false, "the attackers lie in their verdicts (honest updates harmful, their own helpful); needs feedback")
 	lieTarget := fs.Bool("lie-target", false, "with --lying-scorers: lie only where it matters (allies helpful, the first honest hospital harmful, every other verdict honest)")
-	claim := fs.Uint64("claim-samples", 0, "training rows every attacker claims (default: the whole federation's, so that FedAvg weighs it; at most the model's inputs + 1 escapes feedback's judgment)")
+	claim := fs.Uint64("claim-samples", 0, "training rows every attacker claims (default: the whole federation's, so that FedAvg weighs it; feedback judges an update whatever it claims)")
 	out := fs.String("out", "", "CSV file to write")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()

@@ -63,11 +63,17 @@ reputation) and plain FedAvg, each through a real in-process CometBFT
 network, for every seed. The runs with every hospital honest are rows too
 (attack "none"): their flags are false alarms.
 
+Each seed also runs FedAvg over the honest hospitals alone (the attackers'
+rows never trained on), scored on every hospital's test rows: what a defence
+that excluded the attackers from the first round could reach.
+
 Each row: attack, rule, seed, accuracy, the same rule's clean accuracy,
 clean FedAvg's, attackers flagged (and by round 5) of how many, honest
-hospitals flagged of how many, rounds until every attacker was flagged, and
-who was flagged when. --out writes them as CSV, --output json prints them;
-the table gives means over seeds with 95 % intervals.
+hospitals flagged of how many, rounds until every attacker was flagged,
+who was flagged when, and honest-only FedAvg's accuracy. --out writes them
+as CSV, --output json prints them; the table gives means over seeds with
+95 % intervals, and each row's paired differences to clean FedAvg and to
+honest-only FedAvg.
 
 Examples:
   fedledger bench attacks --dataset wdbc --data ../shared/datasets --hospitals 10 --malicious 3 --rounds 10 --seeds 42 --out attacks.csv`

@@ -59,6 +59,11 @@ type AttackRow struct {
 	// FedAvgClean plain FedAvg's, the yardstick of the issue's criteria.
 	CleanAccuracy    float64 `json:"clean_accuracy"`
 	FedAvgClean      float64 `json:"fedavg_clean_accuracy"`
+	// HonestFedAvg is plain FedAvg over the honest hospitals alone (the
+	// attackers' rows never trained on), scored on every hospital's test
+	// rows: what a defence that excluded the attackers from the first
+	// round could reach, and so what the attackers' absence alone costs.
+	HonestFedAvg float64 `json:"honest_fedavg_accuracy"`
 	MaliciousFlagged int     `json:"malicious_flagged"`
 	FlaggedBy5       int     `json:"malicious_flagged_by_round_5"`
 	MaliciousTotal   int     `json:"malicious_total"`
@@ -94,7 +99,7 @@ func Attacks(ctx context.Context, cfg AttackConfig) ([]AttackRow, error) {
 	if len(rules) == 0 {
 		rules = []string{RobustRule, "fedavg"}
 	}
-	perSeed := 1 // clean fedavg
+	perSeed := 2 // clean fedavg, fedavg over the honest alone
 	for _, rule := range rules {
 		if rule != "fedavg" {
 			perSeed++ // the rule's own clean run
@@ -114,6 +119,13 @@ func Attacks(ctx context.Context, cfg AttackConfig) ([]AttackRow, error) {
 		run := func(rule string, attack string) (*sim.Report, error) {
 			sc := sim.DefaultConfig()
 			sc.Data = fed
+			if attack == honestOnly {
+				// The attackers are the last hospitals (sim.Config.Attacks).
+				n := len(fed.Hospitals) - cfg.Malicious
+				sc.Data = &datasets.Federation{Name: fed.Name, Features: fed.Features, Hospitals: fed.Hospitals[:n]}
+				sc.Observers = fed.Hospitals[n:]
+				attack = ""
+			}
 			sc.Seed = seed
 			sc.Rounds = cfg.Rounds
 			sc.Validators = cfg.Validators
@@ -129,7 +141,10 @@ func Attacks(ctx context.Context, cfg AttackConfig) ([]AttackRow, error) {
 				return nil, fmt.Errorf("bench: %s under %q, seed %d: %w", rule, attack, seed, err)
 			}
 			label := attack
-			if label == "" {
+			switch {
+			case sc.Observers != nil:
+				label = "honest only"
+			case label == "":
 				label = "none (clean)"
 			}
 			fmt.Fprintf(out, "%s seed %d %-16s %-8s accuracy %.3f, flagged %v (%.1fs)\n", prog.step(), seed, label, rule, rep.Final.MeanAccuracy, flaggedList(rep), time.Since(t0).Seconds())
@@ -139,6 +154,15 @@ func Attacks(ctx context.Context, cfg AttackConfig) ([]AttackRow, error) {
 		if err != nil {
 			return nil, err
 		}
+		honest, err := run("fedavg", honestOnly)
+		if err != nil {
+			return nil, err
+		}
+		row := func(attack, rule string, rep, clean *sim.Report) AttackRow {
+			r := attackRow(attack, rule, seed, rep, clean, fedavgClean, len(fed.Hospitals))
+			r.HonestFedAvg = honest.Final.MeanAccuracy
+			return r
+		}
 		for _, rule := range rules {
 			clean := fedavgClean
 			if rule != "fedavg" {
@@ -146,18 +170,22 @@ func Attacks(ctx context.Context, cfg AttackConfig) ([]AttackRow, error) {
 					return nil, err
 				}
 			}
-			rows = append(rows, attackRow("none", rule, seed, clean, clean, fedavgClean, len(fed.Hospitals)))
+			rows = append(rows, row("none", rule, clean, clean))
 			for _, attack := range attacks {
 				rep, err := run(rule, attack)
 				if err != nil {
 					return nil, err
 				}
-				rows = append(rows, attackRow(attack, rule, seed, rep, clean, fedavgClean, len(fed.Hospitals)))
+				rows = append(rows, row(attack, rule, rep, clean))
 			}
 		}
 	}
 	return rows, nil
 }
+
+// honestOnly names, inside Attacks, the run of FedAvg over the honest
+// hospitals alone.
+const honestOnly = "\x00honest-only"
 
 // attackRow reads one run's report.
 func attackRow(attack, rule string, seed uint64, rep, clean, fedavgClean *sim.Report, hospitals int) AttackRow {
@@ -200,25 +228,26 @@ func flaggedList(rep *sim.Report) string {
 func WriteAttackCSV(w io.Writer, rows []AttackRow) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"attack", "rule", "seed", "accuracy", "clean_accuracy", "fedavg_clean_accuracy", "malicious_flagged",
-		"malicious_flagged_by_round_5", "malicious_total", "honest_flagged", "honest_total", "rounds_to_flag", "flagged"})
+		"malicious_flagged_by_round_5", "malicious_total", "honest_flagged", "honest_total", "rounds_to_flag", "flagged", "honest_fedavg_accuracy"})
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64) }
 	for _, r := range rows {
 		cw.Write([]string{r.Attack, r.Rule, strconv.FormatUint(r.Seed, 10), f(r.Accuracy), f(r.CleanAccuracy), f(r.FedAvgClean),
 			strconv.Itoa(r.MaliciousFlagged), strconv.Itoa(r.FlaggedBy5), strconv.Itoa(r.MaliciousTotal),
-			strconv.Itoa(r.HonestFlagged), strconv.Itoa(r.HonestTotal), strconv.Itoa(r.RoundsToFlag), r.Flagged})
+			strconv.Itoa(r.HonestFlagged), strconv.Itoa(r.HonestTotal), strconv.Itoa(r.RoundsToFlag), r.Flagged, f(r.HonestFedAvg)})
 	}
 	cw.Flush()
 	return cw.Error()
 }
 
 // FormatAttackTable prints rows over seeds, one line per attack and rule:
-// mean accuracy with its 95 % interval, the mean difference to clean
-// FedAvg on the same seeds, the attackers flagged (and by round 5), and the
-// honest hospital-runs flagged.
+// mean accuracy with its 95 % interval, the mean differences to clean
+// FedAvg and to FedAvg over the honest hospitals alone on the same seeds,
+// the attackers flagged (and by round 5), and the honest hospital-runs
+// flagged.
 func FormatAttackTable(rows []AttackRow) string {
 	type key struct{ a, r string }
 	type agg struct {
-		acc, diff                   []float64
+		acc, diff, hdiff            []float64
 		malF, by5, malT, honF, honT int
 	}
 	m := map[key]*agg{}
@@ -232,6 +261,7 @@ func FormatAttackTable(rows []AttackRow) string {
 		a := m[k]
 		a.acc = append(a.acc, r.Accuracy)
 		a.diff = append(a.diff, r.Accuracy-r.FedAvgClean)
+		a.hdiff = append(a.hdiff, r.Accuracy-r.HonestFedAvg)
 		a.malF += r.MaliciousFlagged
 		a.by5 += r.FlaggedBy5
 		a.malT += r.MaliciousTotal
@@ -245,11 +275,11 @@ func FormatAttackTable(rows []AttackRow) string {
 		return fmt.Sprintf("%d/%d (%.0f%%)", x, n, 100*float64(x)/float64(n))
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-16s %-8s %-22s %-25s %-17s %-17s %s\n", "attack", "rule", "accuracy [95% CI]", "vs clean fedavg", "attackers flagged", "by round 5", "honest flagged")
+	fmt.Fprintf(&b, "%-16s %-8s %-22s %-25s %-25s %-17s %-17s %s\n", "attack", "rule", "accuracy [95% CI]", "vs clean fedavg", "vs honest-only fedavg", "attackers flagged", "by round 5", "honest flagged")
 	for _, k := range keys {
 		a := m[k]
-		fmt.Fprintf(&b, "%-16s %-8s %-22s %-25s %-17s %-17s %s\n", k.a, k.r, withCI(a.acc, "%.3f"), withCI(a.diff, "%+.3f"),
-			pct(a.malF, a.malT), pct(a.by5, a.malT), pct(a.honF, a.honT))
+		fmt.Fprintf(&b, "%-16s %-8s %-22s %-25s %-25s %-17s %-17s %s\n", k.a, k.r, withCI(a.acc, "%.3f"), withCI(a.diff, "%+.3f"),
+			withCI(a.hdiff, "%+.3f"), pct(a.malF, a.malT), pct(a.by5, a.malT), pct(a.honF, a.honT))
 	}
 	return b.String()
 }

@@ -61,8 +61,10 @@ func TestAttackRow(t *testing.T) {
 	if none.RoundsToFlag != -1 || none.HonestTotal != 10 || none.MaliciousTotal != 0 {
 		t.Fatalf("clean row %+v", none)
 	}
+	got.HonestFedAvg = 0.75
 	table := FormatAttackTable([]AttackRow{got, got})
-	if !strings.Contains(table, "2/4 (50%)") || !strings.Contains(table, "4/4 (100%)") || !strings.Contains(table, "2/16 (12%)") {
+	if !strings.Contains(table, "2/4 (50%)") || !strings.Contains(table, "4/4 (100%)") || !strings.Contains(table, "2/16 (12%)") ||
+		!strings.Contains(table, "-0.120 [-0.120, -0.120]   -0.050 [-0.050, -0.050]") {
 		t.Fatalf("table:\n%s", table)
 	}
 }

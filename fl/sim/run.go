@@ -51,6 +51,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for _, h := range r.fed.Hospitals {
 		r.hospitals = append(r.hospitals, h.Name)
 	}
+	r.scored = append(append([]datasets.Hospital(nil), r.fed.Hospitals...), cfg.Observers...)
 	dir, cleanup, err := homeDir(cfg.Home)
 	if err != nil {
 		return nil, err
@@ -106,7 +107,8 @@ type runner struct {
 	out       io.Writer
 	fed       *datasets.Federation
 	spec      pb.ModelSpec
-	hospitals []string
+	hospitals []string           // invited, in the data's order
+	scored    []datasets.Hospital // whose test rows score each model: the federation's, then the observers
 	start     time.Time
 
 	net        *localnet.Network
@@ -279,8 +281,8 @@ func (r *runner) trainers(ctx context.Context) ([]*fl.Trainer, error) {
 // watch waits for each round to close and prints and records it.
 func (r *runner) watch(ctx context.Context) error {
 	header := fmt.Sprintf("%5s  %8s  %-10s", "round", "revealed", "model")
-	for _, n := range r.hospitals {
-		header += fmt.Sprintf("  %11s", n)
+	for _, h := range r.scored {
+		header += fmt.Sprintf("  %11s", h.Name)
 	}
 	fmt.Fprintln(r.out, header+"         mean   secs  chain kB  agg ms")
 	node0 := r.net.Nodes()[0]
@@ -342,17 +344,17 @@ func (r *runner) score(rd *pb.Round, params []float64, timing roundTiming) (Roun
 		Seconds: timing.seconds, ChainBytes: timing.chainBytes, LatencyMs: timing.latencyMs}
 	line := fmt.Sprintf("%5d  %8s  %-10s", rd.Round, fmt.Sprintf("%d/%d", res.Revealed, res.Invited), res.ModelHash[:10])
 	var sum float64
-	for _, h := range r.fed.Hospitals {
+	for _, h := range r.scored {
 		m, err := fl.Evaluate(r.spec, params, h.Test)
 		if err != nil {
 			return res, err
 		}
 		res.Accuracy[h.Name] = m.Accuracy
-		res.MeanLoss += m.Loss / float64(len(r.fed.Hospitals))
+		res.MeanLoss += m.Loss / float64(len(r.scored))
 		sum += m.Accuracy
 		line += fmt.Sprintf("  %11.3f", m.Accuracy)
 	}
-	res.MeanAccuracy = sum / float64(len(r.fed.Hospitals))
+	res.MeanAccuracy = sum / float64(len(r.scored))
 	line += fmt.Sprintf("  %11.3f  %5.1f  %8.1f  %6.0f", res.MeanAccuracy, res.Seconds, float64(res.ChainBytes)/1e3, res.LatencyMs)
 	if rd.Outcome != "aggregated" {
 		line += "  (" + rd.Outcome + ")"

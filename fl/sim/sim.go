@@ -58,6 +58,11 @@ type Config struct {
 	// attacker claims; 0 claims the whole federation's (sample-weighted
 	// FedAvg then gives its update real weight).
 	ClaimSamples uint64
+	// Observers are hospitals that are not invited and do not train, but
+	// whose test rows score every round's model beside the federation's
+	// (bench attacks scores FedAvg over the honest hospitals alone on every
+	// hospital's rows this way). Their names must differ from Data's.
+	Observers []datasets.Hospital
 	// Attacks makes hospitals malicious: attack name → how many. The last
 	// hospitals (in the data's order) are the attackers.
 	Attacks map[string]int
@@ -125,6 +130,8 @@ func (c Config) Validate() error {
 		return errors.New("sim: feedback needs reputation")
 	case c.LieTarget && !c.LyingScorers:
 		return errors.New("sim: a lie target needs lying scorers")
+	case observerClash(c.Data, c.Observers) != "":
+		return fmt.Errorf("sim: observer %q is also one of the federation's hospitals", observerClash(c.Data, c.Observers))
 	case c.CommitWindow == 0 || c.RevealWindow == 0:
 		return errors.New("sim: commit and reveal windows must be at least 1 block")
 	}
@@ -210,6 +217,21 @@ func Key(seed uint64, name string) ed25519.PrivateKey {
 	h.Write(b[:])
 	h.Write([]byte(name))
 	return ed25519.NewKeyFromSeed(h.Sum(nil))
+}
+
+// observerClash returns the first observer named like one of fed's
+// hospitals, or "".
+func observerClash(fed *datasets.Federation, obs []datasets.Hospital) string {
+	names := map[string]bool{}
+	for _, h := range fed.Hospitals {
+		names[h.Name] = true
+	}
+	for _, o := range obs {
+		if names[o.Name] {
+			return o.Name
+		}
+	}
+	return ""
 }
 
 func totalTrain(fed *datasets.Federation) int {

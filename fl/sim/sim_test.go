@@ -301,3 +301,39 @@ func TestQuorumLossRiddenOut(t *testing.T) {
 	}
 	t.Logf("trainers' retry reports during the outage: %v", retries)
 }
+
+// TestObservers: an observer's test rows score every round's model, it is
+// not invited, and it may not share a name with an invited hospital.
+func TestObservers(t *testing.T) {
+	cfg := testConfig(t, 42, 2)
+	cfg.Validators = 1
+	all := cfg.Data.Hospitals
+	cfg.Data = &datasets.Federation{Name: cfg.Data.Name, Features: cfg.Data.Features, Hospitals: all[:3]}
+	cfg.Observers = all[3:]
+	clash := cfg
+	clash.Observers = all[2:]
+	if err := clash.Validate(); err == nil {
+		t.Fatalf("observer %s, also invited, accepted", all[2].Name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := rep.Rounds[len(rep.Rounds)-1]
+	if last.Invited != 3 || last.Revealed != 3 || len(rep.Hospitals) != 3 {
+		t.Fatalf("invited %d, revealed %d, hospitals %v; want the 3 of the federation", last.Invited, last.Revealed, rep.Hospitals)
+	}
+	var sum float64
+	for _, h := range all {
+		a, ok := rep.Final.Accuracy[h.Name]
+		if !ok {
+			t.Fatalf("%s not scored: %v", h.Name, rep.Final.Accuracy)
+		}
+		sum += a
+	}
+	if mean := sum / float64(len(all)); mean != rep.Final.MeanAccuracy {
+		t.Fatalf("mean accuracy %v, want the mean over all four test sets %v", rep.Final.MeanAccuracy, mean)
+	}
+}

@@ -57,13 +57,13 @@ type AttackRow struct {
 	Accuracy float64 `json:"accuracy"`
 	// CleanAccuracy is the same rule's with every hospital honest;
 	// FedAvgClean plain FedAvg's, the yardstick of the issue's criteria.
-	CleanAccuracy    float64 `json:"clean_accuracy"`
-	FedAvgClean      float64 `json:"fedavg_clean_accuracy"`
+	CleanAccuracy float64 `json:"clean_accuracy"`
+	FedAvgClean   float64 `json:"fedavg_clean_accuracy"`
 	// HonestFedAvg is plain FedAvg over the honest hospitals alone (the
 	// attackers' rows never trained on), scored on every hospital's test
 	// rows: what a defence that excluded the attackers from the first
 	// round could reach, and so what the attackers' absence alone costs.
-	HonestFedAvg float64 `json:"honest_fedavg_accuracy"`
+	HonestFedAvg     float64 `json:"honest_fedavg_accuracy"`
 	MaliciousFlagged int     `json:"malicious_flagged"`
 	FlaggedBy5       int     `json:"malicious_flagged_by_round_5"`
 	MaliciousTotal   int     `json:"malicious_total"`

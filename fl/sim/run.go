@@ -107,7 +107,7 @@ type runner struct {
 	out       io.Writer
 	fed       *datasets.Federation
 	spec      pb.ModelSpec
-	hospitals []string           // invited, in the data's order
+	hospitals []string            // invited, in the data's order
 	scored    []datasets.Hospital // whose test rows score each model: the federation's, then the observers
 	start     time.Time
 

@@ -57,23 +57,9 @@ func TestFeedbackOnChain(t *testing.T) {
 	if h.round(1, 1).Phase != pb.PHASE_CLOSED {
 		t.Fatal("round 1 did not close")
 	}
-	// Scores of round 1, each sorted by key: every hospital finds h5's
-	// update harmful and the others' helpful.
-	scoresBy := func(n string) []pb.UpdateScore {
-		var out []pb.UpdateScore
-		for _, m := range hs {
-			if m == n {
-				continue
-			}
-			v := int64(-200_000)
-			if m == "h5" {
-				v = 300_000
-			}
-			out = append(out, pb.UpdateScore{Hospital: h.pub(m), LossDiffPpm: v})
-		}
-		sortScores(out)
-		return out
-	}
+	// Scores of round 1: every hospital finds h5's update harmful and the
+	// others' helpful.
+	scoresBy := func(n string) []pb.UpdateScore { return h5Harmful(h, hs, n) }
 	good := scoresBy("h1")
 	bad := []struct {
 		name   string
@@ -125,6 +111,24 @@ func TestFeedbackOnChain(t *testing.T) {
 	}
 }
 
+// h5Harmful is scorer n's verdicts on the others' updates, sorted by key:
+// h5's harmful, every other helpful.
+func h5Harmful(h *harness, hs []string, n string) []pb.UpdateScore {
+	var out []pb.UpdateScore
+	for _, m := range hs {
+		if m == n {
+			continue
+		}
+		v := int64(-200_000)
+		if m == "h5" {
+			v = 300_000
+		}
+		out = append(out, pb.UpdateScore{Hospital: h.pub(m), LossDiffPpm: v})
+	}
+	sortScores(out)
+	return out
+}
+
 func sortScores(s []pb.UpdateScore) {
 	slices.SortFunc(s, func(a, b pb.UpdateScore) int { return bytes.Compare(a.Hospital, b.Hospital) })
 }
@@ -149,17 +153,9 @@ func TestFeedbackClaimedRows(t *testing.T) {
 					claim = rows
 				}
 				var scores []pb.UpdateScore
-				for _, m := range hs {
-					if r == 1 || m == n {
-						continue
-					}
-					v := int64(-200_000)
-					if m == "h5" {
-						v = 300_000
-					}
-					scores = append(scores, pb.UpdateScore{Hospital: h.pub(m), LossDiffPpm: v})
+				if r > 1 {
+					scores = h5Harmful(h, hs, n)
 				}
-				sortScores(scores)
 				commits = append(commits, h.tx(n, withScores(commitMsg(1, r, up, claim), scores...)))
 				reveals = append(reveals, h.tx(n, revealMsg(1, r, up)))
 			}

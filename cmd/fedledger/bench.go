@@ -64,8 +64,8 @@ network, for every seed. The runs with every hospital honest are rows too
 (attack "none"): their flags are false alarms.
 
 Each seed also runs FedAvg over the honest hospitals alone (the attackers'
-rows never trained on), scored on every hospital's test rows: what a defence
-that excluded the attackers from the first round could reach.
+rows never trained on), scored on every hospital's test rows: what FedAvg
+reaches when a defence excludes the attackers from the first round.
 
 Each row: attack, rule, seed, accuracy, the same rule's clean accuracy,
 clean FedAvg's, attackers flagged (and by round 5) of how many, honest

@@ -61,8 +61,8 @@ type AttackRow struct {
 	FedAvgClean   float64 `json:"fedavg_clean_accuracy"`
 	// HonestFedAvg is plain FedAvg over the honest hospitals alone (the
 	// attackers' rows never trained on), scored on every hospital's test
-	// rows: what a defence that excluded the attackers from the first
-	// round could reach, and so what the attackers' absence alone costs.
+	// rows: what FedAvg reaches when a defence excludes the attackers from
+	// the first round, and so what their absence alone costs FedAvg.
 	HonestFedAvg     float64 `json:"honest_fedavg_accuracy"`
 	MaliciousFlagged int     `json:"malicious_flagged"`
 	FlaggedBy5       int     `json:"malicious_flagged_by_round_5"`

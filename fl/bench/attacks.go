@@ -116,15 +116,16 @@ func Attacks(ctx context.Context, cfg AttackConfig) ([]AttackRow, error) {
 		if cfg.Malicious >= len(fed.Hospitals) {
 			return nil, fmt.Errorf("bench: %d malicious of %d hospitals", cfg.Malicious, len(fed.Hospitals))
 		}
-		run := func(rule string, attack string) (*sim.Report, error) {
+		// run runs rule under attack ("": none); honestOnly leaves the
+		// attackers out instead, their test rows scoring the model.
+		run := func(rule, attack string, honestOnly bool) (*sim.Report, error) {
 			sc := sim.DefaultConfig()
 			sc.Data = fed
-			if attack == honestOnly {
+			if honestOnly {
 				// The attackers are the last hospitals (sim.Config.Attacks).
 				n := len(fed.Hospitals) - cfg.Malicious
 				sc.Data = &datasets.Federation{Name: fed.Name, Features: fed.Features, Hospitals: fed.Hospitals[:n]}
 				sc.Observers = fed.Hospitals[n:]
-				attack = ""
 			}
 			sc.Seed = seed
 			sc.Rounds = cfg.Rounds
@@ -142,7 +143,7 @@ func Attacks(ctx context.Context, cfg AttackConfig) ([]AttackRow, error) {
 			}
 			label := attack
 			switch {
-			case sc.Observers != nil:
+			case honestOnly:
 				label = "honest only"
 			case label == "":
 				label = "none (clean)"
@@ -150,11 +151,11 @@ func Attacks(ctx context.Context, cfg AttackConfig) ([]AttackRow, error) {
 			fmt.Fprintf(out, "%s seed %d %-16s %-8s accuracy %.3f, flagged %v (%.1fs)\n", prog.step(), seed, label, rule, rep.Final.MeanAccuracy, flaggedList(rep), time.Since(t0).Seconds())
 			return rep, nil
 		}
-		fedavgClean, err := run("fedavg", "")
+		fedavgClean, err := run("fedavg", "", false)
 		if err != nil {
 			return nil, err
 		}
-		honest, err := run("fedavg", honestOnly)
+		honest, err := run("fedavg", "", true)
 		if err != nil {
 			return nil, err
 		}
@@ -166,13 +167,13 @@ func Attacks(ctx context.Context, cfg AttackConfig) ([]AttackRow, error) {
 		for _, rule := range rules {
 			clean := fedavgClean
 			if rule != "fedavg" {
-				if clean, err = run(rule, ""); err != nil {
+				if clean, err = run(rule, "", false); err != nil {
 					return nil, err
 				}
 			}
 			rows = append(rows, row("none", rule, clean, clean))
 			for _, attack := range attacks {
-				rep, err := run(rule, attack)
+				rep, err := run(rule, attack, false)
 				if err != nil {
 					return nil, err
 				}
@@ -182,10 +183,6 @@ func Attacks(ctx context.Context, cfg AttackConfig) ([]AttackRow, error) {
 	}
 	return rows, nil
 }
-
-// honestOnly names, inside Attacks, the run of FedAvg over the honest
-// hospitals alone.
-const honestOnly = "\x00honest-only"
 
 // attackRow reads one run's report.
 func attackRow(attack, rule string, seed uint64, rep, clean, fedavgClean *sim.Report, hospitals int) AttackRow {

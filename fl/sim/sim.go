@@ -130,10 +130,11 @@ func (c Config) Validate() error {
 		return errors.New("sim: feedback needs reputation")
 	case c.LieTarget && !c.LyingScorers:
 		return errors.New("sim: a lie target needs lying scorers")
-	case observerClash(c.Data, c.Observers) != "":
-		return fmt.Errorf("sim: observer %q is also one of the federation's hospitals", observerClash(c.Data, c.Observers))
 	case c.CommitWindow == 0 || c.RevealWindow == 0:
 		return errors.New("sim: commit and reveal windows must be at least 1 block")
+	}
+	if name := observerClash(c.Data, c.Observers); name != "" {
+		return fmt.Errorf("sim: observer %q is also one of the federation's hospitals", name)
 	}
 	return c.Train.Validate()
 }

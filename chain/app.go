@@ -18,7 +18,7 @@ const Version = "0.1.0"
 
 // AppVersion is the version of the state machine's rules. It changes when
 // the same blocks would produce a different state.
-const AppVersion uint64 = 12
+const AppVersion uint64 = 13
 
 var _ abci.Application = (*App)(nil)
 

@@ -80,7 +80,9 @@ func (c exec) aggregate(task *pb.Task, rd *pb.Round) (bool, error) {
 		}
 	}
 	if task.Spec.Feedback {
-		c.feedback(task, rd, members)
+		if err := c.feedback(task, rd, members); err != nil {
+			return false, err
+		}
 	}
 	src, err := c.updateSource(task.Id, rd.Round, pubs, d)
 	if err != nil {
@@ -162,16 +164,24 @@ func (c exec) aggregate(task *pb.Task, rd *pb.Round) (bool, error) {
 
 // feedback gives each member the verdicts on its update of the previous
 // round that this round's commitments carry (checked when committed: each
-// names a hospital that revealed then).
-func (c exec) feedback(task *pb.Task, rd *pb.Round, members []aggregator.Member) {
+// names a hospital that revealed then; kept under verdictsKey).
+func (c exec) feedback(task *pb.Task, rd *pb.Round, members []aggregator.Member) error {
 	fb := make([]aggregator.Feedback, len(members))
 	for i := range members {
 		fb[i].Round = rd.Round - 1
 		members[i].Feedback = &fb[i]
 	}
 	for _, sub := range rd.Submissions {
+		var v pb.Verdicts
+		ok, err := c.State.Load(verdictsKey(task.Id, rd.Round, sub.Hospital), &v)
+		if err != nil {
+			return fmt.Errorf("%w: verdicts of round %d of task %d: %v", protocol.ErrInternal, rd.Round, task.Id, err)
+		}
+		if !ok {
+			continue
+		}
 		by := hospitalIndex(task, sub.Hospital)
-		for _, sc := range sub.Scores {
+		for _, sc := range v.Scores {
 			// Both are invited (refused at commit otherwise); -1 never comes.
 			if i := hospitalIndex(task, sc.Hospital); i >= 0 && by >= 0 {
 				fb[i].Scores = append(fb[i].Scores, sc.LossDiffPpm)
@@ -179,6 +189,7 @@ func (c exec) feedback(task *pb.Task, rd *pb.Round, members []aggregator.Member)
 			}
 		}
 	}
+	return nil
 }
 
 // serverOpt runs the task's server optimizer a block at a time: it reads

@@ -35,3 +35,9 @@ func taskRound(task uint64, round uint32) string {
 func chunkKey(task uint64, round uint32, pub []byte, index uint32) string {
 	return "c/" + taskRound(task, round) + string(pub) + string(binary.BigEndian.AppendUint32(nil, index))
 }
+
+// verdictsKey holds a commitment's scores of the previous round's updates
+// (pb.Verdicts) until its round closes.
+func verdictsKey(task uint64, round uint32, pub []byte) string {
+	return "f/" + taskRound(task, round) + string(pub)
+}

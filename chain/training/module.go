@@ -19,9 +19,9 @@ var _ module.Module = Module{}
 func (Module) Name() string { return "training" }
 
 // Prefixes are the state prefixes of tasks, rounds, models, updates,
-// chunks, optimizer state, reputation and the task sequence.
+// chunks, verdicts, optimizer state, reputation and the task sequence.
 func (Module) Prefixes() []string {
-	return []string{"t/", "r/", "m/", "u/", "d/", "c/", "o/", "h/", "s/", "n/"}
+	return []string{"t/", "r/", "m/", "u/", "d/", "c/", "f/", "o/", "h/", "s/", "n/"}
 }
 
 // Msgs are the training messages.

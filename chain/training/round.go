@@ -88,6 +88,7 @@ func (c exec) advance(id uint64) (finished bool, err error) {
 // of unfinished chunked reveals (they stay in the blocks).
 func (c exec) dropRoundData(task *pb.Task, rd *pb.Round) {
 	for _, s := range rd.Submissions {
+		c.State.Delete(verdictsKey(task.Id, rd.Round, s.Hospital))
 		if s.Revealed {
 			c.deleteUpdate(task.Id, rd.Round, s.Hospital, task.Spec.InitialModel.Len)
 		} else if s.ChunksRevealed > 0 {

@@ -111,12 +111,15 @@ func (c exec) commitUpdate(signer *pb.Participant, m *pb.CommitUpdate) error {
 	}
 	sub := pb.Submission{
 		Hospital: signer.PubKey, UpdateHash: m.UpdateHash, NumSamples: m.NumSamples,
-		Metrics: m.Metrics, CommitHeight: c.Height, ChunkHashes: m.ChunkHashes, Data: m.Data, Scores: m.Scores,
+		Metrics: m.Metrics, CommitHeight: c.Height, ChunkHashes: m.ChunkHashes, Data: m.Data,
 	}
 	rd.Submissions = append(rd.Submissions, pb.Submission{})
 	copy(rd.Submissions[i+1:], rd.Submissions[i:])
 	rd.Submissions[i] = sub
 	c.State.Save(roundKey(rd.TaskId, rd.Round), rd)
+	if len(m.Scores) > 0 {
+		c.State.Save(verdictsKey(rd.TaskId, rd.Round, signer.PubKey), &pb.Verdicts{Scores: m.Scores})
+	}
 	c.Emit("update_committed", "task_id", module.U64(m.TaskId), "round", module.U64(uint64(m.Round)), "hospital", hex.EncodeToString(signer.PubKey))
 	return nil
 }

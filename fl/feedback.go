@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/fedledger/fedledger/datasets"
@@ -24,8 +25,9 @@ const MaxVerdict = 1_000_000
 
 // UpdateVerdict is one hospital's verdict on another's update delta from
 // the model w it was trained on, on the hospital's rows t: the mean
-// log-loss of w + delta less that of w − delta, each model's output bias
-// refitted to t, in millionths, clamped to ±MaxVerdict. Positive means
+// log-loss of w + delta⊥ less that of w − delta⊥, each model's output bias
+// refitted to t, in millionths, clamped to ±MaxVerdict, where delta⊥ is
+// delta less its component along w's weights (Orthogonal). Positive means
 // the update made these rows worse than its opposite would have. It is 0,
 // no opinion, when the two models rank the rows equally well (the same
 // AUC): near a converged model they differ by a sliver of log-loss whose
@@ -38,6 +40,16 @@ const MaxVerdict = 1_000_000
 // the federation's optimum every step helps some hospitals and hurts
 // others, so the chain reads verdicts against the round's typical update
 // (aggregator, feedback.go).
+//
+// The component along w is left out because it changes how confident
+// the model is, not whom it ranks higher, and it skews the comparison: an
+// update that mostly makes the model less confident (a hospital with very
+// few, or very many, positive patients does that) leaves w + delta less
+// sure of its direction than w − delta, which then wins for most scorers
+// though the update turns the model no worse than anyone's. With the
+// component out, the two models are equally confident and differ only in
+// the turn the update gives. From a model of zero weights (a first round)
+// there is no such component.
 //
 // The output bias is refitted because an update also carries its
 // hospital's share of positives (in the bias, and through the weights
@@ -53,6 +65,7 @@ func UpdateVerdict(spec pb.ModelSpec, w, delta []float64, t datasets.Table) (int
 	if pos := t.Positives(); pos == 0 || pos == t.Len() {
 		return 0, fmt.Errorf("fl: verdict on %d rows of one class: they rank nothing", t.Len())
 	}
+	delta = Orthogonal(w, delta)
 	plus, minus := make([]float64, len(w)), make([]float64, len(w))
 	for i := range w {
 		plus[i], minus[i] = w[i]+delta[i], w[i]-delta[i]
@@ -76,6 +89,27 @@ func UpdateVerdict(spec pb.ModelSpec, w, delta []float64, t datasets.Table) (int
 		return -MaxVerdict, nil
 	}
 	return int64(math.Round(d)), nil
+}
+
+// Orthogonal returns delta less its projection on w's weights (every
+// parameter but the last, the output bias, which UpdateVerdict refits): a
+// new slice; delta itself when w's weights are all zero.
+func Orthogonal(w, delta []float64) []float64 {
+	n := min(len(w), len(delta)) - 1
+	var dw, ww float64
+	for i := 0; i < n; i++ {
+		dw += delta[i] * w[i]
+		ww += w[i] * w[i]
+	}
+	if ww == 0 {
+		return delta
+	}
+	c := dw / ww
+	out := slices.Clone(delta)
+	for i := 0; i < n; i++ {
+		out[i] -= c * w[i]
+	}
+	return out
 }
 
 // refitLosses are the model's log-losses on t's rows, and its logits,

@@ -1854,8 +1854,9 @@ func (m *CommitUpdate) GetScores() []UpdateScore {
 
 // UpdateScore is one hospital's verdict on another's update of the
 // previous round, from its own rows (fl.UpdateVerdict): with w that
-// round's input model and Δ the update, the mean log-loss of w + Δ less
-// that of w − Δ, each model's output bias refitted to the scorer's rows,
+// round's input model and Δ the update less its component along w's
+// weights (fl.Orthogonal), the mean log-loss of w + Δ less that of w − Δ,
+// each model's output bias refitted to the scorer's rows,
 // in millionths, clamped by the scorer to ±1,000,000 (the chain refuses
 // more). Positive: the update made the scorer's rows worse than its
 // opposite would have.

@@ -84,8 +84,8 @@ func (c exec) advance(id uint64) (finished bool, err error) {
 	return false, fmt.Errorf("%w: task %d round %d in phase %v", protocol.ErrInternal, id, rd.Round, rd.Phase)
 }
 
-// dropRoundData deletes a closing round's revealed updates and the chunks
-// of unfinished chunked reveals (they stay in the blocks).
+// dropRoundData deletes a closing round's verdicts, revealed updates and
+// the chunks of unfinished chunked reveals (they stay in the blocks).
 func (c exec) dropRoundData(task *pb.Task, rd *pb.Round) {
 	for _, s := range rd.Submissions {
 		c.State.Delete(verdictsKey(task.Id, rd.Round, s.Hospital))

@@ -185,7 +185,7 @@ func newBenchHeartCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(stdout, "\nrecipes by validation log-loss (FLamby's split, %.0f%% of training rows held out, seeds %v):\n", 100*bench.ValidationShare, bench.TuneSeeds)
 			for _, c := range choices {
-				fmt.Fprintf(stdout, "log-loss %.4f  accuracy %.3f  %s\n", c.Loss, c.Mean, c.Method.Name)
+				fmt.Fprintf(stdout, "log-loss %.4f  accuracy %.3f  round %2d of %d  %s\n", c.Loss, c.Mean, c.Method.Rounds, cfg.Rounds, c.Method.Name)
 			}
 			return nil
 		}

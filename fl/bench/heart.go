@@ -30,6 +30,17 @@ type Method struct {
 	Name      string
 	Train     fl.TrainConfig
 	ServerOpt pb.ServerOpt
+	// Rounds, when not 0, stops the method after that many rounds instead
+	// of the benchmark's (a recipe chosen with early stopping).
+	Rounds int
+}
+
+// rounds is how many rounds m runs in a benchmark of n rounds.
+func (m Method) rounds(n int) int {
+	if m.Rounds > 0 {
+		return m.Rounds
+	}
+	return n
 }
 
 // FederatedMethods are the recipes the heart benchmark runs through the chain.
@@ -213,7 +224,7 @@ func Heart(ctx context.Context, cfg HeartConfig) ([]Row, error) {
 			sc := sim.DefaultConfig()
 			sc.Data = fed
 			sc.Seed = seed
-			sc.Rounds = cfg.Rounds
+			sc.Rounds = meth.rounds(cfg.Rounds)
 			sc.Validators = cfg.Validators
 			sc.Train = meth.Train
 			sc.ServerOpt = meth.ServerOpt
@@ -233,7 +244,7 @@ func Heart(ctx context.Context, cfg HeartConfig) ([]Row, error) {
 				rows = append(rows, Row{meth.Name, seed, h.Name, rep.Final.Accuracy[h.Name]})
 			}
 			fmt.Fprintf(out, "%s seed %d %-10s mean accuracy %.3f  (%d rounds on chain, model %s, %.1fs)\n",
-				prog.step(), seed, meth.Name, rep.Final.MeanAccuracy, cfg.Rounds, rep.Final.ModelHash[:12], time.Since(t0).Seconds())
+				prog.step(), seed, meth.Name, rep.Final.MeanAccuracy, sc.Rounds, rep.Final.ModelHash[:12], time.Since(t0).Seconds())
 		}
 	}
 	return rows, nil

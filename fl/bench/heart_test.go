@@ -55,6 +55,47 @@ func TestHeartShort(t *testing.T) {
 	}
 }
 
+// TestTuneHeartShort runs --tune's path on a grid of two recipes, one seed
+// and three rounds through a one-validator chain: each recipe comes back
+// stopped at its best round, and the recipes in order of that loss.
+func TestTuneHeartShort(t *testing.T) {
+	dir := datasets.FindDir("")
+	if dir == "" {
+		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
+	}
+	cfg := DefaultHeartConfig()
+	cfg.DataDir, cfg.Rounds, cfg.Validators = dir, 3, 1
+	grid := HeartGrid()
+	grid = []Method{grid[0], grid[len(grid)-1]} // SGD 10⁻⁴ one epoch FedAvg; SGD 0.2 300 steps FedAdam
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	choices, err := TuneHeart(ctx, cfg, grid, []uint64{TuneSeeds[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(choices) != 2 || choices[0].Loss > choices[1].Loss {
+		t.Fatalf("choices %+v: want both recipes, best first", choices)
+	}
+	for _, c := range choices {
+		if c.Method.Rounds < 1 || c.Method.Rounds > 3 || c.Loss > c.LastLoss || (c.Method.Rounds == 3 && c.Loss != c.LastLoss) {
+			t.Errorf("%s: stopped at round %d with loss %.4f, %.4f after all 3", c.Method.Name, c.Method.Rounds, c.Loss, c.LastLoss)
+		}
+	}
+}
+
+func TestEarliestMin(t *testing.T) {
+	for _, c := range []struct {
+		v    []float64
+		want int
+	}{
+		{nil, 0}, {[]float64{3}, 0}, {[]float64{3, 2, 1}, 2}, {[]float64{1, 2, 1}, 0}, {[]float64{2, 1, 3, 1}, 1},
+	} {
+		if got := earliestMin(c.v); got != c.want {
+			t.Errorf("earliestMin(%v) = %d, want %d", c.v, got, c.want)
+		}
+	}
+}
+
 func TestSummarize(t *testing.T) {
 	rows := []Row{{"fedavg", 1, "a", 0.5}, {"fedavg", 2, "a", 0.7}, {"fedavg", 1, "b", 1}, {"fedavg", 2, "b", 0.8}}
 	sums, hs := Summarize(rows)

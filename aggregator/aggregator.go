@@ -52,12 +52,12 @@ type Rule interface {
 type RuleParams struct {
 	F, M      int    // Multi-Krum: tolerated Byzantine updates, updates averaged
 	BetaMicro uint64 // trimmed mean: share trimmed at each end (default 0.2)
-	Clip      int64  // normclip bound / centeredclip radius (default: the median norm)
+	Clip      int64  // normclip and huber bound / centeredclip radius (default: the median norm)
 	Iters     int    // centeredclip iterations (default 3)
 }
 
 // Rules lists the rule names RuleByName knows.
-var Rules = []string{"fedavg", "median", "trimmed_mean", "multikrum", "normclip", "centeredclip"}
+var Rules = []string{"fedavg", "median", "huber", "trimmed_mean", "multikrum", "normclip", "centeredclip"}
 
 // RuleByName returns the rule a task spec names, with default parameters.
 func RuleByName(name string) (Rule, error) { return NewRule(name, RuleParams{}) }
@@ -67,7 +67,7 @@ func NewRule(name string, p RuleParams) (Rule, error) {
 	switch name {
 	case "fedavg", "":
 		return FedAvgRule{}, nil
-	case "median", "trimmed_mean", "multikrum", "normclip", "centeredclip":
+	case "median", "huber", "trimmed_mean", "multikrum", "normclip", "centeredclip":
 		if p.BetaMicro >= 500_000 {
 			return nil, fmt.Errorf("%w: trimmed mean beta must be below 0.5", ErrUnknownRule)
 		}
@@ -99,7 +99,7 @@ func (r robustRule) Aggregate(updates []Update) (Result, error) {
 		return Result{Values: v, Weights: w}, nil
 	}
 	clip := r.p.Clip
-	if clip == 0 && n > 0 {
+	if clip == 0 && n > 0 && clips(r.name) {
 		// The median norm, saturated: norms of extreme updates exceed int64.
 		clip = int64(min(medianU(Norms(updates)), math.MaxInt64))
 		if clip == 0 {
@@ -109,6 +109,8 @@ func (r robustRule) Aggregate(updates []Update) (Result, error) {
 	switch r.name {
 	case "median":
 		return all(Median(updates))
+	case "huber":
+		return all(ClippedHuber(updates, clip))
 	case "trimmed_mean":
 		beta := r.p.BetaMicro
 		if beta == 0 {
@@ -138,6 +140,12 @@ func (r robustRule) Aggregate(updates []Update) (Result, error) {
 		return all(CenteredClip(updates, clip, it))
 	}
 	return Result{}, fmt.Errorf("%w %q", ErrUnknownRule, r.name)
+}
+
+// clips reports whether the named rule bounds updates by a norm (RuleParams.Clip,
+// by default the median norm).
+func clips(name string) bool {
+	return name == "normclip" || name == "centeredclip" || name == "huber"
 }
 
 func medianU(v []uint64) uint64 {

@@ -18,6 +18,22 @@ func ExampleFedAvg() {
 	// Output: [15 -5 3]
 }
 
+// Huber's estimate lies between the median and the mean where the values
+// are skewed, and ignores values far out, as the median does.
+func ExampleHuber() {
+	skewed := []int64{0, 100, 200, 300, 400, 1000, 2000}
+	var u []aggregator.Update
+	for _, v := range skewed {
+		u = append(u, aggregator.Update{Values: []int64{v, v}, Weight: 1})
+	}
+	u[6].Values[1] = 1 << 60 // one value far out
+	h, _ := aggregator.Huber(u)
+	med, _ := aggregator.Median(u)
+	mean, _ := aggregator.FedAvg(u[:6:6])
+	fmt.Println("huber", h, "median", med, "mean of the first six", mean)
+	// Output: huber [359 359] median [300 300] mean of the first six [333 333]
+}
+
 // A round read a block at a time: StreamRound asks the source for blocks
 // of StreamBlock coordinates and hands the aggregate on the same way.
 func ExampleStreamRound() {

@@ -1,9 +1,11 @@
 package aggregator
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -25,6 +27,8 @@ func TestRobustRulesSmall(t *testing.T) {
 		want []int64
 	}{
 		{"median", Median, []int64{11, 19}},
+		{"huber", Huber, []int64{11, 19}},
+		{"clipped huber", func(u []Update) ([]int64, error) { return ClippedHuber(u, 25) }, []int64{11, 19}},
 		{"trimmed", func(u []Update) ([]int64, error) { return TrimmedMean(u, 300_000) }, []int64{11, 19}},
 		{"multikrum", func(u []Update) ([]int64, error) { r, err := MultiKrum(u, 2, 5); return r.Values, err }, []int64{10, 20}},
 		{"normclip", func(u []Update) ([]int64, error) { return NormClip(u, 25) }, []int64{13, 9}},
@@ -53,6 +57,146 @@ func TestRobustRulesSmall(t *testing.T) {
 	if got, _ := Median(ups([]int64{1}, []int64{2})); got[0] != 2 {
 		t.Errorf("median of 1 and 2 = %d, want 2 (half away from zero)", got[0])
 	}
+}
+
+func TestHuber(t *testing.T) {
+	const maxI, minI = math.MaxInt64, math.MinInt64
+	cases := []struct {
+		name string
+		col  []int64
+		want int64
+	}{
+		{"one value", []int64{7}, 7},
+		{"all equal", []int64{5, 5, 5, 5}, 5},
+		{"symmetric: the median", []int64{1, 2, 3}, 2},
+		// m 300, MAD 200, c ⌊398.8⌋ = 398; 1000 and 2000 pulled to 698;
+		// (−300 −200 −100 +0 +100 +398 +398)/5 = 59.2 → 359: between the
+		// median (300) and the mean (571).
+		{"skewed: between median and mean", []int64{0, 100, 200, 300, 400, 1000, 2000}, 359},
+		// m 11, MAD 1, c 1: (−1 +1 +0 −1 −1 +1 +1)/4 = 0.
+		{"two far outliers", []int64{10, 12, 11, 9, 10, 1000, 900}, 11},
+		{"more than half equal: the median", []int64{3, 3, 3, -1000, 1000}, 3},
+		// Even count: m = mean2(1, 2) = 2 (half away from zero); deviations
+		// 1, 0, 2, 2 → MAD mean2(1, 2) = 2, c 3; (−1 +0 −2 +2)/4 → −0.25 → 0.
+		{"even count", []int64{1, 2, 0, 4}, 2},
+		{"extremes: no overflow", []int64{minI, maxI, 0}, 0},
+		// m = mean2(minI+1, maxI−1) = −1 (−½ half away from zero), MAD and
+		// c 2⁶³−1; maxI is 2⁶³ from m, outside: (c + c − c − (c−1))/3 → 0.
+		{"extremes, even", []int64{maxI, maxI - 1, minI, minI + 1}, -1},
+		{"at the top of the range", []int64{maxI - 1, maxI, maxI, 0}, maxI - 1},
+		{"all at the bottom", []int64{minI, minI, minI}, minI},
+	}
+	for _, c := range cases {
+		var u []Update
+		for _, v := range c.col {
+			u = append(u, Update{Values: []int64{v}, Weight: 1})
+		}
+		got, err := Huber(u)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got[0] != c.want {
+			t.Errorf("%s: Huber(%v) = %d, want %d", c.name, c.col, got[0], c.want)
+		}
+	}
+}
+
+// TestClippedHuber: an update's magnitude beyond the clipping norm buys no
+// influence, a norm within it is left alone, and a bound that is not
+// positive is refused.
+func TestClippedHuber(t *testing.T) {
+	honest := [][]int64{{10, 20}, {12, 18}, {11, 22}, {9, 19}, {10, 21}, {30, -40}}
+	run := func(last []int64) []int64 {
+		t.Helper()
+		got, err := ClippedHuber(ups(append(honest[:5:5], last)...), 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	// (30, −40) has norm 50: at the bound, unchanged; ten and a thousand
+	// times it are clipped back to it.
+	at := run(honest[5])
+	for _, k := range []int64{10, 1000} {
+		if got := run([]int64{30 * k, -40 * k}); !reflect.DeepEqual(got, at) {
+			t.Errorf("%d× the update: %v, want %v (as at the bound)", k, got, at)
+		}
+	}
+	plain, _ := Huber(ups(honest...))
+	if !reflect.DeepEqual(at, plain) {
+		t.Errorf("updates within the bound: %v, want Huber's %v", at, plain)
+	}
+	for _, bound := range []int64{0, -1} {
+		if _, err := ClippedHuber(ups(honest...), bound); !errors.Is(err, ErrParams) {
+			t.Errorf("bound %d: err %v, want ErrParams", bound, err)
+		}
+	}
+}
+
+// TestHuberReference checks the integer estimate against the same formula
+// in floating point, and that fewer than half arbitrary values cannot move
+// it beyond the honest values' range widened by twice that range (m stays
+// within the honest values, c ≤ 1.994·MAD and the step within c).
+func TestHuberReference(t *testing.T) {
+	r := splitmix(5)
+	for trial := range 2000 {
+		n := 1 + int(r.next()%12)
+		col := make([]float64, n)
+		u := make([]Update, n)
+		for i := range n {
+			v := int64(r.next()%2001) - 1000
+			col[i], u[i] = float64(v), Update{Values: []int64{v}, Weight: 1}
+		}
+		got, _ := Huber(u)
+		if want := refHuber(col); math.Abs(float64(got[0])-want) > 1 {
+			t.Fatalf("trial %d: Huber(%v) = %d, reference %.3f", trial, col, got[0], want)
+		}
+		// Poison fewer than half with extreme values.
+		bad := int(r.next() % uint64((n+1)/2))
+		lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+		for _, x := range u[bad:] {
+			lo, hi = min(lo, x.Values[0]), max(hi, x.Values[0])
+		}
+		for i := range bad {
+			u[i].Values = []int64{[]int64{math.MaxInt64, math.MinInt64, 1 << 40}[r.next()%3]}
+		}
+		got, _ = Huber(u)
+		if w := hi - lo; got[0] < lo-2*w || got[0] > hi+2*w {
+			t.Fatalf("trial %d: %d of %d poisoned moved Huber to %d, honest range [%d, %d]", trial, bad, n, got[0], lo, hi)
+		}
+	}
+}
+
+// refHuber is Huber's one-step estimate in floating point.
+func refHuber(col []float64) float64 {
+	med := func(v []float64) float64 {
+		s := append([]float64(nil), v...)
+		sort.Float64s(s)
+		if len(s)%2 == 1 {
+			return s[len(s)/2]
+		}
+		return math.Round((s[len(s)/2-1] + s[len(s)/2]) / 2)
+	}
+	m := med(col)
+	dev := make([]float64, len(col))
+	for i, v := range col {
+		dev[i] = math.Abs(v - m)
+	}
+	c := math.Floor(med(dev) * 1.994097)
+	var sum, inside float64
+	for _, v := range col {
+		d := v - m
+		if math.Abs(d) <= c {
+			inside++
+			sum += d
+		} else {
+			sum += math.Copysign(c, d)
+		}
+	}
+	if c == 0 {
+		return m
+	}
+	return m + sum/inside
 }
 
 func TestNearDuplicates(t *testing.T) {

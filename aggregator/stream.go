@@ -97,7 +97,7 @@ func StreamRound(members []Member, d int, src Source, rule Rule, reputation bool
 	nr := len(s.member)
 	sybil := make([]bool, n)
 	// Norms, sketches and (for Multi-Krum) every pair's distance, in one pass.
-	needStats := reputation || name == "normclip" || name == "centeredclip" || name == "multikrum"
+	needStats := reputation || clips(name) || name == "multikrum"
 	if needStats && nr > 0 {
 		if err := s.statsPass(reputation, name == "multikrum"); err != nil {
 			return out, err
@@ -481,12 +481,12 @@ func (s *stream) nearPairs(relMicro uint64) ([][2]int, error) {
 
 // plan is how a rule combines the used updates, block by block.
 type plan struct {
-	kind    string   // "mean", "median", "trimmed" or "centre"
+	kind    string   // "mean", "median", "huber", "trimmed" or "centre"
 	use     []int    // revealed indices of the used updates
 	weights []uint64 // effective weight of each used update
 	mean    []int    // "mean": revealed indices averaged with their weights
 	total   uint64   // "mean": their weight sum
-	clip    int64    // "mean" after clipping (normclip): 0 for none
+	clip    int64    // "mean" (normclip) or "huber" after clipping: 0 for none
 	trimK   int      // "trimmed"
 	centre  []int64  // "centre": centeredclip's result
 }
@@ -521,7 +521,7 @@ func (s *stream) plan(name string, p RuleParams, use []int) (*plan, error) {
 		return nil
 	}
 	clip := p.Clip
-	if clip == 0 && (name == "normclip" || name == "centeredclip") {
+	if clip == 0 && clips(name) {
 		norms := make([]uint64, m)
 		for j, k := range use {
 			norms[j] = s.norms[k]
@@ -537,7 +537,11 @@ func (s *stream) plan(name string, p RuleParams, use []int) (*plan, error) {
 		return pl, mean(use)
 	case "median":
 		all()
-		pl.kind = "median"
+		pl.kind = name
+		return pl, nil
+	case "huber":
+		all()
+		pl.kind, pl.clip = name, clip
 		return pl, nil
 	case "trimmed_mean":
 		beta := p.BetaMicro
@@ -712,7 +716,7 @@ func (s *stream) emitPass(pl *plan, reputation bool, emit func(int, []int64) err
 		for _, k := range pl.mean {
 			need(k)
 		}
-	case "median", "trimmed":
+	case "median", "huber", "trimmed":
 		for _, k := range pl.use {
 			need(k)
 		}
@@ -741,26 +745,20 @@ func (s *stream) emitPass(pl *plan, reputation bool, emit func(int, []int64) err
 				if s.weight[k] == 0 {
 					continue
 				}
-				x := w.views[k]
-				if pl.clip > 0 && s.norms[k] > uint64(pl.clip) {
-					if w.tmp[k] == nil {
-						w.tmp[k] = make([]int64, StreamBlock)
-					}
-					y := w.tmp[k][:len(x)]
-					scaleInto(y, x, pl.clip, s.norms[k])
-					x = y
-				}
-				ups = append(ups, Update{Values: x, Weight: s.weight[k]})
+				ups = append(ups, Update{Values: s.clipped(w, k, pl.clip), Weight: s.weight[k]})
 			}
 			fedAvgBlock(ups, pl.total, agg, 0, hi-lo)
-		case "median", "trimmed":
+		case "median", "huber", "trimmed":
 			for _, k := range pl.use {
-				ups = append(ups, Update{Values: w.views[k]})
+				ups = append(ups, Update{Values: s.clipped(w, k, pl.clip)})
 			}
 			for c := 0; c < hi-lo; c += columnBlock {
-				if pl.kind == "median" {
+				switch pl.kind {
+				case "median":
 					medianBlock(ups, c, min(c+columnBlock, hi-lo), agg)
-				} else {
+				case "huber":
+					huberBlock(ups, c, min(c+columnBlock, hi-lo), agg)
+				default:
 					trimmedBlock(ups, pl.trimK, c, min(c+columnBlock, hi-lo), agg)
 				}
 			}
@@ -785,6 +783,22 @@ func (s *stream) emitPass(pl *plan, reputation bool, emit func(int, []int64) err
 		return emit(lo, agg)
 	})
 	return dots, aggSq, err
+}
+
+// clipped is the worker's current block of revealed update k, scaled by
+// clip/‖update‖ when clip > 0 and the update's norm exceeds it (clipTo, a
+// block at a time); otherwise the block itself.
+func (s *stream) clipped(w *worker, k int, clip int64) []int64 {
+	x := w.views[k]
+	if clip <= 0 || s.norms[k] <= uint64(clip) {
+		return x
+	}
+	if w.tmp[k] == nil {
+		w.tmp[k] = make([]int64, StreamBlock)
+	}
+	y := w.tmp[k][:len(x)]
+	scaleInto(y, x, clip, s.norms[k])
+	return y
 }
 
 // blockDot is a and b's dot product as positive and negative sums. Within

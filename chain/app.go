@@ -18,7 +18,8 @@ const Version = "0.1.0"
 
 // AppVersion is the version of the state machine's rules. It changes when
 // the same blocks would produce a different state.
-const AppVersion uint64 = 13
+// 14: the rule "huber" (aggregator.ClippedHuber) is accepted.
+const AppVersion uint64 = 14
 
 var _ abci.Application = (*App)(nil)
 

@@ -18,7 +18,7 @@ import (
 
 // fuzzRules are the rules a fuzzed task may run, picked by the input's
 // first byte.
-var fuzzRules = []string{"fedavg", "median", "trimmed_mean", "multikrum", "normclip", "centeredclip"}
+var fuzzRules = []string{"fedavg", "median", "trimmed_mean", "multikrum", "normclip", "centeredclip", "huber"}
 
 // fuzzSegment is one transaction of a fuzzed block sequence: who signs it,
 // whether a new block starts before it, and the message's encoding.

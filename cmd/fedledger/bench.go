@@ -58,8 +58,9 @@ Examples:
 const benchAttacksHelp = `Runs every attack (label-flip, sign-flip, scale, noise, free-rider,
 free-rider-echo, sybil, alie, ipm, commit-no-reveal, on-off, mpaf,
 sybil-noisy, min-max, min-sum, adaptive; see docs/robustness.md) with
---malicious hospitals against the default robust rule (median with on-chain
-reputation) and plain FedAvg, each through a real in-process CometBFT
+--malicious hospitals against the default robust rule (huber: Huber's
+estimate of the updates clipped to the median norm, with on-chain reputation
+and validation feedback) and plain FedAvg, each through a real in-process CometBFT
 network, for every seed. The runs with every hospital honest are rows too
 (attack "none"): their flags are false alarms.
 
@@ -81,13 +82,13 @@ Examples:
 const benchAggregateHelp = `Times every aggregation rule over --updates updates of --params parameters
 and, on the same buffers in the same run, the machine's plain memory copy;
 prints each rule's seconds, bytes of updates per second, and the ratio.
-median+reputation is a whole round of the robust default as FinalizeBlock
-runs it: the median with the reputation evidence (norms, near-duplicates,
+huber+reputation is a whole round of the robust default as FinalizeBlock
+runs it: the rule with the reputation evidence (norms, near-duplicates,
 cosines to the aggregate).
 
 Examples:
   fedledger bench aggregate --params 1000000 --updates 20 --output json
-  fedledger bench aggregate --params 1000000 --updates 50 --rules median+reputation`
+  fedledger bench aggregate --params 1000000 --updates 50 --rules median,huber+reputation`
 
 const benchChainHelp = `Measures update throughput through the ledger: --updates RevealUpdate
 transactions of --update-bytes each through fedledger's app on an in-process

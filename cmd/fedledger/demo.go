@@ -78,7 +78,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 	hospitals := fs.Int("hospitals", 4, "synthetic, wdbc, diabetes and csv: number of hospitals (to split the rows over)")
 	partition := fs.String("partition", "", "wdbc, diabetes and csv: natural, iid or dirichlet:ALPHA (default dirichlet:1.0 for wdbc and diabetes; natural with --site, else iid)")
 	serverOpt := fs.String("server-opt", "fedavg", "optimizer the chain applies to each aggregate: fedavg, fedavgm, fedadagrad, fedadam, fedyogi")
-	rule := fs.String("rule", "fedavg", "aggregation rule: fedavg, median, trimmed_mean, multikrum, normclip, centeredclip")
+	rule := fs.String("rule", "fedavg", "aggregation rule: "+strings.Join(aggregator.Rules, ", ")+" (huber is the robust default of bench attacks)")
 	reputation := fs.Bool("reputation", false, "score hospitals on chain and exclude those flagged (default on for every rule but fedavg)")
 	feedback := fs.Bool("feedback", true, "with reputation: validation feedback, each hospital scores the previous round's updates on its own rows and the chain penalises an update most of them found harmful (docs/robustness.md); --feedback=false leaves the cosine test instead")
 	liars := fs.Bool("lying-scorers", false, "with --feedback and --attack: the attackers lie in their verdicts")

@@ -49,7 +49,7 @@ task.toml:
 Examples:
   fedledger task create --home ./net/keys/researcher --node http://127.0.0.1:26657 --rounds 10
   fedledger task create --home ./net/keys/researcher --file task.toml
-  fedledger task create --home ./net/keys/researcher --rule median --reputation
+  fedledger task create --home ./net/keys/researcher --rule huber --reputation
   fedledger task create --home ./net/keys/researcher --model mlp --hidden 30000 --encoding topk --topk-ppm 10000`
 
 const taskListHelp = `Lists every task on chain: status, round, rule, model, invited hospitals
@@ -121,7 +121,7 @@ func (f *taskSpecFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Model, "model", f.Model, "logreg or mlp")
 	fs.IntVar(&f.Inputs, "inputs", f.Inputs, "model inputs (the data's feature count)")
 	fs.IntVar(&f.Hidden, "hidden", f.Hidden, "mlp hidden units")
-	fs.StringVar(&f.Rule, "rule", f.Rule, "aggregation rule")
+	fs.StringVar(&f.Rule, "rule", f.Rule, "aggregation rule: "+strings.Join(aggregator.Rules, ", "))
 	fs.StringVar(&f.ServerOpt, "server-opt", f.ServerOpt, "fedavg, fedavgm, fedadagrad, fedadam or fedyogi")
 	fs.IntVar(&f.CommitWindow, "commit-window", f.CommitWindow, "commit window in blocks")
 	fs.IntVar(&f.RevealWindow, "reveal-window", f.RevealWindow, "reveal window in blocks")

@@ -16,9 +16,10 @@ import (
 	"github.com/fedledger/fedledger/fl/sim"
 )
 
-// RobustRule is fedledger's default defence: the coordinate-wise median
+// RobustRule is fedledger's default defence: Huber's estimate of the
+// updates clipped to the round's median norm (aggregator.ClippedHuber),
 // with on-chain reputation and validation feedback.
-const RobustRule = "median"
+const RobustRule = "huber"
 
 // AttackConfig configures `fedledger bench attacks`.
 type AttackConfig struct {

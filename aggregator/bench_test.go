@@ -33,9 +33,9 @@ func BenchmarkRules(b *testing.B) {
 	}
 }
 
-// BenchmarkRound times a whole round of the robust default (median with
-// reputation: near-duplicates, norms, cosine to the aggregate) over n
-// updates of d parameters, as FinalizeBlock runs it.
+// BenchmarkRound times a whole round of the robust default (huber with
+// reputation: near-duplicates, norms, cosine to the aggregate), and of the
+// median before it, over n updates of d parameters, as FinalizeBlock runs it.
 //
 //	go test ./aggregator -run xxx -bench Round -benchtime 3x
 func BenchmarkRound(b *testing.B) {
@@ -47,14 +47,16 @@ func BenchmarkRound(b *testing.B) {
 		for i, u := range updates {
 			members[i] = Member{Committed: true, Revealed: true, Weight: u.Weight, Update: u.Values, Score: 1_000_000}
 		}
-		rule, _ := RuleByName("median")
-		b.Run(fmt.Sprintf("median+reputation/n=%d/d=%d", n, d), func(b *testing.B) {
-			b.SetBytes(int64(4 * n * d))
-			for i := 0; i < b.N; i++ {
-				if _, err := RunRound(members, rule, true); err != nil {
-					b.Fatal(err)
+		for _, name := range []string{"huber", "median"} {
+			rule, _ := RuleByName(name)
+			b.Run(fmt.Sprintf("%s+reputation/n=%d/d=%d", name, n, d), func(b *testing.B) {
+				b.SetBytes(int64(4 * n * d))
+				for i := 0; i < b.N; i++ {
+					if _, err := RunRound(members, rule, true); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }

@@ -129,7 +129,11 @@ func ClippedHuber(updates []Update, maxNorm int64) ([]int64, error) {
 	}
 	clipped := make([]Update, len(updates))
 	for i, u := range updates {
-		clipped[i] = Update{Values: clipTo(u.Values, maxNorm), Weight: u.Weight}
+		clipped[i] = u
+		if n := norm(u.Values); n > uint64(maxNorm) {
+			clipped[i].Values = make([]int64, len(u.Values))
+			scaleInto(clipped[i].Values, u.Values, maxNorm, n)
+		}
 	}
 	return Huber(clipped)
 }

@@ -163,9 +163,22 @@ func huberColumn(col, dev []int64) int64 {
 		m = mean2(maxOf(col[:n/2]), col[n/2])
 	}
 	lowest, highest := col[0], col[0]
-	for i, v := range col {
+	for _, v := range col {
 		lowest, highest = min(lowest, v), max(highest, v)
-		dev[i] = absSat(v, m)
+	}
+	// Every residual and their sum fit in 63 bits: the usual case, without
+	// branches the data could make the CPU mispredict.
+	small := absDiff(highest, lowest) <= (1<<62)/uint64(n)
+	if small {
+		for i, v := range col {
+			d := v - m
+			s := d >> 63
+			dev[i] = (d ^ s) - s
+		}
+	} else {
+		for i, v := range col {
+			dev[i] = absSat(v, m)
+		}
 	}
 	selectK(dev, n/2)
 	mad := dev[n/2]
@@ -179,17 +192,18 @@ func huberColumn(col, dev []int64) int64 {
 	cu, _ := bits.Div64(ph, pl, 1_000_000) // ph < 10⁶: mad < 2⁶³, huberK < 2²¹
 	c := int64(min(cu, math.MaxInt64))
 	var step int64
-	if absDiff(highest, lowest) <= (1<<62)/uint64(n) {
-		// Every residual and their sum fit in 63 bits: the usual case.
+	if small {
 		var sum int64
 		var inside uint64
 		for _, v := range col {
 			r := v - m
 			cl := min(max(r, -c), c)
 			sum += cl
+			in := uint64(0)
 			if cl == r {
-				inside++
+				in = 1
 			}
+			inside += in
 		}
 		// inside ≥ 1: at least half the values lie within the MAD ≤ c of m.
 		step = divRound64(sum, inside)
@@ -696,9 +710,25 @@ func clipTo(v []int64, max int64) []int64 {
 // scaleInto writes x·max/n of each x of v to out, rounded half away from
 // zero, for n ≥ max > 0 and every |x| ≤ n (so the quotient fits).
 func scaleInto(out, v []int64, max int64, n uint64) {
+	// recip = ⌊2⁶⁴/n⌋: for a product p < 2⁶⁴, ⌊p·recip/2⁶⁴⌋ is ⌊p/n⌋ or one
+	// less (p/n − p·recip/2⁶⁴ < p/2⁶⁴ < 1), which the remainder corrects;
+	// so the common case needs no division instruction.
+	var recip uint64
+	if n > 1 {
+		recip, _ = bits.Div64(1, 0, n)
+	}
 	for j, x := range v {
 		hi, lo := bits.Mul64(absU(x), uint64(max))
-		q, r := bits.Div64(hi, lo, n)
+		var q, r uint64
+		if hi == 0 && recip != 0 {
+			q, _ = bits.Mul64(lo, recip)
+			r = lo - q*n
+			if r >= n {
+				q, r = q+1, r-n
+			}
+		} else {
+			q, r = bits.Div64(hi, lo, n)
+		}
 		if r >= n-r {
 			q++
 		}

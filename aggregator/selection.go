@@ -7,9 +7,9 @@ package aggregator
 // by the comparison's result, which the compiler turns into a conditional
 // move; on a column of 50 random values this is twice as fast as Hoare's
 // partition, whose branches the CPU mispredicts half the time). When k is
-// right of the pivot, a second pass gathers the values equal to it, so that
-// ties (all-zero columns of sparse updates) cannot make the range shrink by
-// one value a step. Insertion sort below 16 values. O(len(a)) expected
+// right of the pivot and the range shrank by less than a quarter, a second
+// pass gathers the values equal to it, so that ties (all-zero columns of
+// sparse updates) cannot make the range shrink by one value a step. Insertion sort below 16 values. O(len(a)) expected
 // time; since only values, not positions, are read afterwards, ties cannot
 // change any result. k must be in [0, len(a)).
 func selectK(a []int64, k int) {
@@ -44,6 +44,13 @@ func selectK(a []int64, k int) {
 		// Now a[lo..j-1] < p = a[j] <= a[j+1..hi].
 		if k < j {
 			hi = j - 1
+			continue
+		}
+		if k == j {
+			return
+		}
+		if 4*(hi-j) < 3*(hi-lo) {
+			lo = j + 1 // the range shrank by a quarter: ties cannot be stalling it
 			continue
 		}
 		e := j + 1 // a[j..e-1] == p

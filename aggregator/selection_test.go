@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"math"
+	"math/big"
 	"math/bits"
 	"math/rand/v2"
 	"slices"
@@ -184,6 +185,71 @@ func TestNormEdges(t *testing.T) {
 	} {
 		if got, want := norm(v), ref(v); got != want {
 			t.Errorf("norm(%v) = %d, want %d", v, got, want)
+		}
+	}
+}
+
+// TestScaleIntoExact: scaleInto's division by a reciprocal gives exactly
+// x·max/n rounded half away from zero (math/big), on products below 2⁶⁴
+// and above, with n from 1 up.
+func TestScaleIntoExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	ref := func(x, max int64, n uint64) int64 {
+		p := new(big.Int).Mul(big.NewInt(x), big.NewInt(max))
+		p.Abs(p)
+		q, r := new(big.Int).QuoRem(p, new(big.Int).SetUint64(n), new(big.Int))
+		if r.Lsh(r, 1).Cmp(new(big.Int).SetUint64(n)) >= 0 {
+			q.Add(q, big.NewInt(1))
+		}
+		if x < 0 {
+			q.Neg(q)
+		}
+		return q.Int64()
+	}
+	// Exact multiples of n, where ⌊p·recip/2⁶⁴⌋ falls one short (p = 3,
+	// n = 3: recip = (2⁶⁴−1)/3, p·recip = 2⁶⁴−1).
+	for _, n := range []uint64{3, 7, 1<<32 + 1, math.MaxInt64} {
+		v := []int64{int64(n), -int64(n), 1, -1}
+		for _, max := range []int64{1, int64(min(n, 3))} {
+			out := make([]int64, len(v))
+			scaleInto(out, v, max, n)
+			for i, x := range v {
+				if want := ref(x, max, n); out[i] != want {
+					t.Fatalf("scaleInto(%d·%d/%d) = %d, want %d", x, max, n, out[i], want)
+				}
+			}
+		}
+	}
+	for trial := range 3000 {
+		var n uint64
+		switch trial % 4 {
+		case 0:
+			n = 1 + rng.Uint64N(1000)
+		case 1:
+			n = 1 + rng.Uint64N(1<<40)
+		case 2:
+			n = 1 + rng.Uint64N(math.MaxInt64)
+		default:
+			n = []uint64{1, 2, 3, math.MaxInt64, 1 << 32, 1<<32 + 1}[rng.IntN(6)]
+		}
+		max := int64(1 + rng.Uint64N(n))
+		v := make([]int64, 20)
+		for i := range v {
+			x := int64(rng.Uint64N(n + 1))
+			if i%5 == 0 {
+				x = int64(n) // the largest |x| allowed
+			}
+			if rng.IntN(2) == 0 {
+				x = -x
+			}
+			v[i] = x
+		}
+		out := make([]int64, len(v))
+		scaleInto(out, v, max, n)
+		for i, x := range v {
+			if want := ref(x, max, n); out[i] != want {
+				t.Fatalf("scaleInto(%d·%d/%d) = %d, want %d", x, max, n, out[i], want)
+			}
 		}
 	}
 }

@@ -121,6 +121,16 @@ func Huber(updates []Update) ([]int64, error) {
 // coming closer to the mean where honest values are skewed
 // (docs/robustness.md, step 18). Weights are ignored.
 func ClippedHuber(updates []Update, maxNorm int64) ([]int64, error) {
+	clipped, err := clipAll(updates, maxNorm)
+	if err != nil {
+		return nil, err
+	}
+	return Huber(clipped)
+}
+
+// clipAll returns the updates with every one whose norm exceeds maxNorm
+// scaled down to it (a new slice; the others are shared, not copied).
+func clipAll(updates []Update, maxNorm int64) ([]Update, error) {
 	if _, err := checkShape(updates); err != nil {
 		return nil, err
 	}
@@ -135,7 +145,7 @@ func ClippedHuber(updates []Update, maxNorm int64) ([]int64, error) {
 			scaleInto(clipped[i].Values, u.Values, maxNorm, n)
 		}
 	}
-	return Huber(clipped)
+	return clipped, nil
 }
 
 // huberK is 1.345 · 1.4826 in millionths: c = MAD · huberK / 10⁶.
@@ -353,15 +363,9 @@ func krumPick(dist [][]uint128, f, m int) []bool {
 // maxNorm (rounding half away from zero), then averages with FedAvg (Sun et
 // al., 2019). maxNorm is at the updates' scale. Cost: O(n·d).
 func NormClip(updates []Update, maxNorm int64) ([]int64, error) {
-	if _, err := checkShape(updates); err != nil {
+	clipped, err := clipAll(updates, maxNorm)
+	if err != nil {
 		return nil, err
-	}
-	if maxNorm <= 0 {
-		return nil, fmt.Errorf("%w: clipping norm must be positive", ErrParams)
-	}
-	clipped := make([]Update, len(updates))
-	for i, u := range updates {
-		clipped[i] = Update{Values: clipTo(u.Values, maxNorm), Weight: u.Weight}
 	}
 	return FedAvg(clipped)
 }

@@ -34,6 +34,30 @@ func ExampleHuber() {
 	// Output: huber [359 359] median [300 300] mean of the first six [333 333]
 }
 
+// The rule "huber" clips every update to the round's median norm before
+// Huber's estimate. Three of seven updates scaled tenfold (model
+// replacement) all sit on one side of every coordinate; unclipped, each
+// adds the band's full width c to Huber's step, clipped they are three
+// updates of the median's length.
+func ExampleClippedHuber() {
+	u := []aggregator.Update{
+		{Values: []int64{100, 20}, Weight: 1},
+		{Values: []int64{80, 40}, Weight: 1},
+		{Values: []int64{120, 0}, Weight: 1},
+		{Values: []int64{90, 30}, Weight: 1},
+	}
+	for range 3 {
+		u = append(u, aggregator.Update{Values: []int64{1000, 200}, Weight: 1}) // 10 × (100, 20)
+	}
+	fmt.Println("norms", aggregator.Norms(u))
+	clipped, _ := aggregator.ClippedHuber(u, 120) // the median norm
+	plain, _ := aggregator.Huber(u)
+	fmt.Println("clipped", clipped, "unclipped", plain)
+	// Output:
+	// norms [101 89 120 94 1019 1019 1019]
+	// clipped [116 24] unclipped [157 82]
+}
+
 // A round read a block at a time: StreamRound asks the source for blocks
 // of StreamBlock coordinates and hands the aggregate on the same way.
 func ExampleStreamRound() {

@@ -52,7 +52,7 @@ func BenchmarkWorstTx(b *testing.B) {
 		rule, opt string
 		byChunk   bool // the last chunk closes the round (else a plain reveal)
 		hid       uint32
-	}{{"median", "", false, 1000}, {"multikrum", "", true, 1000}, {"centeredclip", "fedadam", false, 250}} {
+	}{{"median", "", false, 1000}, {"huber", "", false, 1000}, {"multikrum", "", true, 1000}, {"centeredclip", "fedadam", false, 250}} {
 		// The largest MLP the caps allow: max_params over the model-sized
 		// vectors the task keeps (4 for centeredclip with fedadam).
 		const in = 1997

@@ -9,9 +9,10 @@ package aggregator
 // partition, whose branches the CPU mispredicts half the time). When k is
 // right of the pivot and the range shrank by less than a quarter, a second
 // pass gathers the values equal to it, so that ties (all-zero columns of
-// sparse updates) cannot make the range shrink by one value a step. Insertion sort below 16 values. O(len(a)) expected
-// time; since only values, not positions, are read afterwards, ties cannot
-// change any result. k must be in [0, len(a)).
+// sparse updates) cannot make the range shrink by one value a step.
+// Insertion sort below 16 values. O(len(a)) expected time; since only
+// values, not positions, are read afterwards, ties cannot change any
+// result. k must be in [0, len(a)).
 func selectK(a []int64, k int) {
 	lo, hi := 0, len(a)-1
 	for hi-lo >= 16 {

@@ -374,17 +374,12 @@ func blockStats(v []int64, sk []int64) (uint128, bool) {
 	for b := 0; b < len(v); b += sketchBlock {
 		c := v[b:min(b+sketchBlock, len(v))]
 		var sum, mag int64
-		var q uint64
-		for j, x := range c {
+		for _, x := range c {
 			sum += x
 			mag |= x + 1<<31 // outside [−2^31, 2^31) sets a bit above 31
-			q += uint64(x * x)
-			if j%3 == 2 { // three squares below 2^62 each stay below 2^64
-				var carry uint64
-				s.lo, carry = bits.Add64(s.lo, q, 0)
-				s.hi += carry
-				q = 0
-			}
+			var carry uint64 // within it, x² ≤ 2^62 is exact
+			s.lo, carry = bits.Add64(s.lo, uint64(x*x), 0)
+			s.hi += carry
 		}
 		if sk != nil {
 			sk[b/sketchBlock] = sum
@@ -393,9 +388,6 @@ func blockStats(v []int64, sk []int64) (uint128, bool) {
 			big = true
 			break
 		}
-		var carry uint64
-		s.lo, carry = bits.Add64(s.lo, q, 0)
-		s.hi += carry
 	}
 	if !big {
 		return s, false
@@ -801,27 +793,31 @@ func (s *stream) clipped(w *worker, k int, clip int64) []int64 {
 	return y
 }
 
-// blockDot is a and b's dot product as positive and negative sums. Within
-// ±2^31 each product fits in 63 bits and a block's sums in 128, so they go
-// without branches; any larger value takes cosineMicro's 128-bit products.
+// blockDot is a and b's dot product as a positive and a negative part
+// (pos − neg is the product; only the difference is used). Within ±2^31
+// each product fits in 63 bits and their signed sum in 128, so it goes
+// without branches, two's complement; any larger value takes cosineMicro's
+// 128-bit products, summed by sign.
 func blockDot(a, b []int64) dot {
 	b = b[:len(a)]
-	var pos, neg uint128
+	var lo uint64 // the sum, two's complement in 128 bits: |sum| < 2^62·len(a)
+	var hi int64
 	var mag int64
 	for j, x := range a {
 		y := b[j]
 		mag |= (x + 1<<31) | (y + 1<<31)
 		p := x * y
-		m := p >> 63 // all ones when p < 0
-		abs := uint64((p ^ m) - m)
 		var c uint64
-		pos.lo, c = bits.Add64(pos.lo, abs&^uint64(m), 0)
-		pos.hi += c
-		neg.lo, c = bits.Add64(neg.lo, abs&uint64(m), 0)
-		neg.hi += c
+		lo, c = bits.Add64(lo, uint64(p), 0)
+		hi += int64(c) + p>>63
 	}
 	if uint64(mag)>>32 == 0 {
-		return dot{pos, neg}
+		sum := int128{uint64(hi), lo}
+		if sum.isNeg() {
+			n := sum.neg()
+			return dot{neg: uint128{n.hi, n.lo}}
+		}
+		return dot{pos: uint128{sum.hi, sum.lo}}
 	}
 	var d dot
 	for j, x := range a {

@@ -60,3 +60,49 @@ func BenchmarkRound(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkKernels times the inner loops of a robust round on one block of
+// StreamBlock values (int32-range, as updates travel): the statistics pass
+// (norm and sketch), the dot product with the aggregate, norm clipping, and
+// one coordinate's median and Huber estimate over 50 updates.
+//
+//	go test ./aggregator -run xxx -bench Kernels
+func BenchmarkKernels(b *testing.B) {
+	r := splitmix(11)
+	ups := randomUpdates(&r, 2, StreamBlock, 1<<20, 1)
+	x, y := ups[0].Values, ups[1].Values
+	out := make([]int64, len(x))
+	sk := make([]int64, (len(x)+sketchBlock-1)/sketchBlock)
+	b.Run("blockStats", func(b *testing.B) {
+		b.SetBytes(int64(4 * len(x)))
+		for i := 0; i < b.N; i++ {
+			blockStats(x, sk)
+		}
+	})
+	b.Run("blockDot", func(b *testing.B) {
+		b.SetBytes(int64(4 * len(x)))
+		for i := 0; i < b.N; i++ {
+			blockDot(x, y)
+		}
+	})
+	b.Run("scaleInto", func(b *testing.B) {
+		b.SetBytes(int64(4 * len(x)))
+		for i := 0; i < b.N; i++ {
+			scaleInto(out, x, 1_000_003, 3_000_017)
+		}
+	})
+	cols := randomUpdates(&r, 1, 50*1024, 1<<20, 1)[0].Values
+	sc := newHuberScratch(50)
+	b.Run("median/n=50", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			c := i % 1024
+			orderStats(cols[c*50:(c+1)*50], sc.s, sc.t, 25)
+		}
+	})
+	b.Run("huber/n=50", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			c := i % 1024
+			huberColumn(cols[c*50:(c+1)*50], sc)
+		}
+	})
+}

@@ -34,14 +34,13 @@ func Median(updates []Update) ([]int64, error) {
 func medianBlock(updates []Update, lo, hi int, out []int64) {
 	n := len(updates)
 	cols := gatherColumns(updates, lo, hi)
+	s, t := make([]int64, n), make([]int64, n)
 	for j := lo; j < hi; j++ {
-		col := cols[(j-lo)*n : (j-lo+1)*n]
-		selectK(col, n/2)
-		if n%2 == 1 {
-			out[j] = col[n/2]
-		} else {
-			out[j] = mean2(maxOf(col[:n/2]), col[n/2])
+		below, m := orderStats(cols[(j-lo)*n:(j-lo+1)*n], s, t, n/2)
+		if n%2 == 0 {
+			m = mean2(below, m)
 		}
+		out[j] = m
 	}
 	putColumns(cols)
 }
@@ -156,51 +155,65 @@ const huberK = 1_994_097
 func huberBlock(updates []Update, lo, hi int, out []int64) {
 	n := len(updates)
 	cols := gatherColumns(updates, lo, hi)
-	dev := make([]int64, n)
+	sc := newHuberScratch(n)
 	for j := lo; j < hi; j++ {
-		out[j] = huberColumn(cols[(j-lo)*n:(j-lo+1)*n], dev)
+		out[j] = huberColumn(cols[(j-lo)*n:(j-lo+1)*n], sc)
 	}
 	putColumns(cols)
 }
 
-// huberColumn is Huber's estimate of one column; it reorders col and uses
-// dev (len(col) values) as scratch.
-func huberColumn(col, dev []int64) int64 {
+// huberScratch is what huberColumn needs besides the column: three
+// buffers of the column's length and the widest range, (2⁶²)/n, within
+// which every residual and their sum fit in 63 bits.
+type huberScratch struct {
+	dev, s, t []int64
+	small     uint64
+}
+
+// newHuberScratch returns the scratch for columns of n values.
+func newHuberScratch(n int) *huberScratch {
+	return &huberScratch{dev: make([]int64, n), s: make([]int64, n), t: make([]int64, n), small: (1 << 62) / uint64(n)}
+}
+
+// huberColumn is Huber's estimate of one column; it does not change col.
+func huberColumn(col []int64, sc *huberScratch) int64 {
 	n := len(col)
-	selectK(col, n/2)
-	m := col[n/2]
+	dev := sc.dev[:n]
+	below, m := orderStats(col, sc.s, sc.t, n/2)
 	if n%2 == 0 {
-		m = mean2(maxOf(col[:n/2]), col[n/2])
+		m = mean2(below, m)
 	}
+	// The range and, in the same pass, the deviations as they are when it
+	// is small (the usual case, without branches the data could make the
+	// CPU mispredict); otherwise they are computed again, saturating.
 	lowest, highest := col[0], col[0]
-	for _, v := range col {
+	for i, v := range col {
 		lowest, highest = min(lowest, v), max(highest, v)
+		d := v - m
+		s := d >> 63
+		dev[i] = (d ^ s) - s
 	}
-	// Every residual and their sum fit in 63 bits: the usual case, without
-	// branches the data could make the CPU mispredict.
-	small := absDiff(highest, lowest) <= (1<<62)/uint64(n)
-	if small {
-		for i, v := range col {
-			d := v - m
-			s := d >> 63
-			dev[i] = (d ^ s) - s
-		}
-	} else {
+	small := absDiff(highest, lowest) <= sc.small
+	if !small {
 		for i, v := range col {
 			dev[i] = absSat(v, m)
 		}
 	}
-	selectK(dev, n/2)
-	mad := dev[n/2]
+	below, mad := orderStats(dev, sc.s, sc.t, n/2)
 	if n%2 == 0 {
-		mad = mean2(maxOf(dev[:n/2]), dev[n/2])
+		mad = mean2(below, mad)
 	}
 	if mad == 0 {
 		return m
 	}
-	ph, pl := bits.Mul64(uint64(mad), huberK)
-	cu, _ := bits.Div64(ph, pl, 1_000_000) // ph < 10⁶: mad < 2⁶³, huberK < 2²¹
-	c := int64(min(cu, math.MaxInt64))
+	var c int64
+	if mad < 1<<42 { // mad · huberK < 2⁶³
+		c = int64(uint64(mad) * huberK / 1_000_000)
+	} else {
+		ph, pl := bits.Mul64(uint64(mad), huberK)
+		cu, _ := bits.Div64(ph, pl, 1_000_000) // ph < 10⁶: mad < 2⁶³, huberK < 2²¹
+		c = int64(min(cu, math.MaxInt64))
+	}
 	var step int64
 	if small {
 		var sum int64
@@ -636,6 +649,12 @@ func checkShape(updates []Update) (int, error) {
 }
 
 func mean2(a, b int64) int64 {
+	if s := a + b; (a < 0) != (b < 0) || (s < 0) == (a < 0) { // a + b did not overflow
+		if s >= 0 {
+			return int64((uint64(s) + 1) >> 1)
+		}
+		return -int64((-uint64(s) + 1) >> 1)
+	}
 	s := mul64(a, 1).add(mul64(b, 1))
 	return s.divRound(2)
 }
@@ -712,35 +731,57 @@ func clipTo(v []int64, max int64) []int64 {
 }
 
 // scaleInto writes x·max/n of each x of v to out, rounded half away from
-// zero, for n ≥ max > 0 and every |x| ≤ n (so the quotient fits).
+// zero, for n ≥ max > 0 and every |x| ≤ n (so the quotient fits); out may
+// be v. Outside that contract it does not panic: max ≤ 0 or n = 0 copies
+// v, and a quotient beyond the int64 range saturates.
 func scaleInto(out, v []int64, max int64, n uint64) {
-	// recip = ⌊2⁶⁴/n⌋: for a product p < 2⁶⁴, ⌊p·recip/2⁶⁴⌋ is ⌊p/n⌋ or one
-	// less (p/n − p·recip/2⁶⁴ < p/2⁶⁴ < 1), which the remainder corrects;
-	// so the common case needs no division instruction.
-	var recip uint64
-	if n > 1 {
-		recip, _ = bits.Div64(1, 0, n)
-	}
-	for j, x := range v {
-		hi, lo := bits.Mul64(absU(x), uint64(max))
-		var q, r uint64
-		if hi == 0 && recip != 0 {
-			q, _ = bits.Mul64(lo, recip)
-			r = lo - q*n
-			if r >= n {
-				q, r = q+1, r-n
+	out = out[:len(v)]
+	switch {
+	case uint64(max) == n || max <= 0 || n == 0:
+		copy(out, v)
+		return
+	case n >= 1<<62 || uint64(max) > n: // a division each: norms this large are not seen in practice
+		for j, x := range v {
+			hi, lo := bits.Mul64(absU(x), uint64(max))
+			q := uint64(math.MaxInt64) // outside the contract, when hi ≥ n
+			if hi < n {
+				var r uint64
+				q, r = bits.Div64(hi, lo, n)
+				q = min(q, math.MaxInt64)
+				if r >= n-r && q < math.MaxInt64 {
+					q++
+				}
 			}
-		} else {
-			q, r = bits.Div64(hi, lo, n)
+			if x < 0 {
+				out[j] = -int64(q)
+			} else {
+				out[j] = int64(q)
+			}
 		}
+		return
+	}
+	// f = ⌊max·2⁶⁴/n⌋ (max < n): for |x| ≤ 2⁶³, q = ⌊|x|·f/2⁶⁴⌋ is
+	// ⌊|x|·max/n⌋ or one less (the error is below |x|/2⁶⁴ ≤ ½). The
+	// remainder |x|·max − q·n lies in [0, 2n) ⊂ [0, 2⁶³), so it is exact
+	// in 64-bit arithmetic, and corrects q. No division, no branch the
+	// data could make the CPU mispredict.
+	f, _ := bits.Div64(uint64(max), 0, n)
+	for j, x := range v {
+		sign := x >> 63 // all ones when x < 0
+		a := uint64((x ^ sign) - sign)
+		q, _ := bits.Mul64(a, f)
+		r := a*uint64(max) - q*n
+		var over uint64
+		if r >= n {
+			over = 1
+		}
+		q += over
+		r -= n & -over
+		var up uint64
 		if r >= n-r {
-			q++
+			up = 1
 		}
-		if x < 0 {
-			out[j] = -int64(q)
-		} else {
-			out[j] = int64(q)
-		}
+		out[j] = (int64(q+up) ^ sign) - sign
 	}
 }
 

@@ -89,3 +89,94 @@ func maxOf(a []int64) int64 {
 	}
 	return m
 }
+
+// smallSort is the range below which orderStats sorts instead of
+// partitioning.
+const smallSort = 8
+
+// orderStats returns the k-th smallest value of a (k from 0) and the
+// (k−1)-th (the k-th again when k = 0), which is what a median of an even
+// count needs. It does not change a: it partitions out of place, from a into
+// s and then between s and t (each at least len(a) long), which is what
+// lets every step be branch-free. Each step puts the values below the pivot
+// at the front of the other buffer and those above it at the back, writing
+// every value to both ends and advancing one end by the comparison (the
+// slot written in vain is free and written again later), so no load waits
+// for the store before it, as an in-place partition's does; values equal to
+// the pivot are counted, not moved, so ties (the all-zero columns of sparse
+// updates) end the search at once. Median-of-three pivots; insertion sort
+// below smallSort values. O(len(a)) expected time. k must be in
+// [0, len(a)).
+func orderStats(a, s, t []int64, k int) (prev, kth int64) {
+	src, dst := a, s
+	lo, hi := 0, len(a) // the k-th smallest of a is the (k−lo)-th of src[lo:hi]
+	// below is the largest value known to rank below every value in
+	// src[lo:hi]; it is set before lo first moves.
+	var below int64
+	for hi-lo > smallSort {
+		x, y, z := src[lo], src[lo+(hi-lo)/2], src[hi-1]
+		p := max(min(x, y), min(max(x, y), z)) // the median of the three
+		i, j := lo, hi-1
+		for _, v := range src[lo:hi] {
+			dst[i] = v
+			dst[j] = v
+			i += b2i(v < p)
+			j -= b2i(v > p)
+		}
+		// dst[lo:i] < p, dst[j+1:hi] > p, and j+1−i values equal p.
+		switch {
+		case k < i:
+			hi = i
+		case k <= j:
+			if k > i {
+				return p, p
+			}
+			if i > lo {
+				return maxOf(dst[lo:i]), p
+			}
+			if k == 0 {
+				return p, p
+			}
+			return below, p
+		default:
+			lo, below = j+1, p
+		}
+		src, dst = dst, t
+		if &src[0] == &t[0] {
+			dst = s
+		}
+	}
+	if &src[0] == &a[0] { // the first step: sort a copy, not a
+		copy(s[lo:hi], a[lo:hi])
+		src = s
+	}
+	r := src[lo:hi]
+	for x := 1; x < len(r); x++ {
+		v := r[x]
+		y := x - 1
+		for y >= 0 && r[y] > v {
+			r[y+1] = r[y]
+			y--
+		}
+		r[y+1] = v
+	}
+	kth = src[k]
+	switch {
+	case k > lo:
+		prev = src[k-1]
+	case k == 0:
+		prev = kth
+	default:
+		prev = below
+	}
+	return prev, kth
+}
+
+// b2i is 1 for true and 0 for false, compiled without a branch.
+func b2i(b bool) int {
+	var i int
+	if b {
+		i = 1
+	}
+	return i
+}

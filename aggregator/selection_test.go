@@ -45,6 +45,40 @@ func TestSelectK(t *testing.T) {
 	}
 }
 
+// TestOrderStats: orderStats(a, s, t, k) returns the k-th and (k−1)-th
+// smallest values of a and leaves a as it was, for random slices with and
+// without ties and extreme values, lengths below and above the insertion
+// sort's, every k.
+func TestOrderStats(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for trial := 0; trial < 20000; trial++ {
+		n := 1 + rng.IntN(120)
+		a := make([]int64, n)
+		for i := range a {
+			switch trial % 4 {
+			case 0:
+				a[i] = rng.Int64()
+			case 1:
+				a[i] = int64(rng.IntN(4)) // many ties
+			case 2:
+				a[i] = int64(rng.IntN(40)) - 20
+			default:
+				a[i] = []int64{math.MinInt64, math.MaxInt64, 0, -1, 1}[rng.IntN(5)]
+			}
+		}
+		orig := slices.Clone(a)
+		sorted := slices.Sorted(slices.Values(a))
+		k := rng.IntN(n)
+		prev, kth := orderStats(a, make([]int64, n), make([]int64, n), k)
+		if kth != sorted[k] || prev != sorted[max(k-1, 0)] {
+			t.Fatalf("n=%d k=%d: got (%d, %d), want (%d, %d)", n, k, prev, kth, sorted[max(k-1, 0)], sorted[k])
+		}
+		if !slices.Equal(a, orig) {
+			t.Fatalf("n=%d k=%d: orderStats changed its input", n, k)
+		}
+	}
+}
+
 // TestMedianTrimmedMeanMatchSorting: the selection-based rules give what
 // sorting every coordinate gives.
 func TestMedianTrimmedMeanMatchSorting(t *testing.T) {
@@ -250,6 +284,65 @@ func TestScaleIntoExact(t *testing.T) {
 			if want := ref(x, max, n); out[i] != want {
 				t.Fatalf("scaleInto(%d·%d/%d) = %d, want %d", x, max, n, out[i], want)
 			}
+		}
+	}
+}
+
+// TestMean2 holds mean2's fast path (a + b in 64 bits) and its 128-bit
+// path to the exact half-away-from-zero mean, at the overflow edges and at
+// random.
+func TestMean2(t *testing.T) {
+	ref := func(a, b int64) int64 {
+		s := new(big.Int).Add(big.NewInt(a), big.NewInt(b))
+		neg := s.Sign() < 0
+		s.Abs(s)
+		s.Add(s, big.NewInt(1))
+		s.Rsh(s, 1)
+		if neg {
+			s.Neg(s)
+		}
+		return s.Int64()
+	}
+	edges := []int64{math.MinInt64, math.MinInt64 + 1, -3, -2, -1, 0, 1, 2, 3, math.MaxInt64 - 1, math.MaxInt64}
+	for _, a := range edges {
+		for _, b := range edges {
+			if got, want := mean2(a, b), ref(a, b); got != want {
+				t.Fatalf("mean2(%d, %d) = %d, want %d", a, b, got, want)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for range 100000 {
+		a, b := int64(rng.Uint64()), int64(rng.Uint64())
+		if rng.IntN(2) == 0 {
+			a, b = a>>40, b>>40
+		}
+		if got, want := mean2(a, b), ref(a, b); got != want {
+			t.Fatalf("mean2(%d, %d) = %d, want %d", a, b, got, want)
+		}
+	}
+}
+
+// TestScaleIntoOutsideContract: arguments no caller passes still give an
+// answer, not a panic: max ≤ 0 or n = 0 copy, a factor above 1 scales, a
+// quotient beyond int64 saturates.
+func TestScaleIntoOutsideContract(t *testing.T) {
+	v := []int64{math.MinInt64, -5, 0, 7, math.MaxInt64}
+	for _, c := range []struct {
+		max  int64
+		n    uint64
+		want []int64
+	}{
+		{0, 10, v},
+		{-3, 10, v},
+		{5, 0, v},
+		{10, 3, []int64{math.MinInt64 + 1, -17, 0, 23, math.MaxInt64}},
+		{math.MaxInt64, 1, []int64{math.MinInt64 + 1, math.MinInt64 + 1, 0, math.MaxInt64, math.MaxInt64}},
+	} {
+		out := make([]int64, len(v))
+		scaleInto(out, v, c.max, c.n)
+		if !slices.Equal(out, c.want) {
+			t.Errorf("scaleInto(v, %d, %d) = %v, want %v", c.max, c.n, out, c.want)
 		}
 	}
 }

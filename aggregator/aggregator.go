@@ -99,9 +99,11 @@ func (r robustRule) Aggregate(updates []Update) (Result, error) {
 		return Result{Values: v, Weights: w}, nil
 	}
 	clip := r.p.Clip
+	var norms []uint64
 	if clip == 0 && n > 0 && clips(r.name) {
 		// The median norm, saturated: norms of extreme updates exceed int64.
-		clip = int64(min(medianU(Norms(updates)), math.MaxInt64))
+		norms = Norms(updates)
+		clip = int64(min(medianU(norms), math.MaxInt64))
 		if clip == 0 {
 			clip = 1
 		}
@@ -110,7 +112,7 @@ func (r robustRule) Aggregate(updates []Update) (Result, error) {
 	case "median":
 		return all(Median(updates))
 	case "huber":
-		return all(ClippedHuber(updates, clip))
+		return all(clippedHuber(updates, clip, norms))
 	case "trimmed_mean":
 		beta := r.p.BetaMicro
 		if beta == 0 {

@@ -33,7 +33,7 @@ func Median(updates []Update) ([]int64, error) {
 // columnBlock of them) to out[lo:hi].
 func medianBlock(updates []Update, lo, hi int, out []int64) {
 	n := len(updates)
-	cols := gatherColumns(updates, lo, hi)
+	cols := gatherColumns(updates, clip{}, lo, hi)
 	s, t := make([]int64, n), make([]int64, n)
 	for j := lo; j < hi; j++ {
 		below, m := orderStats(cols[(j-lo)*n:(j-lo+1)*n], s, t, n/2)
@@ -49,9 +49,12 @@ func medianBlock(updates []Update, lo, hi int, out []int64) {
 // element (j−lo)·n+i is update i's coordinate j. It reads each update's
 // stretch in order (n sequential streams, one at a time, rather than n
 // interleaved ones per coordinate), which is what makes a column-wise rule
-// fast once the updates outgrow the caches.
-// The slice comes from a pool: hand it back with putColumns.
-func gatherColumns(updates []Update, lo, hi int) []int64 {
+// fast once the updates outgrow the caches. With a clip, an update longer
+// than its bound is scaled down as it is gathered (scaleInto a stretch at
+// a time, in a buffer that stays in the CPU's cache), so no clipped copy of
+// it is ever made. The slice comes from a pool: hand it back with
+// putColumns.
+func gatherColumns(updates []Update, c clip, lo, hi int) []int64 {
 	n := len(updates)
 	var cols []int64
 	if p, ok := columnPool.Get().(*[]int64); ok && cap(*p) >= (hi-lo)*n {
@@ -59,13 +62,31 @@ func gatherColumns(updates []Update, lo, hi int) []int64 {
 	} else {
 		cols = make([]int64, (hi-lo)*n)
 	}
+	var buf []int64
 	for i, u := range updates {
-		for j, v := range u.Values[lo:hi] {
+		x := u.Values[lo:hi]
+		if c.applies(i) {
+			if buf == nil {
+				buf = make([]int64, hi-lo)
+			}
+			scaleInto(buf, x, c.max, c.norms[i])
+			x = buf
+		}
+		for j, v := range x {
 			cols[j*n+i] = v
 		}
 	}
 	return cols
 }
+
+// clip is how gatherColumns scales updates: update i by max/norms[i] when
+// its norm exceeds max. The zero clip scales nothing.
+type clip struct {
+	max   int64
+	norms []uint64
+}
+
+func (c clip) applies(i int) bool { return c.max > 0 && c.norms[i] > uint64(c.max) }
 
 // columnPool keeps gatherColumns' buffers between blocks.
 var columnPool sync.Pool
@@ -107,7 +128,7 @@ func Huber(updates []Update) ([]int64, error) {
 		return nil, err
 	}
 	out := make([]int64, d)
-	parallelBlocks(d, columnBlock, func(lo, hi int) { huberBlock(updates, lo, hi, out) })
+	parallelBlocks(d, columnBlock, func(lo, hi int) { huberBlock(updates, clip{}, lo, hi, out) })
 	return out, nil
 }
 
@@ -120,11 +141,26 @@ func Huber(updates []Update) ([]int64, error) {
 // coming closer to the mean where honest values are skewed
 // (docs/robustness.md, step 18). Weights are ignored.
 func ClippedHuber(updates []Update, maxNorm int64) ([]int64, error) {
-	clipped, err := clipAll(updates, maxNorm)
+	return clippedHuber(updates, maxNorm, nil)
+}
+
+// clippedHuber is ClippedHuber given the updates' norms (nil: it computes
+// them). Each update is clipped as its columns are gathered.
+func clippedHuber(updates []Update, maxNorm int64, norms []uint64) ([]int64, error) {
+	d, err := checkShape(updates)
 	if err != nil {
 		return nil, err
 	}
-	return Huber(clipped)
+	if maxNorm <= 0 {
+		return nil, fmt.Errorf("%w: clipping norm must be positive", ErrParams)
+	}
+	if norms == nil {
+		norms = Norms(updates)
+	}
+	c := clip{max: maxNorm, norms: norms}
+	out := make([]int64, d)
+	parallelBlocks(d, columnBlock, func(lo, hi int) { huberBlock(updates, c, lo, hi, out) })
+	return out, nil
 }
 
 // clipAll returns the updates with every one whose norm exceeds maxNorm
@@ -151,10 +187,10 @@ func clipAll(updates []Update, maxNorm int64) ([]Update, error) {
 const huberK = 1_994_097
 
 // huberBlock writes the one-step Huber estimate of coordinates lo..hi (at
-// most columnBlock of them) to out[lo:hi].
-func huberBlock(updates []Update, lo, hi int, out []int64) {
+// most columnBlock of them) of the updates clipped by c to out[lo:hi].
+func huberBlock(updates []Update, c clip, lo, hi int, out []int64) {
 	n := len(updates)
-	cols := gatherColumns(updates, lo, hi)
+	cols := gatherColumns(updates, c, lo, hi)
 	sc := newHuberScratch(n)
 	for j := lo; j < hi; j++ {
 		out[j] = huberColumn(cols[(j-lo)*n:(j-lo+1)*n], sc)
@@ -289,7 +325,7 @@ func trimCount(n int, betaMicro uint64) int { return int(uint64(n) * betaMicro /
 // of them), k values trimmed at each end, to out[lo:hi].
 func trimmedBlock(updates []Update, k, lo, hi int, out []int64) {
 	n := len(updates)
-	cols := gatherColumns(updates, lo, hi)
+	cols := gatherColumns(updates, clip{}, lo, hi)
 	for j := lo; j < hi; j++ {
 		col := cols[(j-lo)*n : (j-lo+1)*n]
 		if k > 0 {

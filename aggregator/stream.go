@@ -473,14 +473,15 @@ func (s *stream) nearPairs(relMicro uint64) ([][2]int, error) {
 
 // plan is how a rule combines the used updates, block by block.
 type plan struct {
-	kind    string   // "mean", "median", "huber", "trimmed" or "centre"
-	use     []int    // revealed indices of the used updates
-	weights []uint64 // effective weight of each used update
-	mean    []int    // "mean": revealed indices averaged with their weights
-	total   uint64   // "mean": their weight sum
-	clip    int64    // "mean" (normclip) or "huber" after clipping: 0 for none
-	trimK   int      // "trimmed"
-	centre  []int64  // "centre": centeredclip's result
+	kind      string   // "mean", "median", "huber", "trimmed" or "centre"
+	use       []int    // revealed indices of the used updates
+	weights   []uint64 // effective weight of each used update
+	mean      []int    // "mean": revealed indices averaged with their weights
+	total     uint64   // "mean": their weight sum
+	clip      int64    // "mean" (normclip): the clipping norm, 0 for none
+	huberClip clip     // "huber": the clipping norm and the used updates' norms
+	trimK     int      // "trimmed"
+	centre    []int64  // "centre": centeredclip's result
 }
 
 // plan decides, from what the statistics pass learnt, how the named rule
@@ -512,15 +513,15 @@ func (s *stream) plan(name string, p RuleParams, use []int) (*plan, error) {
 		pl.kind, pl.mean, pl.total = "mean", ks, total
 		return nil
 	}
-	clip := p.Clip
-	if clip == 0 && clips(name) {
+	clipNorm := p.Clip
+	if clipNorm == 0 && clips(name) {
 		norms := make([]uint64, m)
 		for j, k := range use {
 			norms[j] = s.norms[k]
 		}
-		clip = int64(min(medianU(norms), math.MaxInt64))
-		if clip == 0 {
-			clip = 1
+		clipNorm = int64(min(medianU(norms), math.MaxInt64))
+		if clipNorm == 0 {
+			clipNorm = 1
 		}
 	}
 	switch name {
@@ -533,7 +534,11 @@ func (s *stream) plan(name string, p RuleParams, use []int) (*plan, error) {
 		return pl, nil
 	case "huber":
 		all()
-		pl.kind, pl.clip = name, clip
+		norms := make([]uint64, m)
+		for j, k := range use {
+			norms[j] = s.norms[k]
+		}
+		pl.kind, pl.huberClip = name, clip{max: clipNorm, norms: norms}
 		return pl, nil
 	case "trimmed_mean":
 		beta := p.BetaMicro
@@ -576,7 +581,7 @@ func (s *stream) plan(name string, p RuleParams, use []int) (*plan, error) {
 		return pl, mean(sel)
 	case "normclip":
 		all()
-		pl.clip = clip
+		pl.clip = clipNorm
 		return pl, mean(use)
 	case "centeredclip":
 		it := p.Iters
@@ -587,7 +592,7 @@ func (s *stream) plan(name string, p RuleParams, use []int) (*plan, error) {
 		if err := mean(use); err != nil {
 			return nil, err
 		}
-		centre, err := s.centeredClip(use, pl.total, clip, it)
+		centre, err := s.centeredClip(use, pl.total, clipNorm, it)
 		if err != nil {
 			return nil, err
 		}
@@ -742,14 +747,14 @@ func (s *stream) emitPass(pl *plan, reputation bool, emit func(int, []int64) err
 			fedAvgBlock(ups, pl.total, agg, 0, hi-lo)
 		case "median", "huber", "trimmed":
 			for _, k := range pl.use {
-				ups = append(ups, Update{Values: s.clipped(w, k, pl.clip)})
+				ups = append(ups, Update{Values: w.views[k]})
 			}
 			for c := 0; c < hi-lo; c += columnBlock {
 				switch pl.kind {
 				case "median":
 					medianBlock(ups, c, min(c+columnBlock, hi-lo), agg)
-				case "huber":
-					huberBlock(ups, c, min(c+columnBlock, hi-lo), agg)
+				case "huber": // clipped as its columns are gathered
+					huberBlock(ups, pl.huberClip, c, min(c+columnBlock, hi-lo), agg)
 				default:
 					trimmedBlock(ups, pl.trimK, c, min(c+columnBlock, hi-lo), agg)
 				}

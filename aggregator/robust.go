@@ -62,12 +62,17 @@ func gatherColumns(updates []Update, c clip, lo, hi int) []int64 {
 	} else {
 		cols = make([]int64, (hi-lo)*n)
 	}
+	var local [columnBlock]int64 // on the stack: no allocation per block
 	var buf []int64
 	for i, u := range updates {
 		x := u.Values[lo:hi]
 		if c.applies(i) {
 			if buf == nil {
-				buf = make([]int64, hi-lo)
+				if hi-lo <= columnBlock {
+					buf = local[:hi-lo]
+				} else {
+					buf = make([]int64, hi-lo)
+				}
 			}
 			scaleInto(buf, x, c.max, c.norms[i])
 			x = buf

@@ -230,8 +230,15 @@ func TestEveryCommandOutputJSON(t *testing.T) {
 			}
 			continue
 		}
-		if name == "gateway export" {
-			time.Sleep(time.Second) // the simulated readings anchored
+		if name == "gateway export" { // once the simulated readings are all anchored
+			var st struct{ Stored, Anchored uint64 }
+			for i := 0; i < 600 && (st.Stored == 0 || st.Anchored < st.Stored); i++ {
+				time.Sleep(100 * time.Millisecond)
+				if resp, err := http.Get("http://" + gwStatus + "/status"); err == nil {
+					_ = json.NewDecoder(resp.Body).Decode(&st)
+					resp.Body.Close()
+				}
+			}
 			stopGateway()
 		}
 		if name == "bench gateway" {

@@ -9,6 +9,26 @@ import (
 	"testing"
 )
 
+// testColumn returns n values of one of four kinds, by kind mod 4: any
+// int64, many ties (0 to 3), a narrow range, or only extremes and values
+// next to 0.
+func testColumn(rng *rand.Rand, n, kind int) []int64 {
+	a := make([]int64, n)
+	for i := range a {
+		switch kind % 4 {
+		case 0:
+			a[i] = rng.Int64()
+		case 1:
+			a[i] = int64(rng.IntN(4))
+		case 2:
+			a[i] = int64(rng.IntN(40)) - 20
+		default:
+			a[i] = []int64{math.MinInt64, math.MaxInt64, 0, -1, 1}[rng.IntN(5)]
+		}
+	}
+	return a
+}
+
 // TestSelectK: after selectK(a, k), a[k] is the k-th smallest value and
 // the values around it are on the right sides, for random slices with and
 // without ties and extreme values, every k.
@@ -16,17 +36,7 @@ func TestSelectK(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for trial := 0; trial < 2000; trial++ {
 		n := 1 + rng.IntN(70)
-		a := make([]int64, n)
-		for i := range a {
-			switch trial % 3 {
-			case 0:
-				a[i] = rng.Int64()
-			case 1:
-				a[i] = int64(rng.IntN(4)) // many ties
-			default:
-				a[i] = []int64{math.MinInt64, math.MaxInt64, 0, -1, 1}[rng.IntN(5)]
-			}
-		}
+		a := testColumn(rng, n, trial)
 		sorted := slices.Sorted(slices.Values(a))
 		k := rng.IntN(n)
 		b := slices.Clone(a)
@@ -53,19 +63,7 @@ func TestOrderStats(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for trial := 0; trial < 20000; trial++ {
 		n := 1 + rng.IntN(120)
-		a := make([]int64, n)
-		for i := range a {
-			switch trial % 4 {
-			case 0:
-				a[i] = rng.Int64()
-			case 1:
-				a[i] = int64(rng.IntN(4)) // many ties
-			case 2:
-				a[i] = int64(rng.IntN(40)) - 20
-			default:
-				a[i] = []int64{math.MinInt64, math.MaxInt64, 0, -1, 1}[rng.IntN(5)]
-			}
-		}
+		a := testColumn(rng, n, trial)
 		orig := slices.Clone(a)
 		sorted := slices.Sorted(slices.Values(a))
 		k := rng.IntN(n)

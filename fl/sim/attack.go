@@ -40,16 +40,20 @@ import (
 //	                  distance (Shejwalkar and Houmansadr, NDSS 2021, AGR-agnostic)
 //	min-sum           as min-max, bounding the sum of squared distances to the
 //	                  benign updates by the largest benign one (same paper)
+//	fang              colluders send μ − s·z·σ per coordinate, s the sign of μ and
+//	                  z drawn from [3, 4] for each colluder and coordinate: the
+//	                  partial-knowledge attack on trimmed mean and median of Fang
+//	                  et al. (USENIX Security 2020), in update space
 //	adaptive          colluders who know the reputation thresholds
 //	                  (aggregator.Evidence): each sends an update at cosine
 //	                  AdaptiveCosine to the benign mean, with AdaptiveNorm times its
 //	                  norm and its own direction, just inside every threshold
 //
 // The colluding attacks (sybil, sybil-noisy, alie, ipm, min-max, min-sum,
-// adaptive) estimate the benign updates by their own honest ones: they know
+// fang, adaptive) estimate the benign updates by their own honest ones: they know
 // their data, not the other hospitals'.
 var Attacks = []string{"label-flip", "sign-flip", "scale", "noise", "free-rider", "free-rider-echo", "sybil", "alie", "ipm", "commit-no-reveal",
-	"on-off", "mpaf", "sybil-noisy", "min-max", "min-sum", "adaptive"}
+	"on-off", "mpaf", "sybil-noisy", "min-max", "min-sum", "fang", "adaptive"}
 
 // The adaptive attacker's aim, inside aggregator.Evidence's thresholds
 // with a margin: cosine −0.25 to the benign mean (opposes: below −0.3) and
@@ -115,7 +119,7 @@ func knownAttack(name string) bool {
 // Collusive reports whether the attack needs a Colluders group.
 func Collusive(name string) bool {
 	switch name {
-	case "sybil", "sybil-noisy", "alie", "ipm", "min-max", "min-sum", "adaptive":
+	case "sybil", "sybil-noisy", "alie", "ipm", "min-max", "min-sum", "fang", "adaptive":
 		return true
 	}
 	return false
@@ -186,7 +190,7 @@ func (a *Attack) Transform(ctx context.Context, name string, s Step) ([]float64,
 				out[i] = base - s.Global[i]
 			}
 		}
-	case "sybil", "sybil-noisy", "alie", "ipm", "min-max", "min-sum", "adaptive":
+	case "sybil", "sybil-noisy", "alie", "ipm", "min-max", "min-sum", "fang", "adaptive":
 		if a.Colluders == nil {
 			return nil, fmt.Errorf("sim: attack %s needs a Colluders group", a.Name)
 		}
@@ -361,6 +365,28 @@ func (c *Colluders) exchange(ctx context.Context, a *Attack, name string, task u
 	case "ipm":
 		for j := range out {
 			out[j] = -0.5 * mean[j]
+		}
+	case "fang":
+		// Fang et al.'s partial knowledge: the direction each coordinate
+		// would move (the sign of the benign mean step) and the benign
+		// spread, both from the colluders' own honest updates; then a value
+		// 3 to 4 standard deviations on the other side of the mean.
+		rng := datasets.NewRand(a.Seed^uint64(round)<<32^task, "fang/"+name)
+		for j := range out {
+			var v float64
+			for _, u := range all {
+				v += (u[j] - mean[j]) * (u[j] - mean[j])
+			}
+			sd := math.Sqrt(v / float64(len(all)))
+			z := 3 + rng.Float64()
+			switch {
+			case mean[j] > 0:
+				out[j] = mean[j] - z*sd
+			case mean[j] < 0:
+				out[j] = mean[j] + z*sd
+			default:
+				out[j] = mean[j]
+			}
 		}
 	}
 	return out, nil

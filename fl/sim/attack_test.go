@@ -164,6 +164,24 @@ func TestStrongerAttacks(t *testing.T) {
 	if dist(ad[0], ad[1]) < 0.1*l2(ad[0]) {
 		t.Error("adaptive colluders sent near-identical updates")
 	}
+	// Fang: each coordinate 3 to 4 benign standard deviations from the
+	// benign mean, against the sign of the mean; the colluders differ.
+	fg := collude(t, "fang", honest)
+	for i, u := range fg {
+		for j, v := range u {
+			var s2 float64
+			for _, h := range honest {
+				s2 += (h[j] - mean[j]) * (h[j] - mean[j])
+			}
+			sd := math.Sqrt(s2 / 4)
+			if z := (mean[j] - v) / sd; z < 3-1e-9 || z > 4+1e-9 { // every benign mean here is positive
+				t.Fatalf("fang %d: coordinate %d is %.3f, %.2f standard deviations below the mean %.3f; want 3 to 4", i, j, v, z, mean[j])
+			}
+		}
+	}
+	if dist(fg[0], fg[1]) == 0 {
+		t.Error("fang colluders sent identical updates")
+	}
 	sn := collude(t, "sybil-noisy", honest)
 	if r := dist(sn[0], sn[1]) / l2(sn[0]); r < 0.03 || r > 0.15 {
 		t.Errorf("sybil-noisy: relative distance %.3f, want about 0.07 (above the 2%% near-duplicate test)", r)

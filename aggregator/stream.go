@@ -513,12 +513,15 @@ func (s *stream) plan(name string, p RuleParams, use []int) (*plan, error) {
 		pl.kind, pl.mean, pl.total = "mean", ks, total
 		return nil
 	}
-	clipNorm := p.Clip
-	if clipNorm == 0 && clips(name) {
-		norms := make([]uint64, m)
+	var norms []uint64 // the used updates' norms, for the rules that clip
+	if clips(name) {
+		norms = make([]uint64, m)
 		for j, k := range use {
 			norms[j] = s.norms[k]
 		}
+	}
+	clipNorm := p.Clip
+	if clipNorm == 0 && clips(name) {
 		clipNorm = int64(min(medianU(norms), math.MaxInt64))
 		if clipNorm == 0 {
 			clipNorm = 1
@@ -534,10 +537,6 @@ func (s *stream) plan(name string, p RuleParams, use []int) (*plan, error) {
 		return pl, nil
 	case "huber":
 		all()
-		norms := make([]uint64, m)
-		for j, k := range use {
-			norms[j] = s.norms[k]
-		}
 		pl.kind, pl.huberClip = name, clip{max: clipNorm, norms: norms}
 		return pl, nil
 	case "trimmed_mean":

@@ -354,12 +354,7 @@ func (c *Colluders) exchange(ctx context.Context, a *Attack, name string, task u
 		if s > 0 && s < c.n {
 			z = math.Sqrt2 * math.Erfinv(2*float64(c.n-s)/float64(c.n)-1)
 		}
-		for j := range out {
-			var v float64
-			for _, u := range all {
-				v += (u[j] - mean[j]) * (u[j] - mean[j])
-			}
-			sd := math.Sqrt(v / float64(len(all)))
+		for j, sd := range spread(all, mean) {
 			out[j] = mean[j] - z*sd
 		}
 	case "ipm":
@@ -372,12 +367,7 @@ func (c *Colluders) exchange(ctx context.Context, a *Attack, name string, task u
 		// spread, both from the colluders' own honest updates; then a value
 		// 3 to 4 standard deviations on the other side of the mean.
 		rng := datasets.NewRand(a.Seed^uint64(round)<<32^task, "fang/"+name)
-		for j := range out {
-			var v float64
-			for _, u := range all {
-				v += (u[j] - mean[j]) * (u[j] - mean[j])
-			}
-			sd := math.Sqrt(v / float64(len(all)))
+		for j, sd := range spread(all, mean) {
 			z := 3 + rng.Float64()
 			switch {
 			case mean[j] > 0:
@@ -392,6 +382,20 @@ func (c *Colluders) exchange(ctx context.Context, a *Attack, name string, task u
 	return out, nil
 }
 
+// spread is the coordinate-wise standard deviation of the updates all
+// about their mean (the population form, over len(all)).
+func spread(all [][]float64, mean []float64) []float64 {
+	sd := make([]float64, len(mean))
+	for j := range sd {
+		var v float64
+		for _, u := range all {
+			v += (u[j] - mean[j]) * (u[j] - mean[j])
+		}
+		sd[j] = math.Sqrt(v / float64(len(all)))
+	}
+	return sd
+}
+
 // minMaxSum is Shejwalkar and Houmansadr's AGR-agnostic attack on the
 // benign updates all (mean μ): μ + γ·p with p = −σ (the coordinate-wise
 // standard deviation, their "inverse std" direction) and the largest γ,
@@ -400,13 +404,9 @@ func (c *Colluders) exchange(ctx context.Context, a *Attack, name string, task u
 // squares (min-sum).
 func minMaxSum(all [][]float64, mean []float64, sum bool) []float64 {
 	d := len(mean)
-	p := make([]float64, d)
+	p := spread(all, mean)
 	for j := range p {
-		var v float64
-		for _, u := range all {
-			v += (u[j] - mean[j]) * (u[j] - mean[j])
-		}
-		p[j] = -math.Sqrt(v / float64(len(all)))
+		p[j] = -p[j]
 	}
 	score := func(x []float64) float64 { // max distance, or sum of squares
 		var s float64

@@ -52,7 +52,7 @@ func BenchmarkRound(b *testing.B) {
 			b.Run(fmt.Sprintf("%s+reputation/n=%d/d=%d", name, n, d), func(b *testing.B) {
 				b.SetBytes(int64(4 * n * d))
 				for i := 0; i < b.N; i++ {
-					if _, err := RunRound(members, rule, true); err != nil {
+					if _, err := RunRound(members, rule, true, 0); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -89,6 +89,20 @@ func BenchmarkKernels(b *testing.B) {
 		b.SetBytes(int64(4 * len(x)))
 		for i := 0; i < b.N; i++ {
 			scaleInto(out, x, 1_000_003, 3_000_017)
+		}
+	})
+	tab := make([]int32, len(x))
+	b.Run("sketchTable", func(b *testing.B) {
+		b.SetBytes(int64(4 * len(x)))
+		for i := 0; i < b.N; i++ {
+			sketchTable(uint64(i), 0, tab)
+		}
+	})
+	csk := make([]int64, AlikeSketch)
+	b.Run("addSketch", func(b *testing.B) {
+		b.SetBytes(int64(4 * len(x)))
+		for i := 0; i < b.N; i++ {
+			addSketch(csk, x, tab)
 		}
 	})
 	cols := randomUpdates(&r, 1, 50*1024, 1<<20, 1)[0].Values

@@ -69,7 +69,7 @@ func ExampleStreamRound() {
 	}
 	src := aggregator.SliceSource{members[0].Update, members[1].Update, members[2].Update}
 	rule, _ := aggregator.RuleByName("median")
-	out, err := aggregator.StreamRound(members, 3, src, rule, true, func(lo int, block []int64) error {
+	out, err := aggregator.StreamRound(members, 3, src, rule, true, 0, func(lo int, block []int64) error {
 		fmt.Println("coordinates from", lo, block)
 		return nil
 	}, nil)

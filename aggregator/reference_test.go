@@ -13,7 +13,7 @@ import (
 // reputation on, near-identical (sybil) updates, runs the rule on the rest,
 // and scores every member. Members must be in a fixed order (the chain
 // sorts them by key); the outcome is in the same order. Cost: O(n²·d).
-func referenceRunRound(members []Member, rule Rule, reputation bool) (RoundOutcome, error) {
+func referenceRunRound(members []Member, rule Rule, reputation bool, seed uint64) (RoundOutcome, error) {
 	n := len(members)
 	out := RoundOutcome{Weights: make([]uint64, n)}
 	var revealed []int // indices of revealed members
@@ -57,6 +57,48 @@ func referenceRunRound(members []Member, rule Rule, reputation bool) (RoundOutco
 			use = append(use, i)
 			useUps = append(useUps, ups[k])
 		}
+	}
+	// Alike updates counted once: each used update's distances to the
+	// others, exact for small models, else between count sketches made
+	// coordinate by coordinate.
+	alikeTo := make([]int, n)
+	for i := range alikeTo {
+		alikeTo[i] = -1
+	}
+	if reputation && len(useUps) >= 3 {
+		vecs := make([][]int64, len(useUps))
+		for j, u := range useUps {
+			vecs[j] = u.Values
+			if d := len(u.Values); d > AlikeSketch {
+				vecs[j] = make([]int64, AlikeSketch)
+				for c, x := range u.Values {
+					b, neg := sketchCoord(seed, c)
+					if neg {
+						vecs[j][b] -= clamp31(x)
+					} else {
+						vecs[j][b] += clamp31(x)
+					}
+				}
+			}
+		}
+		sq := newMatrix(len(vecs))
+		for a := range vecs {
+			for b := range vecs {
+				if a != b {
+					sq[a][b] = sqDist(vecs[a], vecs[b])
+				}
+			}
+		}
+		var keptUse []int
+		var keptUps []Update
+		for j, a := range alikeOf(sq) {
+			if a < 0 {
+				keptUse, keptUps = append(keptUse, use[j]), append(keptUps, useUps[j])
+			} else {
+				alikeTo[use[j]] = use[a]
+			}
+		}
+		use, useUps = keptUse, keptUps
 	}
 	if len(useUps) > 0 {
 		res, err := rule.Aggregate(useUps)
@@ -131,7 +173,10 @@ func referenceRunRound(members []Member, rule Rule, reputation bool) (RoundOutco
 				add(i, penOpposes, "opposes the aggregate: cosine %s%s", sign, decimal(uint64(cos), 1_000_000, 2))
 			}
 		}
-		if !sybil[i] && out.Weights[i] == 0 {
+		switch {
+		case alikeTo[i] >= 0:
+			add(i, 0, AlikeReason+", with the update of the task's hospital #%d", alikeTo[i]+1)
+		case !sybil[i] && out.Weights[i] == 0:
 			add(i, penExcluded, "excluded by the rule")
 		}
 	}
@@ -152,7 +197,9 @@ func referenceRunRound(members []Member, rule Rule, reputation bool) (RoundOutco
 			out.Changes[i] = c
 			continue
 		}
-		if pen[i] == 0 {
+		if pen[i] == 0 && alikeTo[i] >= 0 {
+			c.Delta = 0
+		} else if pen[i] == 0 {
 			c.Delta = scoreGood
 			if m.Score+c.Delta > ScoreStart {
 				c.Delta = ScoreStart - m.Score

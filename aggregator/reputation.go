@@ -23,7 +23,12 @@ import (
 //	            chance at most 1/100                               −0.30
 //	            chance at most 1/1,000                             −0.60
 //	excluded    left out by the rule (Multi-Krum)                  −0.10
+//	alike       counted once: within a quarter of the round's
+//	            typical distance of an earlier kept update
+//	            (alike.go); not evidence                            0
 //	good        none of the above                                  +0.05 (up to 1)
+//
+// An alike update with no other reason neither gains nor loses.
 //
 // Medians are over the round's unflagged, non-sybil updates. The thresholds
 // leave room for honest hospitals whose data differ (non-IID updates are
@@ -97,6 +102,7 @@ type evidence struct {
 	members    []Member
 	revealed   []int    // revealed k → member index
 	sybil      []bool   // per member
+	alikeTo    []int    // per member: the member whose update its own is alike to, or −1 (nil: none)
 	norms      []uint64 // revealed k → ⌊‖update‖⌋
 	weights    []uint64 // per member, as the rule gave them
 	aggregated bool     // the rule ran
@@ -116,6 +122,7 @@ func (e evidence) score() []Change {
 		pen[i] += p
 		reasons[i] = append(reasons[i], fmt.Sprintf(format, a...))
 	}
+	alike := func(i int) bool { return e.alikeTo != nil && e.alikeTo[i] >= 0 }
 	// The round's typical update: the median norm of those the rule took.
 	var usedNorms []uint64
 	for k, i := range e.revealed {
@@ -152,7 +159,10 @@ func (e evidence) score() []Change {
 				add(i, penOpposes, "opposes the aggregate: cosine %s%s", sign, decimal(uint64(cos), 1_000_000, 2))
 			}
 		}
-		if !e.sybil[i] && e.weights[i] == 0 {
+		switch {
+		case alike(i):
+			add(i, 0, AlikeReason+", with the update of the task's hospital #%d", e.alikeTo[i]+1)
+		case !e.sybil[i] && e.weights[i] == 0:
 			add(i, penExcluded, "excluded by the rule")
 		}
 	}
@@ -180,7 +190,10 @@ func (e evidence) score() []Change {
 			out[i] = c
 			continue
 		}
-		if pen[i] == 0 {
+		switch {
+		case pen[i] == 0 && alike(i):
+			c.Delta = 0
+		case pen[i] == 0:
 			c.Delta = scoreGood
 			if m.Score+c.Delta > ScoreStart {
 				c.Delta = ScoreStart - m.Score
@@ -188,7 +201,7 @@ func (e evidence) score() []Change {
 			if c.Delta < 0 {
 				c.Delta = 0
 			}
-		} else {
+		default:
 			c.Delta = -pen[i]
 		}
 		c.Score = m.Score + c.Delta

@@ -229,7 +229,7 @@ func TestRunRound(t *testing.T) {
 		{Committed: true, Revealed: true, Update: []int64{300, 10, 40}, Weight: 10, Score: 400_000, Flagged: true},
 	}
 	rule, _ := RuleByName("median")
-	out, err := RunRound(members, rule, true)
+	out, err := RunRound(members, rule, true, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,12 +253,12 @@ func TestRunRound(t *testing.T) {
 	m := members[6]
 	m.Score = out.Changes[6].Score
 	members[6] = m
-	out2, _ := RunRound(members, rule, true)
+	out2, _ := RunRound(members, rule, true, 0)
 	if !out2.Changes[6].Flagged {
 		t.Errorf("sybil not flagged after two rounds: %+v", out2.Changes[6])
 	}
 	// Reputation off: plain aggregation, no changes.
-	out3, _ := RunRound(members, rule, false)
+	out3, _ := RunRound(members, rule, false, 0)
 	if out3.Changes != nil || out3.Used != 8 {
 		t.Errorf("reputation off: %d used, changes %v", out3.Used, out3.Changes)
 	}
@@ -282,6 +282,35 @@ func TestRobustGolden(t *testing.T) {
 	}
 	pairs, _ := NearDuplicates(append(updates, updates[3]), SybilDistance)
 	fmt.Fprintf(&b, "near-duplicates %v\n", pairs)
+	// Alike updates counted once (alike.go): rounds whose last two members
+	// send the eighth's update with 5 % noise, compared exactly (501
+	// parameters) and through the sketch (3·StreamBlock), and a sketch.
+	median, _ := RuleByName("median")
+	for _, d := range []int{501, 3 * StreamBlock} {
+		ups := randomUpdates(&r, 10, d, 1<<20, 300)
+		members := make([]Member, len(ups))
+		for i, u := range ups {
+			if i >= 8 {
+				for j := range u.Values {
+					u.Values[j] = ups[7].Values[j] + int64(r.next()%(1<<16)) - 1<<15
+				}
+			}
+			members[i] = Member{Committed: true, Revealed: true, Update: u.Values, Weight: u.Weight, Score: ScoreStart}
+		}
+		out, err := RunRound(members, median, true, 0x5eed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var deltas []int64
+		for _, c := range out.Changes {
+			deltas = append(deltas, c.Delta)
+		}
+		fmt.Fprintf(&b, "alike d=%d %s %v %v\n", d, hashValues(out.Aggregate), out.Weights, deltas)
+	}
+	sk, tab := make([]int64, AlikeSketch), make([]int32, 501)
+	sketchTable(0x5eed, StreamBlock, tab)
+	addSketch(sk, updates[0].Values, tab)
+	fmt.Fprintf(&b, "sketch %s\n", hashValues(sk))
 	checkGolden(t, "robust.txt", b.String())
 }
 

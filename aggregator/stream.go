@@ -30,11 +30,12 @@ type SliceSource [][]int64
 func (s SliceSource) Block(k, lo, hi int, _ []int64) ([]int64, error) { return s[k][lo:hi], nil }
 
 // RunRound aggregates a round held in memory: it drops flagged members and,
-// with reputation on, near-identical (sybil) updates, runs the rule on the
-// rest, and scores every member. Members must be in a fixed order (the
+// with reputation on, near-identical (sybil) updates, counts alike updates
+// once (alike.go; seed keys the sketch of large models), runs the rule on
+// the rest, and scores every member. Members must be in a fixed order (the
 // chain sorts them by key); the outcome is in the same order. It is
 // StreamRound over the members' updates. Cost: O(n²·d).
-func RunRound(members []Member, rule Rule, reputation bool) (RoundOutcome, error) {
+func RunRound(members []Member, rule Rule, reputation bool, seed uint64) (RoundOutcome, error) {
 	var src SliceSource
 	var ups []Update
 	for _, m := range members {
@@ -53,7 +54,7 @@ func RunRound(members []Member, rule Rule, reputation bool) (RoundOutcome, error
 		}
 	}
 	var agg []int64
-	out, err := StreamRound(members, d, src, rule, reputation, func(lo int, block []int64) error {
+	out, err := StreamRound(members, d, src, rule, reputation, seed, func(lo int, block []int64) error {
 		copy(agg[lo:], block)
 		return nil
 	}, func() { agg = make([]int64, d) })
@@ -79,14 +80,14 @@ func RunRound(members []Member, rule Rule, reputation bool) (RoundOutcome, error
 // that need norms or distances), one more for near-duplicate pairs the
 // sketches leave in doubt, two per centeredclip iteration, and one that
 // emits the aggregate.
-func StreamRound(members []Member, d int, src Source, rule Rule, reputation bool, emit func(lo int, values []int64) error, begin func()) (RoundOutcome, error) {
+func StreamRound(members []Member, d int, src Source, rule Rule, reputation bool, seed uint64, emit func(lo int, values []int64) error, begin func()) (RoundOutcome, error) {
 	n := len(members)
 	out := RoundOutcome{Weights: make([]uint64, n)}
 	name, p, err := ruleOf(rule)
 	if err != nil {
 		return out, err
 	}
-	s := &stream{d: d, src: src}
+	s := &stream{d: d, src: src, seed: seed}
 	for i, m := range members {
 		if m.Revealed {
 			s.member = append(s.member, i)
@@ -96,10 +97,12 @@ func StreamRound(members []Member, d int, src Source, rule Rule, reputation bool
 	}
 	nr := len(s.member)
 	sybil := make([]bool, n)
-	// Norms, sketches and (for Multi-Krum) every pair's distance, in one pass.
+	// Norms, sketches and (for Multi-Krum, and with reputation for models
+	// small enough to compare exactly) every pair's distance, in one pass.
 	needStats := reputation || clips(name) || name == "multikrum"
+	pairs := name == "multikrum" || (reputation && d <= AlikeSketch)
 	if needStats && nr > 0 {
-		if err := s.statsPass(reputation, name == "multikrum"); err != nil {
+		if err := s.statsPass(reputation, pairs, reputation && d > AlikeSketch); err != nil {
 			return out, err
 		}
 	}
@@ -112,11 +115,30 @@ func StreamRound(members []Member, d int, src Source, rule Rule, reputation bool
 			sybil[s.member[pr[0]]], sybil[s.member[pr[1]]] = true, true
 		}
 	}
-	// The rule runs over revealed, unflagged, non-sybil members.
+	// The rule runs over revealed, unflagged, non-sybil members, alike
+	// updates counted once (alike.go).
 	var use []int // indices into the revealed
 	for k, i := range s.member {
 		if !s.flagged[k] && !sybil[i] {
 			use = append(use, k)
+		}
+	}
+	var alikeTo []int // per member: the member its update is alike to, or −1
+	if reputation {
+		alikeTo = make([]int, n)
+		for i := range alikeTo {
+			alikeTo[i] = -1
+		}
+		if len(use) >= 3 { // fewer: nothing can be alike (alikeOf)
+			var kept []int
+			for j, a := range alikeOf(s.pairSq(use)) {
+				if a < 0 {
+					kept = append(kept, use[j])
+				} else {
+					alikeTo[s.member[use[j]]] = s.member[use[a]]
+				}
+			}
+			use = kept
 		}
 	}
 	var pl *plan
@@ -147,7 +169,7 @@ func StreamRound(members []Member, d int, src Source, rule Rule, reputation bool
 	if !reputation {
 		return out, nil
 	}
-	ev := evidence{members: members, revealed: s.member, sybil: sybil, norms: s.norms, weights: out.Weights, aggregated: pl != nil}
+	ev := evidence{members: members, revealed: s.member, sybil: sybil, alikeTo: alikeTo, norms: s.norms, weights: out.Weights, aggregated: pl != nil}
 	if pl != nil {
 		ev.aggNorm = isqrt128u(aggSq)
 		ev.cosines = make([]int64, nr)
@@ -185,6 +207,8 @@ type stream struct {
 	allSmall bool      // every revealed value within [−2^31, 2^31)
 	sketch   [][]int64 // revealed k → block sums (reputation only)
 	dist     [][]uint128
+	seed     uint64    // the count sketches' hash key
+	csk      [][]int64 // unflagged k → count sketch (alike.go), large models with reputation
 	workers  []*worker // scratch, kept from pass to pass
 }
 
@@ -197,6 +221,8 @@ type worker struct {
 	agg   []int64
 	lo    int // the block a sumPass item function sees
 	hi    int
+	csk   [][]int64 // per revealed update: this worker's share of its count sketch
+	tab   []int32   // the block's signed sketch buckets (sketchTable)
 }
 
 func (s *stream) newWorker() *worker {
@@ -272,9 +298,10 @@ func (s *stream) forBlocks(f func(w *worker, lo, hi int) error) error {
 }
 
 // statsPass takes every revealed update's sum of squares and range, its
-// sketch (with reputation) and, for Multi-Krum, the squared distance of
-// every pair of unflagged updates.
-func (s *stream) statsPass(sketches, pairs bool) error {
+// sketch (with reputation), with pairs the squared distance of every pair
+// of unflagged updates, and with counts each unflagged update's count
+// sketch.
+func (s *stream) statsPass(sketches, pairs, counts bool) error {
 	nr := len(s.member)
 	var all []int // with reputation every revealed update, else the unflagged
 	for k := range nr {
@@ -313,6 +340,20 @@ func (s *stream) statsPass(sketches, pairs bool) error {
 			}
 			sq[k], big[k] = blockStats(w.views[k], sk)
 		}
+		if counts {
+			if w.csk == nil {
+				w.csk = make([][]int64, nr)
+				w.tab = make([]int32, StreamBlock)
+			}
+			tab := w.tab[:hi-lo]
+			sketchTable(s.seed, lo, tab)
+			for _, k := range unflagged {
+				if w.csk[k] == nil {
+					w.csk[k] = make([]int64, AlikeSketch)
+				}
+				addSketch(w.csk[k], w.views[k], tab)
+			}
+		}
 		var m [][]uint128
 		if pairs {
 			m = newMatrix(nr)
@@ -342,6 +383,23 @@ func (s *stream) statsPass(sketches, pairs bool) error {
 	if err != nil {
 		return err
 	}
+	if counts { // the workers' shares, summed (exactly: no order matters)
+		s.csk = make([][]int64, nr)
+		for _, w := range s.workers {
+			for k, part := range w.csk {
+				if part == nil {
+					continue
+				}
+				if s.csk[k] == nil {
+					s.csk[k] = make([]int64, AlikeSketch)
+				}
+				for b, v := range part {
+					s.csk[k][b] += v
+				}
+			}
+			w.csk = nil
+		}
+	}
 	s.norms = make([]uint64, nr)
 	s.allSmall = true
 	for _, k := range all {
@@ -354,6 +412,29 @@ func (s *stream) statsPass(sketches, pairs bool) error {
 		}
 	}
 	return nil
+}
+
+// pairSq returns the squared distances between the updates use (revealed
+// indices, unflagged): exact ones from the statistics pass for models of
+// at most AlikeSketch parameters, else the count sketches'. A model of
+// 2^32 parameters or more is not compared (all zero: nothing is alike).
+func (s *stream) pairSq(use []int) [][]uint128 {
+	m := newMatrix(len(use))
+	if s.d >= 1<<32 {
+		return m
+	}
+	for a, i := range use {
+		for b, k := range use[a+1:] {
+			var v uint128
+			if s.d <= AlikeSketch {
+				v = s.dist[i][k]
+			} else {
+				v = sqDist(s.csk[i], s.csk[k])
+			}
+			m[a][a+1+b], m[a+1+b][a] = v, v
+		}
+	}
+	return m
 }
 
 func newMatrix(n int) [][]uint128 {

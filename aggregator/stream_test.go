@@ -18,7 +18,8 @@ func (s copySource) Block(k, lo, hi int, buf []int64) ([]int64, error) {
 
 // randomRound draws a round of n members with d coordinates: honest
 // updates around a common direction, and some members flagged, absent,
-// unrevealed, copied (sybils), zero, opposed, huge or near ±2^63.
+// unrevealed, copied (sybils), alike to the one before, zero, opposed,
+// huge or near ±2^63.
 func randomRound(r *rand.Rand, n, d int) []Member {
 	base := make([]int64, d)
 	for j := range base {
@@ -31,7 +32,7 @@ func randomRound(r *rand.Rand, n, d int) []Member {
 		for j := range u {
 			u[j] = base[j] + r.Int64N(801) - 400
 		}
-		switch r.IntN(12) {
+		switch r.IntN(13) {
 		case 0:
 			m.Revealed, u = false, nil
 		case 1:
@@ -57,6 +58,12 @@ func randomRound(r *rand.Rand, n, d int) []Member {
 		case 7:
 			u[r.IntN(d)] = math.MaxInt64 - r.Int64N(3)
 			u[r.IntN(d)] = math.MinInt64 + r.Int64N(3)
+		case 8: // alike: an earlier update, a tenth of the honest spread away
+			if i > 0 && members[i-1].Update != nil {
+				for j := range u {
+					u[j] = members[i-1].Update[j] + r.Int64N(81) - 40
+				}
+			}
 		}
 		m.Update = u
 		members[i] = m
@@ -78,6 +85,7 @@ func TestStreamRoundMatchesReference(t *testing.T) {
 			d = 2*StreamBlock + r.IntN(StreamBlock) // several blocks, a short last one
 		}
 		members := randomRound(r, n, d)
+		seed := r.Uint64()
 		for _, name := range Rules {
 			for pi, p := range params {
 				rule, err := NewRule(name, p)
@@ -86,8 +94,8 @@ func TestStreamRoundMatchesReference(t *testing.T) {
 				}
 				for _, rep := range []bool{false, true} {
 					label := fmt.Sprintf("trial %d n=%d d=%d %s params %d rep=%v", trial, n, d, name, pi, rep)
-					want, wantErr := referenceRunRound(members, rule, rep)
-					got, gotErr := RunRound(members, rule, rep)
+					want, wantErr := referenceRunRound(members, rule, rep, seed)
+					got, gotErr := RunRound(members, rule, rep, seed)
 					if (wantErr == nil) != (gotErr == nil) || (wantErr != nil && wantErr.Error() != gotErr.Error()) {
 						t.Fatalf("%s: error %v, reference %v", label, gotErr, wantErr)
 					}
@@ -106,7 +114,7 @@ func TestStreamRoundMatchesReference(t *testing.T) {
 						}
 					}
 					agg := make([]int64, d)
-					got2, err := StreamRound(members, d, src, rule, rep, func(lo int, v []int64) error {
+					got2, err := StreamRound(members, d, src, rule, rep, seed, func(lo int, v []int64) error {
 						copy(agg[lo:], v)
 						return nil
 					}, nil)
@@ -138,7 +146,7 @@ func brief(o RoundOutcome) string {
 func TestStreamRoundSourceError(t *testing.T) {
 	members := []Member{{Committed: true, Revealed: true, Update: make([]int64, 3*StreamBlock), Weight: 1}}
 	rule, _ := RuleByName("median")
-	_, err := StreamRound(members, 3*StreamBlock, failingSource{at: StreamBlock}, rule, true, func(int, []int64) error { return nil }, nil)
+	_, err := StreamRound(members, 3*StreamBlock, failingSource{at: StreamBlock}, rule, true, 0, func(int, []int64) error { return nil }, nil)
 	if err == nil || err.Error() != "block 8192 unreadable" {
 		t.Fatalf("err = %v, want the source's", err)
 	}

@@ -19,7 +19,8 @@ const Version = "0.1.0"
 // AppVersion is the version of the state machine's rules. It changes when
 // the same blocks would produce a different state.
 // 14: the rule "huber" (aggregator.ClippedHuber) is accepted.
-const AppVersion uint64 = 14
+// 15: with reputation, alike updates are counted once (aggregator, alike.go).
+const AppVersion uint64 = 15
 
 var _ abci.Application = (*App)(nil)
 

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +155,73 @@ func TestNoLockAcrossAggregation(t *testing.T) {
 	}
 	if _, err := app.Commit(context.Background(), &abci.RequestCommit{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAlikeUpdatesCountedOnce: with reputation on, two hospitals sending
+// one step (5 % apart: past the 2 % sybil fact) are counted once through
+// the chain: the later of them in the task's order gets weight 0 and the
+// reason, with no penalty; the other three are untouched. Small models are
+// compared exactly, large ones through the sketch keyed by the round's
+// commitments.
+func TestAlikeUpdatesCountedOnce(t *testing.T) {
+	for _, d := range []int{testDim, aggregator.AlikeSketch + 477} {
+		t.Run(fmt.Sprintf("d=%d", d), func(t *testing.T) {
+			h := newHarness(t, 2)
+			hs := []string{"h1", "h2", "h3", "h4", "h5"}
+			spec := testSpec(h, hs...)
+			spec.Rule, spec.Reputation, spec.Rounds = "median", true, 1
+			spec.Model.InputDim = uint32(d - 1)
+			spec.InitialModel, _ = pb.NewVector(16, pb.WIDTH_INT32, make([]int64, d))
+			h.mustOK(h.block(h.tx("researcher", createTask(spec))))
+			r := rand.New(rand.NewPCG(uint64(d), 1))
+			ups := make([][]int64, len(hs))
+			for i := range ups {
+				ups[i] = make([]int64, d)
+				for j := range ups[i] {
+					ups[i][j] = r.Int64N(20_001) - 10_000
+					if i == 4 { // h5: h4's step, 5 % of its size away
+						ups[i][j] = ups[3][j] + (r.Int64N(2_001)-1_000)*ups[3][j]/10_000
+					}
+				}
+			}
+			var commits, reveals [][]byte
+			for i, name := range hs {
+				commits = append(commits, h.tx(name, commitMsg(1, 1, testUpdate(ups[i]...), 10)))
+				reveals = append(reveals, h.tx(name, revealMsg(1, 1, testUpdate(ups[i]...))))
+			}
+			h.mustOK(h.block(commits...))
+			h.mustOK(h.block(reveals...))
+			rd := h.round(1, 1)
+			if rd.Outcome != "aggregated" || len(rd.Weights) != 5 || len(rd.Reputation) != 5 {
+				t.Fatalf("round: outcome %q, %d weights, %d changes", rd.Outcome, len(rd.Weights), len(rd.Reputation))
+			}
+			// The later of h4 and h5 in the task's order (by key) is the
+			// one left out.
+			order := slices.SortedFunc(slices.Values(spec.Hospitals), bytes.Compare)
+			pos := map[string]int{}
+			for i, k := range order {
+				for _, name := range hs {
+					if bytes.Equal(k, h.pub(name)) {
+						pos[name] = i
+					}
+				}
+			}
+			kept, left := "h4", "h5"
+			if pos["h5"] < pos["h4"] {
+				kept, left = "h5", "h4"
+			}
+			for i, ch := range rd.Reputation {
+				reasons := strings.Join(ch.Reasons, "; ")
+				if bytes.Equal(ch.Hospital, h.pub(left)) {
+					want := fmt.Sprintf("alike: counted once, with the update of the task's hospital #%d", pos[kept]+1)
+					if rd.Weights[i] != 0 || ch.DeltaPpm != 0 || reasons != want {
+						t.Errorf("%s: weight %d, delta %d, reasons %q; want 0, 0, %q", left, rd.Weights[i], ch.DeltaPpm, reasons, want)
+					}
+				} else if rd.Weights[i] == 0 || reasons != "" {
+					t.Errorf("hospital %d: weight %d, reasons %q; want used, none", i, rd.Weights[i], reasons)
+				}
+			}
+		})
 	}
 }

@@ -2,6 +2,8 @@ package training
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -121,7 +123,7 @@ func (c exec) aggregate(task *pb.Task, rd *pb.Round) (bool, error) {
 	if c.BeforeAggregate != nil {
 		c.BeforeAggregate()
 	}
-	out, err := aggregator.StreamRound(members, int(d), src, rule, task.Spec.Reputation, emit, begin)
+	out, err := aggregator.StreamRound(members, int(d), src, rule, task.Spec.Reputation, sketchSeed(task, rd), emit, begin)
 	if errors.Is(err, protocol.ErrInternal) {
 		return false, err
 	}
@@ -335,4 +337,30 @@ func (c exec) reinstate(signer *pb.Participant, m *pb.Reinstate) error {
 		}
 	}
 	return fmt.Errorf("%w: %X is not invited to task %d", protocol.ErrNotInvited, m.Hospital, m.TaskId)
+}
+
+// sketchSeed keys the hash of the round's count sketches, which compare
+// the updates of large models to count alike ones once (package
+// aggregator, alike.go): the first 8 bytes of SHA-256 over the task, the
+// round and every commitment in the task's order. The reveal phase opens
+// only when the commit phase has closed, so the key is fixed once no
+// update can change, and unknown before: a committer can change it only
+// blindly, through its own salt.
+func sketchSeed(task *pb.Task, rd *pb.Round) uint64 {
+	h := sha256.New()
+	var b [8]byte
+	h.Write([]byte("fedledger/v1 alike sketch"))
+	binary.BigEndian.PutUint64(b[:], task.Id)
+	h.Write(b[:])
+	binary.BigEndian.PutUint64(b[:], uint64(rd.Round))
+	h.Write(b[:])
+	for _, hosp := range task.Spec.Hospitals {
+		if j := findSubmission(rd, hosp); j >= 0 {
+			c := rd.Submissions[j].UpdateHash
+			binary.BigEndian.PutUint64(b[:], uint64(len(c)))
+			h.Write(b[:])
+			h.Write(c)
+		}
+	}
+	return binary.BigEndian.Uint64(h.Sum(nil))
 }

@@ -74,7 +74,7 @@ func Aggregate(params, updates int, rules []string, reps int) ([]AggResult, erro
 			}
 			t0 = time.Now()
 			if reputation {
-				_, err = aggregator.RunRound(members, rule, true)
+				_, err = aggregator.RunRound(members, rule, true, 0)
 			} else {
 				_, err = rule.Aggregate(ups)
 			}

@@ -71,10 +71,12 @@ reaches when a defence excludes the attackers from the first round.
 Each row: attack, rule, seed, accuracy, the same rule's clean accuracy,
 clean FedAvg's, attackers flagged (and by round 5) of how many, honest
 hospitals flagged of how many, rounds until every attacker was flagged,
-who was flagged when, and honest-only FedAvg's accuracy. --out writes them
-as CSV, --output json prints them; the table gives means over seeds with
-95 % intervals, and each row's paired differences to clean FedAvg and to
-honest-only FedAvg.
+who was flagged when, honest-only FedAvg's accuracy, and the honest and
+the attackers' hospital-rounds counted once (an update alike to an earlier
+one: no penalty, only no second vote). --out writes them as CSV, --output
+json prints them; the table gives means over seeds with 95 % intervals,
+and each row's paired differences to clean FedAvg and to honest-only
+FedAvg.
 
 Examples:
   fedledger bench attacks --dataset wdbc --data ../shared/datasets --hospitals 10 --malicious 3 --rounds 10 --seeds 42 --out attacks.csv`

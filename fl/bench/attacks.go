@@ -73,6 +73,10 @@ type AttackRow struct {
 	RoundsToFlag     int     `json:"rounds_to_flag"` // until every attacker was flagged; -1 if not all were
 	// Flagged lists every flagged hospital as name@round(malicious|honest).
 	Flagged string `json:"flagged"`
+	// HonestOnce and MaliciousOnce count the hospital-rounds whose update
+	// was alike to an earlier one and counted once (aggregator.AlikeReason).
+	HonestOnce    int `json:"honest_counted_once"`
+	MaliciousOnce int `json:"malicious_counted_once"`
 }
 
 // ruleRun is a rule with whether reputation is on.
@@ -206,6 +210,13 @@ func attackRow(attack, rule string, seed uint64, rep, clean, fedavgClean *sim.Re
 	if row.MaliciousTotal > 0 && row.MaliciousFlagged == row.MaliciousTotal {
 		row.RoundsToFlag = int(last)
 	}
+	for h, n := range rep.CountedOnce {
+		if _, bad := rep.Malicious[h]; bad {
+			row.MaliciousOnce += n
+		} else {
+			row.HonestOnce += n
+		}
+	}
 	return row
 }
 
@@ -226,12 +237,12 @@ func flaggedList(rep *sim.Report) string {
 func WriteAttackCSV(w io.Writer, rows []AttackRow) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"attack", "rule", "seed", "accuracy", "clean_accuracy", "fedavg_clean_accuracy", "malicious_flagged",
-		"malicious_flagged_by_round_5", "malicious_total", "honest_flagged", "honest_total", "rounds_to_flag", "flagged", "honest_fedavg_accuracy"})
+		"malicious_flagged_by_round_5", "malicious_total", "honest_flagged", "honest_total", "rounds_to_flag", "flagged", "honest_fedavg_accuracy", "honest_counted_once", "malicious_counted_once"})
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64) }
 	for _, r := range rows {
 		cw.Write([]string{r.Attack, r.Rule, strconv.FormatUint(r.Seed, 10), f(r.Accuracy), f(r.CleanAccuracy), f(r.FedAvgClean),
 			strconv.Itoa(r.MaliciousFlagged), strconv.Itoa(r.FlaggedBy5), strconv.Itoa(r.MaliciousTotal),
-			strconv.Itoa(r.HonestFlagged), strconv.Itoa(r.HonestTotal), strconv.Itoa(r.RoundsToFlag), r.Flagged, f(r.HonestFedAvg)})
+			strconv.Itoa(r.HonestFlagged), strconv.Itoa(r.HonestTotal), strconv.Itoa(r.RoundsToFlag), r.Flagged, f(r.HonestFedAvg), strconv.Itoa(r.HonestOnce), strconv.Itoa(r.MaliciousOnce)})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -245,8 +256,8 @@ func WriteAttackCSV(w io.Writer, rows []AttackRow) error {
 func FormatAttackTable(rows []AttackRow) string {
 	type key struct{ a, r string }
 	type agg struct {
-		acc, diff, hdiff            []float64
-		malF, by5, malT, honF, honT int
+		acc, diff, hdiff                        []float64
+		malF, by5, malT, honF, honT, honO, malO int
 	}
 	m := map[key]*agg{}
 	var keys []key
@@ -265,6 +276,8 @@ func FormatAttackTable(rows []AttackRow) string {
 		a.malT += r.MaliciousTotal
 		a.honF += r.HonestFlagged
 		a.honT += r.HonestTotal
+		a.honO += r.HonestOnce
+		a.malO += r.MaliciousOnce
 	}
 	pct := func(x, n int) string {
 		if n == 0 {
@@ -273,11 +286,11 @@ func FormatAttackTable(rows []AttackRow) string {
 		return fmt.Sprintf("%d/%d (%.0f%%)", x, n, 100*float64(x)/float64(n))
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-16s %-8s %-22s %-25s %-25s %-17s %-17s %s\n", "attack", "rule", "accuracy [95% CI]", "vs clean fedavg", "vs honest-only fedavg", "attackers flagged", "by round 5", "honest flagged")
+	fmt.Fprintf(&b, "%-16s %-8s %-22s %-25s %-25s %-17s %-17s %-17s %s\n", "attack", "rule", "accuracy [95% CI]", "vs clean fedavg", "vs honest-only fedavg", "attackers flagged", "by round 5", "honest flagged", "counted once (honest/attackers, hospital-rounds)")
 	for _, k := range keys {
 		a := m[k]
-		fmt.Fprintf(&b, "%-16s %-8s %-22s %-25s %-25s %-17s %-17s %s\n", k.a, k.r, withCI(a.acc, "%.3f"), withCI(a.diff, "%+.3f"),
-			withCI(a.hdiff, "%+.3f"), pct(a.malF, a.malT), pct(a.by5, a.malT), pct(a.honF, a.honT))
+		fmt.Fprintf(&b, "%-16s %-8s %-22s %-25s %-25s %-17s %-17s %-17s %d/%d\n", k.a, k.r, withCI(a.acc, "%.3f"), withCI(a.diff, "%+.3f"),
+			withCI(a.hdiff, "%+.3f"), pct(a.malF, a.malT), pct(a.by5, a.malT), pct(a.honF, a.honT), a.honO, a.malO)
 	}
 	return b.String()
 }

@@ -46,14 +46,15 @@ func TestSeedStats(t *testing.T) {
 // round 5, and the honest hospitals; a clean run has no attackers to count.
 func TestAttackRow(t *testing.T) {
 	rep := &sim.Report{Malicious: map[string]string{"h8": "sign-flip", "h9": "sign-flip"},
-		Flagged: map[string]uint32{"h9": 3, "h8": 7, "h1": 2}}
+		Flagged:     map[string]uint32{"h9": 3, "h8": 7, "h1": 2},
+		CountedOnce: map[string]int{"h9": 4, "h8": 1, "h2": 2}}
 	rep.Final.MeanAccuracy = 0.7
 	clean, fa := &sim.Report{}, &sim.Report{}
 	clean.Final.MeanAccuracy, fa.Final.MeanAccuracy = 0.8, 0.82
 	got := attackRow("sign-flip", "median", 42, rep, clean, fa, 10)
 	want := AttackRow{Attack: "sign-flip", Rule: "median", Seed: 42, Accuracy: 0.7, CleanAccuracy: 0.8, FedAvgClean: 0.82,
 		MaliciousFlagged: 2, FlaggedBy5: 1, MaliciousTotal: 2, HonestFlagged: 1, HonestTotal: 8, RoundsToFlag: 7,
-		Flagged: "[h1@2(honest) h8@7(malicious) h9@3(malicious)]"}
+		Flagged: "[h1@2(honest) h8@7(malicious) h9@3(malicious)]", HonestOnce: 2, MaliciousOnce: 5}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("row\n%+v, want\n%+v", got, want)
 	}
@@ -64,7 +65,7 @@ func TestAttackRow(t *testing.T) {
 	got.HonestFedAvg = 0.75
 	table := FormatAttackTable([]AttackRow{got, got})
 	if !strings.Contains(table, "2/4 (50%)") || !strings.Contains(table, "4/4 (100%)") || !strings.Contains(table, "2/16 (12%)") ||
-		!strings.Contains(table, "-0.120 [-0.120, -0.120]   -0.050 [-0.050, -0.050]") {
+		!strings.Contains(table, "-0.120 [-0.120, -0.120]   -0.050 [-0.050, -0.050]") || !strings.HasSuffix(table, " 4/10\n") {
 		t.Fatalf("table:\n%s", table)
 	}
 }

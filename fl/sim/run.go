@@ -17,6 +17,7 @@ import (
 	"github.com/cometbft/cometbft/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/fedledger/fedledger/aggregator"
 	"github.com/fedledger/fedledger/chain"
 	"github.com/fedledger/fedledger/chain/localnet"
 	"github.com/fedledger/fedledger/datasets"
@@ -388,17 +389,22 @@ func (r *runner) finish(ctx context.Context) (*Report, error) {
 				rep.Flagged[byKey[string(sc.Hospital)]] = sc.FlaggedRound
 			}
 		}
-		rep.Evidence = map[string][]string{}
+		rep.Evidence, rep.CountedOnce = map[string][]string{}, map[string]int{}
 		for k := uint32(1); k <= t.CurrentRound && k <= t.Spec.Rounds; k++ {
 			rd, err := r.researcher.Round(ctx, r.taskID, k)
 			if err != nil {
 				return nil, err
 			}
 			for _, ch := range rd.Reputation {
+				h := byKey[string(ch.Hospital)]
+				for _, why := range ch.Reasons {
+					if strings.HasPrefix(why, aggregator.AlikeReason) {
+						rep.CountedOnce[h]++
+					}
+				}
 				if ch.DeltaPpm >= 0 {
 					continue
 				}
-				h := byKey[string(ch.Hospital)]
 				for _, why := range ch.Reasons {
 					rep.Evidence[h] = append(rep.Evidence[h], fmt.Sprintf("round %d: %s", k, why))
 				}

@@ -193,7 +193,10 @@ type Report struct {
 	// Evidence lists, per hospital, every reputation penalty the chain
 	// gave it, as "round N: reason".
 	Evidence map[string][]string `json:"evidence,omitempty"`
-	Seconds  float64             `json:"seconds"`
+	// CountedOnce counts, per hospital, the rounds in which its update was
+	// alike to an earlier one and counted once (aggregator.AlikeReason).
+	CountedOnce map[string]int `json:"counted_once,omitempty"`
+	Seconds     float64        `json:"seconds"`
 }
 
 // WriteJSON writes the report to path.

@@ -53,10 +53,11 @@ func sketchCoord(seed uint64, j int) (int, bool) {
 	return int(z & (AlikeSketch - 1)), z>>63 == 1
 }
 
-// clamp31 clamps x to ±(2^31−1): a sketch bucket of a model of fewer than
-// 2^32 parameters then sums them without overflow.
+// clamp31 clamps x to [−2^31, 2^31): a sketch bucket of a model of fewer
+// than 2^32 parameters then sums them without overflow. It leaves alone
+// the values blockStats calls small.
 func clamp31(x int64) int64 {
-	return min(max(x, -(1<<31-1)), 1<<31-1)
+	return min(max(x, -1<<31), 1<<31-1)
 }
 
 // sketchTable fills tab with the signed buckets of coordinates lo..lo+len:
@@ -81,6 +82,18 @@ func addSketch(sk []int64, v []int64, tab []int32) {
 		t := tab[j]
 		m := -int64(t & 1)
 		sk[(t>>1)&(AlikeSketch-1)] += (clamp31(x) ^ m) - m
+	}
+}
+
+// addSketchSmall is addSketch for values already within [−2^31, 2^31),
+// which clamp31 leaves alone.
+func addSketchSmall(sk []int64, v []int64, tab []int32) {
+	sk = sk[:AlikeSketch]
+	tab = tab[:len(v)]
+	for j, x := range v {
+		t := tab[j]
+		m := -int64(t & 1)
+		sk[(t>>1)&(AlikeSketch-1)] += (x ^ m) - m
 	}
 }
 

@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -103,6 +104,31 @@ func TestSketchDistance(t *testing.T) {
 		ratio := float64(est.lo) / float64(exact.lo)
 		if ratio < 0.8 || ratio > 1.2 {
 			t.Fatalf("trial %d seed %d: sketch/exact squared distance %.3f", trial, seed, ratio)
+		}
+	}
+}
+
+// TestAddSketchSmall: the fast path gives addSketch's sketch for values in
+// [−2^31, 2^31), the edges included, and clamp31 leaves exactly those alone.
+func TestAddSketchSmall(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	v := make([]int64, 3000)
+	for j := range v {
+		v[j] = r.Int64N(1<<32) - 1<<31
+	}
+	v[0], v[1], v[2] = -1<<31, 1<<31-1, 0
+	tab := make([]int32, len(v))
+	sketchTable(99, 5, tab)
+	a, b := make([]int64, AlikeSketch), make([]int64, AlikeSketch)
+	addSketch(a, v, tab)
+	addSketchSmall(b, v, tab)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("addSketchSmall differs from addSketch on small values")
+	}
+	for _, x := range []int64{-1 << 31, 1<<31 - 1, 0, -1<<31 - 1, 1 << 31, math.MaxInt64, math.MinInt64} {
+		small := x >= -1<<31 && x < 1<<31
+		if (clamp31(x) == x) != small {
+			t.Errorf("clamp31(%d) = %d", x, clamp31(x))
 		}
 	}
 }

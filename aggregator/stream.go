@@ -351,7 +351,11 @@ func (s *stream) statsPass(sketches, pairs, counts bool) error {
 				if w.csk[k] == nil {
 					w.csk[k] = make([]int64, AlikeSketch)
 				}
-				addSketch(w.csk[k], w.views[k], tab)
+				if big[k] {
+					addSketch(w.csk[k], w.views[k], tab)
+				} else {
+					addSketchSmall(w.csk[k], w.views[k], tab)
+				}
 			}
 		}
 		var m [][]uint128

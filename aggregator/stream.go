@@ -71,11 +71,14 @@ func RunRound(members []Member, rule Rule, reputation bool, seed uint64) (RoundO
 // at a time: emit(lo, values) for coordinates lo..lo+len(values), each
 // block once, from several goroutines at once and in no fixed order. begin,
 // if not nil, runs once before the first emit, when it is known that there
-// will be an aggregate. The outcome and emitted values are exactly those of
-// running the rule over the updates in memory.
+// will be an aggregate. seed keys the count sketch that compares the
+// updates of models over AlikeSketch parameters (alike.go); the chain
+// draws it from the round's commitments. The outcome and emitted values
+// are exactly those of running the rule over the updates in memory.
 //
 // Memory: O(n·StreamBlock) per worker, the reputation sketches (n·d/64
-// values), and for centeredclip the d values of its running centre. Passes
+// values), the count sketches (n·AlikeSketch values per worker), and for
+// centeredclip the d values of its running centre. Passes
 // over the updates: one for their norms (with reputation, or for the rules
 // that need norms or distances), one more for near-duplicate pairs the
 // sketches leave in doubt, two per centeredclip iteration, and one that
@@ -424,7 +427,7 @@ func (s *stream) statsPass(sketches, pairs, counts bool) error {
 // 2^32 parameters or more is not compared (all zero: nothing is alike).
 func (s *stream) pairSq(use []int) [][]uint128 {
 	m := newMatrix(len(use))
-	if s.d >= 1<<32 {
+	if uint64(s.d) >= 1<<32 {
 		return m
 	}
 	for a, i := range use {

@@ -57,8 +57,8 @@ Examples:
 
 const benchAttacksHelp = `Runs every attack (label-flip, sign-flip, scale, noise, free-rider,
 free-rider-echo, sybil, alie, ipm, commit-no-reveal, on-off, mpaf,
-sybil-noisy, min-max, min-sum, fang, adaptive; see docs/robustness.md) with
---malicious hospitals against the default robust rule (huber: Huber's
+sybil-noisy, min-max, min-sum, fang, fang-apart, adaptive; see
+docs/robustness.md) with --malicious hospitals against the default robust rule (huber: Huber's
 estimate of the updates clipped to the median norm, with on-chain reputation
 and validation feedback) and plain FedAvg, each through a real in-process CometBFT
 network, for every seed. The runs with every hospital honest are rows too

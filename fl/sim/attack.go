@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,16 +45,26 @@ import (
 //	                  z drawn from [3, 4] for each colluder and coordinate: the
 //	                  partial-knowledge attack on trimmed mean and median of Fang
 //	                  et al. (USENIX Security 2020), in update space
+//	fang-apart        fang by colluders who know that alike updates are counted
+//	                  once (aggregator, alike.go): each adds noise of its own,
+//	                  FangApart times the median distance between the
+//	                  colluders' honest updates, to be counted apart
 //	adaptive          colluders who know the reputation thresholds
 //	                  (aggregator.Evidence): each sends an update at cosine
 //	                  AdaptiveCosine to the benign mean, with AdaptiveNorm times its
 //	                  norm and its own direction, just inside every threshold
 //
 // The colluding attacks (sybil, sybil-noisy, alie, ipm, min-max, min-sum,
-// fang, adaptive) estimate the benign updates by their own honest ones: they know
+// fang, fang-apart, adaptive) estimate the benign updates by their own honest ones: they know
 // their data, not the other hospitals'.
 var Attacks = []string{"label-flip", "sign-flip", "scale", "noise", "free-rider", "free-rider-echo", "sybil", "alie", "ipm", "commit-no-reveal",
-	"on-off", "mpaf", "sybil-noisy", "min-max", "min-sum", "fang", "adaptive"}
+	"on-off", "mpaf", "sybil-noisy", "min-max", "min-sum", "fang", "fang-apart", "adaptive"}
+
+// FangApart is the norm of each fang-apart colluder's own noise, in median
+// distances between the colluders' honest updates: two such colluders are
+// about 0.42 of it apart, clear of the quarter under which updates count
+// once, with room for the round's typical distance to differ from theirs.
+const FangApart = 0.3
 
 // The adaptive attacker's aim, inside aggregator.Evidence's thresholds
 // with a margin: cosine −0.25 to the benign mean (opposes: below −0.3) and
@@ -119,7 +130,7 @@ func knownAttack(name string) bool {
 // Collusive reports whether the attack needs a Colluders group.
 func Collusive(name string) bool {
 	switch name {
-	case "sybil", "sybil-noisy", "alie", "ipm", "min-max", "min-sum", "fang", "adaptive":
+	case "sybil", "sybil-noisy", "alie", "ipm", "min-max", "min-sum", "fang", "fang-apart", "adaptive":
 		return true
 	}
 	return false
@@ -190,7 +201,7 @@ func (a *Attack) Transform(ctx context.Context, name string, s Step) ([]float64,
 				out[i] = base - s.Global[i]
 			}
 		}
-	case "sybil", "sybil-noisy", "alie", "ipm", "min-max", "min-sum", "fang", "adaptive":
+	case "sybil", "sybil-noisy", "alie", "ipm", "min-max", "min-sum", "fang", "fang-apart", "adaptive":
 		if a.Colluders == nil {
 			return nil, fmt.Errorf("sim: attack %s needs a Colluders group", a.Name)
 		}
@@ -361,7 +372,7 @@ func (c *Colluders) exchange(ctx context.Context, a *Attack, name string, task u
 		for j := range out {
 			out[j] = -0.5 * mean[j]
 		}
-	case "fang":
+	case "fang", "fang-apart":
 		// Fang et al.'s partial knowledge: the direction each coordinate
 		// would move (the sign of the benign mean step) and the benign
 		// spread, both from the colluders' own honest updates; then a value
@@ -378,8 +389,40 @@ func (c *Colluders) exchange(ctx context.Context, a *Attack, name string, task u
 				out[j] = mean[j]
 			}
 		}
+		if a.Name == "fang-apart" {
+			addNoise(out, FangApart*medianPairDist(all), rng)
+		}
 	}
 	return out, nil
+}
+
+// medianPairDist is the median Euclidean distance between the updates
+// all (0 for fewer than two).
+func medianPairDist(all [][]float64) float64 {
+	var ds []float64
+	for i := range all {
+		for k := i + 1; k < len(all); k++ {
+			ds = append(ds, dist(all[i], all[k]))
+		}
+	}
+	if len(ds) == 0 {
+		return 0
+	}
+	sort.Float64s(ds)
+	return ds[len(ds)/2]
+}
+
+// addNoise adds to v a Gaussian direction of norm size.
+func addNoise(v []float64, size float64, rng *rand.Rand) {
+	e := make([]float64, len(v))
+	for j := range e {
+		e[j] = rng.NormFloat64()
+	}
+	if n := l2(e); n > 0 {
+		for j := range v {
+			v[j] += size * e[j] / n
+		}
+	}
 }
 
 // spread is the coordinate-wise standard deviation of the updates all

@@ -182,6 +182,20 @@ func TestStrongerAttacks(t *testing.T) {
 	if dist(fg[0], fg[1]) == 0 {
 		t.Error("fang colluders sent identical updates")
 	}
+	// Fang apart: fang, and each colluder's own noise of FangApart times
+	// the median distance between the honest updates: the colluders end
+	// up more than a quarter of that apart, the same seeds give the same
+	// fang underneath.
+	fa := collude(t, "fang-apart", honest)
+	d0 := medianPairDist(honest)
+	for i, u := range fa {
+		if e := dist(u, fg[i]); math.Abs(e-FangApart*d0) > 1e-9*d0 {
+			t.Errorf("fang-apart %d: %.4f from fang's update, want %.4f", i, e, FangApart*d0)
+		}
+	}
+	if r := dist(fa[0], fa[1]) / d0; r < 0.3 {
+		t.Errorf("fang-apart colluders %.2f of the honest median distance apart, want clear of a quarter", r)
+	}
 	sn := collude(t, "sybil-noisy", honest)
 	if r := dist(sn[0], sn[1]) / l2(sn[0]); r < 0.03 || r > 0.15 {
 		t.Errorf("sybil-noisy: relative distance %.3f, want about 0.07 (above the 2%% near-duplicate test)", r)

@@ -24,6 +24,15 @@
 // at a time: the chain closes a round of 25 updates of 2·10^6 parameters
 // holding a few blocks of each, not 25 vectors of 16 MB.
 //
+// # Reputation and alike updates
+//
+// With reputation on, a round also scores every member (reputation.go,
+// feedback.go) and counts alike updates once (alike.go): an update within
+// a quarter of the round's typical distance of an earlier one gets weight
+// 0, with its reason and no penalty. Large models are compared through a
+// count sketch keyed by the seed the caller passes; the chain draws it
+// from the round's commitments.
+//
 // # Rounding
 //
 // FedAvg computes, per coordinate j, the exact rational Σ wᵢ·vᵢⱼ / Σ wᵢ with

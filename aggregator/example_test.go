@@ -81,3 +81,28 @@ func ExampleStreamRound() {
 	// coordinates from 0 [20 10 4]
 	// used 3 absent member's change -100000 [absent: no commitment]
 }
+
+// Alike updates are counted once: the fourth hospital sends the second's
+// step with a little noise (6 %, past the 2 % sybil fact), so it is left
+// out of the median with its reason and no change to its score; the other
+// updates are as far from each other as hospitals' usually are.
+func ExampleRunRound_alike() {
+	up := func(v ...int64) aggregator.Member {
+		return aggregator.Member{Committed: true, Revealed: true, Update: v, Weight: 1, Score: aggregator.ScoreStart}
+	}
+	members := []aggregator.Member{
+		up(100, 0, 0, 40), up(0, 100, 0, 40), up(0, 0, 100, 40),
+		up(5, 100, -4, 40), // the second's step, 6 % away
+		up(60, 60, 60, -20),
+	}
+	rule, _ := aggregator.RuleByName("median")
+	out, err := aggregator.RunRound(members, rule, true, 0)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("weights", out.Weights, "used", out.Used)
+	fmt.Println(out.Changes[3].Delta, out.Changes[3].Reasons)
+	// Output:
+	// weights [1 1 1 0 1] used 4
+	// 0 [alike: counted once, with the update of the task's hospital #2]
+}

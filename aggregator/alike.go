@@ -73,20 +73,23 @@ func sketchTable(seed uint64, lo int, tab []int32) {
 }
 
 // addSketch adds the values v, whose coordinates' signed buckets are tab,
-// into the sketch sk. No branch on the sign (it is a coin flip per
-// coordinate): −x is (x XOR −1) + 1.
+// into the sketch sk, each value clamped (clamp31). The values are the
+// source's (not to be written), so they are clamped a stretch at a time
+// into a buffer on the stack.
 func addSketch(sk []int64, v []int64, tab []int32) {
-	sk = sk[:AlikeSketch]
-	tab = tab[:len(v)]
-	for j, x := range v {
-		t := tab[j]
-		m := -int64(t & 1)
-		sk[(t>>1)&(AlikeSketch-1)] += (clamp31(x) ^ m) - m
+	var buf [256]int64
+	for lo := 0; lo < len(v); lo += len(buf) {
+		c := v[lo:min(lo+len(buf), len(v))]
+		for j, x := range c {
+			buf[j] = clamp31(x)
+		}
+		addSketchSmall(sk, buf[:len(c)], tab[lo:lo+len(c)])
 	}
 }
 
 // addSketchSmall is addSketch for values already within [−2^31, 2^31),
-// which clamp31 leaves alone.
+// which clamp31 leaves alone. No branch on the sign (it is a coin flip
+// per coordinate): −x is (x XOR −1) + 1.
 func addSketchSmall(sk []int64, v []int64, tab []int32) {
 	sk = sk[:AlikeSketch]
 	tab = tab[:len(v)]

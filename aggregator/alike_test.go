@@ -125,6 +125,24 @@ func TestAddSketchSmall(t *testing.T) {
 	if !reflect.DeepEqual(a, b) {
 		t.Fatal("addSketchSmall differs from addSketch on small values")
 	}
+	// Values past the range, over a length no multiple of addSketch's
+	// buffer: the same as the fast path over the clamped values.
+	for j := range v {
+		if j%7 == 0 {
+			v[j] = r.Int64() - 1<<62
+		}
+	}
+	clamped := make([]int64, len(v))
+	for j, x := range v {
+		clamped[j] = clamp31(x)
+	}
+	clear(a)
+	clear(b)
+	addSketch(a, v, tab)
+	addSketchSmall(b, clamped, tab)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("addSketch differs from the fast path over clamped values")
+	}
 	for _, x := range []int64{-1 << 31, 1<<31 - 1, 0, -1<<31 - 1, 1 << 31, math.MaxInt64, math.MinInt64} {
 		small := x >= -1<<31 && x < 1<<31
 		if (clamp31(x) == x) != small {

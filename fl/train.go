@@ -26,6 +26,9 @@ type TrainConfig struct {
 	// ProxMu, when positive, adds FedProx's proximal term μ/2·‖w − w_global‖²
 	// to the local loss (Li et al., 2020).
 	ProxMu float64
+	// WeightDecay, when positive, adds the L2 penalty λ/2·‖w‖² over the
+	// model's weights (not its biases) to the local loss.
+	WeightDecay float64
 	// Seed drives the order of the mini-batches.
 	Seed uint64
 }
@@ -50,6 +53,8 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("fl: batch size %d, want at least 1", c.BatchSize)
 	case c.ProxMu < 0 || c.ProxMu > 1000:
 		return fmt.Errorf("fl: FedProx mu %v, want in [0, 1000]", c.ProxMu)
+	case c.WeightDecay < 0 || c.WeightDecay > 1000:
+		return fmt.Errorf("fl: weight decay %v, want in [0, 1000]", c.WeightDecay)
 	}
 	return nil
 }
@@ -72,6 +77,7 @@ func FromHints(h pb.TrainingHints) TrainConfig {
 		c.BatchSize = int(h.BatchSize)
 	}
 	c.ProxMu = float64(h.ProxMuMicro) / 1e6
+	c.WeightDecay = float64(h.WeightDecayMicro) / 1e6
 	return c
 }
 
@@ -80,15 +86,17 @@ func (c TrainConfig) Hints() pb.TrainingHints {
 	return pb.TrainingHints{
 		Optimizer: c.Optimizer, LocalEpochs: uint32(c.Epochs), LocalSteps: uint32(c.Steps),
 		BatchSize: uint32(c.BatchSize), LearningRateMicro: uint64(math.Round(c.LearningRate * 1e6)),
-		MomentumMicro: uint64(math.Round(c.Momentum * 1e6)),
-		ProxMuMicro:   uint64(math.Round(c.ProxMu * 1e6)),
+		MomentumMicro:    uint64(math.Round(c.Momentum * 1e6)),
+		ProxMuMicro:      uint64(math.Round(c.ProxMu * 1e6)),
+		WeightDecayMicro: uint64(math.Round(c.WeightDecay * 1e6)),
 	}
 }
 
 // Train runs local training with Gorgonia, starting from params, and returns
 // the trained parameters (params is not modified). The loss is the mean
 // binary cross-entropy of the logits, log(1+e^z) − y·z, plus FedProx's
-// proximal term when cfg.ProxMu > 0.
+// proximal term when cfg.ProxMu > 0 and the L2 penalty on the weights when
+// cfg.WeightDecay > 0.
 func Train(spec pb.ModelSpec, params []float64, data datasets.Table, cfg TrainConfig) ([]float64, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -120,7 +128,7 @@ func Train(spec pb.ModelSpec, params []float64, data datasets.Table, cfg TrainCo
 	g := G.NewGraph()
 	x := G.NewMatrix(g, tensor.Float64, G.WithShape(bs, d), G.WithName("x"))
 	y := G.NewVector(g, tensor.Float64, G.WithShape(bs), G.WithName("y"))
-	var learn G.Nodes
+	var learn, weights G.Nodes
 	var logits *G.Node
 	vec := func(name string, vals []float64) *G.Node {
 		return G.NewVector(g, tensor.Float64, G.WithShape(len(vals)), G.WithName(name),
@@ -141,11 +149,13 @@ func Train(spec pb.ModelSpec, params []float64, data datasets.Table, cfg TrainCo
 		hid := G.Must(G.Rectify(pre))
 		logits = G.Must(G.BroadcastAdd(G.Must(G.Mul(hid, w2)), b2, nil, []byte{0}))
 		learn = G.Nodes{w1, b1, w2, b2}
+		weights = G.Nodes{w1, w2}
 	default:
 		w := vec("w", params[:d])
 		b := vec("b", params[d:])
 		logits = G.Must(G.BroadcastAdd(G.Must(G.Mul(x, w)), b, nil, []byte{0}))
 		learn = G.Nodes{w, b}
+		weights = G.Nodes{w}
 	}
 	loss := G.Must(G.Mean(G.Must(G.Sub(G.Must(G.Softplus(logits)), G.Must(G.HadamardProd(y, logits))))))
 	if cfg.ProxMu > 0 {
@@ -158,6 +168,13 @@ func Train(spec pb.ModelSpec, params []float64, data datasets.Table, cfg TrainCo
 			diff := G.Must(G.Sub(node, anchor))
 			sq := G.Must(G.Sum(G.Must(G.HadamardProd(diff, diff))))
 			loss = G.Must(G.Add(loss, G.Must(G.Mul(sq, G.NewConstant(cfg.ProxMu/2)))))
+		}
+	}
+	if cfg.WeightDecay > 0 {
+		// λ/2·Σ‖w‖² over the weights; the biases are not shrunk.
+		for _, node := range weights {
+			sq := G.Must(G.Sum(G.Must(G.HadamardProd(node, node))))
+			loss = G.Must(G.Add(loss, G.Must(G.Mul(sq, G.NewConstant(cfg.WeightDecay/2)))))
 		}
 	}
 	if _, err := G.Grad(loss, learn...); err != nil {

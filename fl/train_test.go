@@ -108,6 +108,37 @@ func TestProxTermPullsTowardStart(t *testing.T) {
 	}
 }
 
+// TestWeightDecayShrinksWeights: with a large λ the trained logistic
+// regression's weights are smaller, and its bias is not held at zero.
+func TestWeightDecayShrinksWeights(t *testing.T) {
+	spec := pb.ModelSpec{Arch: pb.ArchLogReg, InputDim: 13}
+	p0 := make([]float64, 14)
+	tab := datasets.Synthetic(2).Hospitals[1].Train
+	norm := func(wd float64) (float64, float64) {
+		cfg := TrainConfig{Optimizer: "sgd", LearningRate: 0.05, Epochs: 5, BatchSize: 8, WeightDecay: wd}
+		p, err := Train(spec, p0, tab, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := 0.0
+		for _, w := range p[:13] {
+			d += w * w
+		}
+		return d, p[13]
+	}
+	free, _ := norm(0)
+	decayed, bias := norm(1)
+	if !(decayed < free*0.5) || bias == 0 {
+		t.Fatalf("squared weight norm %.4f with λ=1, %.4f without; bias %v", decayed, free, bias)
+	}
+	if c := (TrainConfig{Optimizer: "sgd", LearningRate: 0.1, Epochs: 1, BatchSize: 1, WeightDecay: -1}); c.Validate() == nil {
+		t.Error("negative weight decay accepted")
+	}
+	if h := (TrainConfig{Optimizer: "sgd", LearningRate: 0.1, Epochs: 1, BatchSize: 1, WeightDecay: 0.01}).Hints(); FromHints(h).WeightDecay != 0.01 {
+		t.Errorf("weight decay through the task's hints: %v", FromHints(h).WeightDecay)
+	}
+}
+
 // TestCanTrain: a task whose model does not fit the hospital's data is
 // refused with ErrCannotTrain and a message naming both sides.
 func TestCanTrain(t *testing.T) {

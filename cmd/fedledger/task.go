@@ -95,6 +95,7 @@ type taskSpecFlags struct {
 	Epochs          int     `toml:"epochs"`
 	Batch           int     `toml:"batch"`
 	ProxMu          float64 `toml:"prox-mu"`
+	WeightDecay     float64 `toml:"weight-decay"`
 	FracBits        int     `toml:"frac-bits"`
 	Seed            uint64  `toml:"seed"`
 	Reputation      bool    `toml:"reputation"`
@@ -133,6 +134,7 @@ func (f *taskSpecFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.Epochs, "epochs", f.Epochs, "local epochs per round when --steps is 0")
 	fs.IntVar(&f.Batch, "batch", f.Batch, "local batch size")
 	fs.Float64Var(&f.ProxMu, "prox-mu", f.ProxMu, "FedProx proximal coefficient (0: off)")
+	fs.Float64Var(&f.WeightDecay, "weight-decay", f.WeightDecay, "L2 penalty λ/2·‖w‖² on the model's weights, not its biases, in the local loss (0: off)")
 	fs.IntVar(&f.FracBits, "frac-bits", f.FracBits, "fixed-point fractional bits of models and updates")
 	fs.Uint64Var(&f.Seed, "seed", f.Seed, "seed of the initial weights")
 	fs.BoolVar(&f.Reputation, "reputation", f.Reputation, "score hospitals on chain and exclude those flagged")
@@ -196,7 +198,7 @@ func (f taskSpecFlags) spec(participants []pb.Participant) (pb.TaskSpec, error) 
 	if _, err := model.NumParams(); err != nil {
 		return bad("--model: %v", err)
 	}
-	tc := fl.TrainConfig{Optimizer: f.Optimizer, LearningRate: f.LR, Momentum: f.Momentum, Steps: f.Steps, Epochs: f.Epochs, BatchSize: f.Batch, ProxMu: f.ProxMu}
+	tc := fl.TrainConfig{Optimizer: f.Optimizer, LearningRate: f.LR, Momentum: f.Momentum, Steps: f.Steps, Epochs: f.Epochs, BatchSize: f.Batch, ProxMu: f.ProxMu, WeightDecay: f.WeightDecay}
 	if err := tc.Validate(); err != nil {
 		return bad("local training: %v", err)
 	}
@@ -459,6 +461,9 @@ func printSettings(w io.Writer, v history.Task) {
 	fmt.Fprintf(w, "  hospitals train: %s, learning rate %g, momentum %g, batch %d, %s", tc.Optimizer, tc.LearningRate, tc.Momentum, tc.BatchSize, local)
 	if tc.ProxMu > 0 {
 		fmt.Fprintf(w, ", FedProx mu %g", tc.ProxMu)
+	}
+	if tc.WeightDecay > 0 {
+		fmt.Fprintf(w, ", weight decay %g", tc.WeightDecay)
 	}
 	fmt.Fprintln(w)
 	rp := s.RuleParams

@@ -66,7 +66,7 @@ func TestTuneHeartShort(t *testing.T) {
 	cfg := DefaultHeartConfig()
 	cfg.DataDir, cfg.Rounds, cfg.Validators = dir, 3, 1
 	grid := HeartGrid()
-	grid = []Method{grid[0], grid[len(grid)-1]} // SGD 10⁻⁴ one epoch FedAvg; SGD 0.2 300 steps FedAdam
+	grid = []Method{grid[0], grid[len(grid)-1]} // SGD 10⁻⁴ one epoch FedAvg; SGD 0.05 300 steps, weight decay 0.1, FedAdam
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	choices, err := TuneHeart(ctx, cfg, grid, []uint64{TuneSeeds[0]})

@@ -130,7 +130,7 @@ func newBenchHeartCmd(g *globals) *cobra.Command {
 	seeds := fs.String("seeds", "42,43,44,45,46", "comma-separated seeds")
 	rounds := fs.Int("rounds", def.Rounds, "federated rounds")
 	validators := fs.Int("validators", def.Validators, "CometBFT validators")
-	methods := fs.String("methods", "", "comma-separated methods to run (default all: local,pooled,fedavg,fedprox,fedavgm,fedadagrad,fedadam,fedyogi)")
+	methods := fs.String("methods", "", "comma-separated methods to run (default all: local,pooled,fedavg,fedprox,fedavgm,fedadagrad,fedadam,fedyogi, and with --protocol flamby also flamby-fedavg,flamby-fedprox,flamby-fedadagrad,flamby-fedadam,flamby-fedyogi,tuned, which --protocol random runs only when named)")
 	out := fs.String("out", "", "CSV file to write (default: no file)")
 	tune := fs.Bool("tune", false, "choose a recipe instead: run bench.HeartGrid on FLamby's split with 20% of each hospital's training rows held out, over the tuning seeds (never the reporting seeds), and rank the recipes by validation log-loss")
 	protocol := fs.String("protocol", bench.ProtocolRandom, "random: a new split per seed; flamby: FLamby's fixed split and scaling, with FLamby's recipes as rows flamby-*")

@@ -155,6 +155,13 @@ func Heart(ctx context.Context, cfg HeartConfig) ([]Row, error) {
 	var fixed *datasets.Federation
 	switch cfg.Protocol {
 	case "", ProtocolRandom:
+		// FLamby's recipes and the tuned one only when named: on random
+		// splits they are a robustness check, not the table's rows.
+		for _, m := range append(FLambyMethods(), TunedHeartMethod()) {
+			if len(cfg.Methods) > 0 && cfg.wants(m.Name) {
+				methods = append(methods, m)
+			}
+		}
 	case ProtocolFLamby:
 		var err error
 		if fixed, err = datasets.LoadHeartFLamby(cfg.DataDir); err != nil {

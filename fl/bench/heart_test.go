@@ -22,16 +22,16 @@ func TestHeartShort(t *testing.T) {
 	cfg.DataDir = dir
 	cfg.Seeds = []uint64{42}
 	cfg.Rounds = 3
-	cfg.Methods = []string{"local", "pooled", "fedavg", "fedadagrad"}
+	cfg.Methods = []string{"local", "pooled", "fedavg", "fedadagrad", "tuned"} // tuned: named, so run on the random split too
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	rows, err := Heart(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 4 local models × 4 test sets, pooled × 4, 2 federated × 4.
-	if len(rows) != 16+4+8 {
-		t.Fatalf("%d rows, want 28", len(rows))
+	// 4 local models × 4 test sets, pooled × 4, 3 federated × 4.
+	if len(rows) != 16+4+12 {
+		t.Fatalf("%d rows, want 32", len(rows))
 	}
 	sums, hospitals := Summarize(rows)
 	for _, s := range sums {
@@ -40,7 +40,7 @@ func TestHeartShort(t *testing.T) {
 		}
 	}
 	table := FormatTable(sums, hospitals, 1)
-	for _, want := range []string{"pooled", "local-cleveland", "fedavg", "fedadagrad", "0.685"} {
+	for _, want := range []string{"pooled", "local-cleveland", "fedavg", "fedadagrad", "tuned", "0.685"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
@@ -50,7 +50,7 @@ func TestHeartShort(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(csv.String()), "\n")
-	if lines[0] != "method,seed,hospital,accuracy" || len(lines) != 29 || !strings.HasPrefix(lines[1], "local-cleveland,42,cleveland,") {
+	if lines[0] != "method,seed,hospital,accuracy" || len(lines) != 33 || !strings.HasPrefix(lines[1], "local-cleveland,42,cleveland,") {
 		t.Fatalf("CSV starts %q, %d lines", lines[:2], len(lines))
 	}
 }

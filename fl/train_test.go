@@ -131,6 +131,23 @@ func TestWeightDecayShrinksWeights(t *testing.T) {
 	if !(decayed < free*0.5) || bias == 0 {
 		t.Fatalf("squared weight norm %.4f with λ=1, %.4f without; bias %v", decayed, free, bias)
 	}
+	// An MLP: both weight matrices shrink (the biases b1, b2 are left out).
+	mlp := pb.ModelSpec{Arch: pb.ArchMLP, InputDim: 13, HiddenDim: 4, InitSeed: 1}
+	m0, _ := InitParams(mlp, 16)
+	mlpNorm := func(wd float64) float64 {
+		p, err := Train(mlp, m0, tab, TrainConfig{Optimizer: "sgd", LearningRate: 0.05, Epochs: 5, BatchSize: 8, WeightDecay: wd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := 0.0
+		for _, w := range append(p[:13*4:13*4], p[13*4+4:13*4+8]...) { // w1, then w2
+			d += w * w
+		}
+		return d
+	}
+	if free, decayed := mlpNorm(0), mlpNorm(1); !(decayed < free*0.5) {
+		t.Errorf("MLP: squared weight norm %.4f with λ=1, %.4f without", decayed, free)
+	}
 	if c := (TrainConfig{Optimizer: "sgd", LearningRate: 0.1, Epochs: 1, BatchSize: 1, WeightDecay: -1}); c.Validate() == nil {
 		t.Error("negative weight decay accepted")
 	}

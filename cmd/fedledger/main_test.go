@@ -141,6 +141,12 @@ func TestTaskFile(t *testing.T) {
 	if spec, err := defaultTaskFlags().spec(parts); err != nil || len(spec.Hospitals) != 1 || spec.MinParticipants != 1 {
 		t.Fatalf("default spec: %+v %v", spec, err)
 	}
+	// What needs no chain is refused before any node is asked.
+	g := defaultTaskFlags()
+	g.WeightDecay = -1
+	if _, err := g.local(); err == nil || !strings.Contains(err.Error(), "weight decay -1") {
+		t.Errorf("negative weight decay without a chain: %v", err)
+	}
 }
 
 // TestWarnIgnored: flags given where they do not apply are named on stderr;

@@ -147,9 +147,20 @@ func (f *taskSpecFlags) register(fs *pflag.FlagSet) {
 	fs.UintVar(&f.TopkPpm, "topk-ppm", f.TopkPpm, "topk: share of coordinates each update keeps, in millionths")
 }
 
-// spec turns the flags into a task spec, checking everything that can be
-// checked without the chain, and the hospitals against the chain's list.
+// spec turns the flags into a task spec: local's checks, then the
+// hospitals against the chain's list.
 func (f taskSpecFlags) spec(participants []pb.Participant) (pb.TaskSpec, error) {
+	spec, err := f.local()
+	if err != nil {
+		return pb.TaskSpec{}, err
+	}
+	return f.hospitals(spec, participants)
+}
+
+// local turns the flags into a task spec without its hospitals, checking
+// everything that can be checked without the chain, so that a bad flag is
+// reported before any node is asked.
+func (f taskSpecFlags) local() (pb.TaskSpec, error) {
 	bad := func(format string, a ...any) (pb.TaskSpec, error) {
 		return pb.TaskSpec{}, usagef(format, a...)
 	}
@@ -202,6 +213,21 @@ func (f taskSpecFlags) spec(participants []pb.Participant) (pb.TaskSpec, error) 
 	if err := tc.Validate(); err != nil {
 		return bad("local training: %v", err)
 	}
+	comp, err := protocol.ParseEncoding(f.Encoding, uint32(f.TopkPpm))
+	if err != nil {
+		return bad("--encoding: %v", err)
+	}
+	return pb.TaskSpec{Compression: comp, Name: f.Name, Model: model, Training: tc.Hints(), Rule: f.Rule, Rounds: uint32(f.Rounds),
+		CommitWindow: uint32(f.CommitWindow), RevealWindow: uint32(f.RevealWindow),
+		FracBits: uint32(f.FracBits), ServerOpt: so, RuleParams: rp, Reputation: f.Reputation, Feedback: f.Reputation && f.Feedback, DataScope: f.DataScope, Schema: schema}, nil
+}
+
+// hospitals fills in the invited hospitals and the quorum, checked against
+// the chain's participants.
+func (f taskSpecFlags) hospitals(spec pb.TaskSpec, participants []pb.Participant) (pb.TaskSpec, error) {
+	bad := func(format string, a ...any) (pb.TaskSpec, error) {
+		return pb.TaskSpec{}, usagef(format, a...)
+	}
 	byName := map[string][]byte{}
 	var all []string
 	for _, p := range participants {
@@ -232,13 +258,8 @@ func (f taskSpecFlags) spec(participants []pb.Participant) (pb.TaskSpec, error) 
 	if minP < 1 || minP > len(keys) {
 		return bad("--min-participants %d: want 1 to the %d invited hospitals", minP, len(keys))
 	}
-	comp, err := protocol.ParseEncoding(f.Encoding, uint32(f.TopkPpm))
-	if err != nil {
-		return bad("--encoding: %v", err)
-	}
-	return pb.TaskSpec{Compression: comp, Name: f.Name, Model: model, Training: tc.Hints(), Rule: f.Rule, Rounds: uint32(f.Rounds),
-		MinParticipants: uint32(minP), CommitWindow: uint32(f.CommitWindow), RevealWindow: uint32(f.RevealWindow),
-		Hospitals: keys, FracBits: uint32(f.FracBits), ServerOpt: so, RuleParams: rp, Reputation: f.Reputation, Feedback: f.Reputation && f.Feedback, DataScope: f.DataScope, Schema: schema}, nil
+	spec.Hospitals, spec.MinParticipants = keys, uint32(minP)
+	return spec, nil
 }
 
 func newTaskCmd(g *globals) *cobra.Command {
@@ -263,6 +284,9 @@ func newTaskCreateCmd(g *globals) *cobra.Command {
 		}
 		if g.home == "" {
 			return usagef("--home DIR (the researcher's key home) is required")
+		}
+		if _, err := f.local(); err != nil {
+			return err
 		}
 		ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 		defer cancel()

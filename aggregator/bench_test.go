@@ -119,4 +119,20 @@ func BenchmarkKernels(b *testing.B) {
 			huberColumn(cols[c*50:(c+1)*50], sc)
 		}
 	})
+	// A whole block of columnBlock coordinates of 50 updates, gathered and
+	// estimated, by selection and by network (sortnet.go; in Go where the
+	// CPU has no AVX2); ns/col is per coordinate.
+	ups = randomUpdates(&r, 50, columnBlock, 1<<20, 1)
+	blockOut := make([]int64, columnBlock)
+	for _, way := range []struct {
+		name  string
+		block func([]Update, clip, int, int, []int64)
+	}{{"huberBlock/select", huberBlockSelect}, {"huberBlock/net", huberBlockNet}} {
+		b.Run(way.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				way.block(ups, clip{}, 0, columnBlock, blockOut)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/columnBlock, "ns/col")
+		})
+	}
 }

@@ -87,7 +87,7 @@ func buildNet(n int) []uint32 {
 }
 
 // sortRows4Go is what sortRows4 does, in Go: it applies the network to
-// rows of four lanes (rows[4·i+l] is value i of lane l).
+// rows of four lanes (rows[4i+l] is value i of lane l).
 func sortRows4Go(rows []int64, net []uint32) {
 	for _, c := range net {
 		i, j := int(c&0xffff)/8, int(c>>16)/8
@@ -98,27 +98,44 @@ func sortRows4Go(rows []int64, net []uint32) {
 	}
 }
 
+// madRuns4Go sets out[l], for each lane l of rows, to the least over w in
+// [0, runs) of max(m[l] − rows[4w+l], rows[4(w+span)+l] − m[l]) (2⁶³−1
+// when runs ≤ 0); wrapping arithmetic.
+func madRuns4Go(rows []int64, m *[4]int64, runs, span int, out *[4]int64) {
+	for l := range 4 {
+		least := int64(math.MaxInt64)
+		for w := range max(runs, 0) {
+			least = min(least, max(m[l]-rows[4*w+l], rows[4*(w+span)+l]-m[l]))
+		}
+		out[l] = least
+	}
+}
+
+// clipSum4Go sets, for each lane l of rows, with m = mc[l] and c =
+// mc[4+l], out[l] = Σ clamp(v − m, −c, c) and out[4+l] = #{v : −c ≤ v − m
+// ≤ c}; wrapping arithmetic.
+func clipSum4Go(rows []int64, mc *[8]int64, out *[8]int64) {
+	*out = [8]int64{}
+	for i, v := range rows {
+		l := i % 4
+		r := v - mc[l]
+		cl := min(max(r, -mc[4+l]), mc[4+l])
+		out[l] += cl
+		out[4+l] += int64(b2i(cl == r))
+	}
+}
+
 // huberBlockNet is huberBlock by network: the block's columns are
 // gathered four to a group of n rows (gatherRows4), each group is sorted by
-// netFor(n), and each lane's estimate read off its sorted values
-// (huberLane).
+// netFor(n), and the four estimates read off it (huberGroup).
 func huberBlockNet(updates []Update, c clip, lo, hi int, out []int64) {
 	n := len(updates)
 	sc := newHuberScratch(n)
 	rows := gatherRows4(updates, c, lo, hi)
-	net := netFor(n)
-	lanes := make([]int64, 4*n)
-	l0, l1, l2, l3 := lanes[:n], lanes[n:2*n], lanes[2*n:3*n], lanes[3*n:]
 	for g := 0; 4*g < hi-lo; g++ {
 		group := rows[4*n*g : 4*n*(g+1)]
-		sortRows4(group, net)
-		for i := range n {
-			r := group[4*i : 4*i+4 : 4*i+4]
-			l0[i], l1[i], l2[i], l3[i] = r[0], r[1], r[2], r[3]
-		}
-		for l := range min(4, hi-lo-4*g) {
-			out[lo+4*g+l] = huberSorted(lanes[l*n:(l+1)*n], sc)
-		}
+		sortRows4(group, n)
+		huberGroup(group, sc, out[lo+4*g:min(lo+4*g+4, hi)])
 	}
 	putColumns(rows)
 }
@@ -168,58 +185,53 @@ func gatherRows4(updates []Update, c clip, lo, hi int) []int64 {
 	return rows
 }
 
-// huberSorted is huberColumn's result for a column sorted in ascending
-// order (s is not changed). The median and the range are read off the
-// middle and the ends. The MAD needs no second selection: the j+1 values
-// nearest m are a run of s, so the j-th smallest deviation is the least,
-// over the runs s[w..w+j], of the larger deviation at the run's two ends,
-// max(m − s[w], s[w+j] − m) (never below the run's largest deviation, and
-// equal to it for the run of the j+1 nearest). The values within c of m are
-// a run too, so the step sums that run and adds ±c once for each value
-// beyond it. Every difference is exact when the column's range is small
-// (huberScratch.small); otherwise it selects, as huberColumn does.
-func huberSorted(s []int64, sc *huberScratch) int64 {
-	n := len(s)
-	lowest, highest := s[0], s[n-1]
-	if absDiff(highest, lowest) > sc.small {
-		return huberColumn(s, sc)
-	}
+// huberGroup writes to out (at most four values) huberColumn's result for
+// each lane of a sorted group of n rows: lane l is the column sorted in
+// ascending order, s_i = group[4i+l]. The median and the range are read
+// off the middle and the ends. The MAD needs no second selection: the j+1
+// values nearest m are a run of s, so the j-th smallest deviation is the
+// least, over the runs s_w … s_{w+j}, of the larger deviation at the run's
+// two ends, max(m − s_w, s_{w+j} − m) (never below the run's largest
+// deviation, and equal to it for the run of the j+1 nearest): madRuns4.
+// The step's sum of clamped residuals is clipSum4. Every difference is
+// exact when the column's range is small (huberScratch.small); a lane
+// whose range is not is copied out and selected, as huberColumn does.
+func huberGroup(group []int64, sc *huberScratch, out []int64) {
+	n := len(group) / 4
 	k := n / 2
-	m := s[k]
-	if n%2 == 0 {
-		m = mean2(s[k-1], m)
-	}
-	mad := int64(math.MaxInt64)
-	for w, v := range s[k:] { // the runs of k+1 values
-		mad = min(mad, max(m-s[w], v-m))
-	}
-	if n%2 == 0 {
-		prev := int64(math.MaxInt64)
-		for w, v := range s[k-1:] { // the runs of k values
-			prev = min(prev, max(m-s[w], v-m))
+	var m, lowest, highest [4]int64
+	for l := range 4 {
+		lowest[l], highest[l] = group[l], group[4*(n-1)+l]
+		m[l] = group[4*k+l]
+		if n%2 == 0 {
+			m[l] = mean2(group[4*(k-1)+l], m[l])
 		}
-		mad = mean2(prev, mad)
 	}
-	if mad == 0 {
-		return m
+	var mad, prev [4]int64
+	madRuns4(group, &m, n-k, k, &mad) // the runs of k+1 values
+	if n%2 == 0 {
+		madRuns4(group, &m, n-k+1, k-1, &prev) // the runs of k values
 	}
-	c := huberC(mad)
-	// s[a:b] lie within c of m. Only values left of k can lie below m − c
-	// (s[k] ≥ m), and only values from k on above m + c (s[k−1] ≤ m).
-	a, b := 0, k
-	for _, v := range s[:k] {
-		a += b2i(v-m < -c)
+	var mc, sums [8]int64
+	for l := range 4 {
+		if n%2 == 0 {
+			mad[l] = mean2(prev[l], mad[l])
+		}
+		mc[l], mc[4+l] = m[l], huberC(max(mad[l], 0))
 	}
-	for _, v := range s[k:] {
-		b += b2i(v-m <= c)
+	clipSum4(group, &mc, &sums)
+	for l := range out {
+		switch {
+		case absDiff(highest[l], lowest[l]) > sc.small:
+			col := sc.col[:n]
+			for i := range col {
+				col[i] = group[4*i+l]
+			}
+			out[l] = huberColumn(col, sc)
+		case mad[l] == 0:
+			out[l] = m[l]
+		default: // at least half the values lie within the MAD ≤ c of m
+			out[l] = huberResult(m[l], divRound64(sums[l], uint64(sums[4+l])), lowest[l], highest[l])
+		}
 	}
-	// b > a: at least half the values lie within the MAD ≤ c of m. A value
-	// beyond c is more than c from m, so c times the count beyond is below
-	// n times the range, as is the sum of the residuals: 63 bits hold every
-	// partial sum.
-	sum := c*int64(n-b) - c*int64(a)
-	for _, v := range s[a:b] {
-		sum += v - m
-	}
-	return huberResult(m, divRound64(sum, uint64(b-a)), lowest, highest)
 }

@@ -2,21 +2,53 @@
 
 package aggregator
 
-import "golang.org/x/sys/cpu"
+import (
+	"math"
 
-// haveSortNet says whether sortRows4 runs as vector code on this CPU.
+	"golang.org/x/sys/cpu"
+)
+
+// haveSortNet says whether the network's loops run as vector code on this
+// CPU.
 var haveSortNet = cpu.X86.HasAVX2
 
-// sortRows4AVX2 applies the n comparators at net to rows (sortnet_amd64.s).
-//
+// The vector code (sortnet_amd64.s), only on a CPU with AVX2. The wrappers
+// below check the bounds the assembly relies on.
+
 //go:noescape
 func sortRows4AVX2(rows *int64, net *uint32, n int)
 
-// sortRows4 applies the network net (from netFor) to rows of four lanes;
-// rows must hold every row net names. Only on a CPU with AVX2.
-func sortRows4(rows []int64, net []uint32) {
-	if len(net) == 0 {
+//go:noescape
+func madRuns4AVX2(rows *int64, m *[4]int64, runs, span int, out *[4]int64)
+
+//go:noescape
+func clipSum4AVX2(rows *int64, n int, mc *[8]int64, out *[8]int64)
+
+// sortRows4 sorts the first n rows of four lanes each (rows[4i+l] is
+// value i of lane l), every lane on its own, by netFor(n); n in
+// [2, maxNet].
+func sortRows4(rows []int64, n int) {
+	_ = rows[4*n-1]
+	net := netFor(n)
+	sortRows4AVX2(&rows[0], &net[0], len(net))
+}
+
+// madRuns4 is madRuns4Go as vector code.
+func madRuns4(rows []int64, m *[4]int64, runs, span int, out *[4]int64) {
+	if runs <= 0 {
+		*out = [4]int64{math.MaxInt64, math.MaxInt64, math.MaxInt64, math.MaxInt64}
 		return
 	}
-	sortRows4AVX2(&rows[0], &net[0], len(net))
+	_ = rows[4*(runs+span)-1]
+	madRuns4AVX2(&rows[0], m, runs, span, out)
+}
+
+// clipSum4 is clipSum4Go as vector code.
+func clipSum4(rows []int64, mc *[8]int64, out *[8]int64) {
+	n := len(rows) / 4
+	if n == 0 {
+		*out = [8]int64{}
+		return
+	}
+	clipSum4AVX2(&rows[0], n, mc, out)
 }

@@ -46,7 +46,7 @@ func TestNetSorts(t *testing.T) {
 				}
 			}
 			vec, ref := slices.Clone(rows), slices.Clone(rows)
-			sortRows4(vec, netFor(n))
+			sortRows4(vec, n)
 			sortRows4Go(ref, netFor(n))
 			if !slices.Equal(vec, ref) {
 				t.Fatalf("n=%d: sortRows4 %v, sortRows4Go %v", n, vec, ref)
@@ -59,6 +59,41 @@ func TestNetSorts(t *testing.T) {
 				if !slices.IsSorted(lane) {
 					t.Fatalf("n=%d lane %d not sorted: %v", n, l, lane)
 				}
+			}
+		}
+	}
+}
+
+// TestLaneLoops: the vector loops of huberGroup compute what their Go
+// versions say, on rows of every kind (the wrapping of values near ±2⁶³
+// included), for every run count and span a group of up to maxNet rows
+// uses.
+func TestLaneLoops(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for n := 1; n <= maxNet; n++ {
+		for trial := range 8 {
+			rows := make([]int64, 4*n)
+			for l := range 4 {
+				for i, v := range testColumn(rng, n, trial+l) {
+					rows[4*i+l] = v
+				}
+			}
+			m := [4]int64{rows[0], rng.Int64(), 0, math.MinInt64}
+			for span := range n {
+				runs := n - span
+				var vec, ref [4]int64
+				madRuns4(rows, &m, runs, span, &vec)
+				madRuns4Go(rows, &m, runs, span, &ref)
+				if vec != ref {
+					t.Fatalf("n=%d span %d: madRuns4 %v, madRuns4Go %v", n, span, vec, ref)
+				}
+			}
+			mc := [8]int64{m[0], m[1], m[2], m[3], int64(rng.IntN(100)), rng.Int64(), math.MaxInt64, 0}
+			var vec, ref [8]int64
+			clipSum4(rows, &mc, &vec)
+			clipSum4Go(rows, &mc, &ref)
+			if vec != ref {
+				t.Fatalf("n=%d: clipSum4 %v, clipSum4Go %v", n, vec, ref)
 			}
 		}
 	}

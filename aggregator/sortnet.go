@@ -6,16 +6,22 @@ import (
 	"sync"
 )
 
-// Huber's estimate by sorting network. Where the CPU can compare four
-// 64-bit integers at once (AVX2 on amd64), huberBlock sorts its columns
-// four at a time with a sorting network, one column per vector lane, and
-// reads the median, the MAD and the range off the sorted values, instead of
-// selecting twice per column. The result is the same, bit for bit: a
-// sorted column has the same order statistics as any selection finds, and
-// the MAD is the same order statistic of the same deviations (huberSorted
-// walks them in order, TestHuberSortedMatchesSelection checks it on every
-// count up to maxNet), so the golden vectors hold on every CPU, and a CPU
-// without AVX2 (or a round of more than maxNet updates) selects as before.
+// The median and Huber's estimate by sorting network. Where the CPU can
+// compare four 64-bit integers at once (AVX2 on amd64, sortnet_amd64.s),
+// medianBlock and huberBlock gather their coordinates four to a group, sort
+// each group with a sorting network (one coordinate per vector lane), and
+// read the median, the MAD, the range and Huber's step off the sorted
+// values with vector loops, instead of selecting once or twice per
+// coordinate. At the counts of a round (up to maxNet updates) that is
+// about four times faster for huber (docs/performance.md), and the result
+// is the same, bit for bit: a sorted column has the order statistics any
+// selection finds, and the MAD is the same order statistic of the same
+// deviations. TestNetSorts proves the networks sort (exhaustively by the
+// 0–1 principle up to 18 values), TestLaneLoops holds the vector loops to
+// their Go versions, and TestHuberNetMatchesSelection and FuzzHuberNet
+// hold the estimates to the selection's, so the golden vectors hold on
+// every CPU. A CPU without AVX2, or a round of more than maxNet updates,
+// selects as before.
 
 // maxNet is the largest count of updates sorted by network; larger rounds
 // select (a network's comparators grow as n·log²n, a selection's work as n).
@@ -136,6 +142,26 @@ func huberBlockNet(updates []Update, c clip, lo, hi int, out []int64) {
 		group := rows[4*n*g : 4*n*(g+1)]
 		sortRows4(group, n)
 		huberGroup(group, sc, out[lo+4*g:min(lo+4*g+4, hi)])
+	}
+	putColumns(rows)
+}
+
+// medianBlockNet is medianBlock by network: each group of four coordinates
+// is sorted and its middle rows read.
+func medianBlockNet(updates []Update, lo, hi int, out []int64) {
+	n := len(updates)
+	k := n / 2
+	rows := gatherRows4(updates, clip{}, lo, hi)
+	for g := 0; 4*g < hi-lo; g++ {
+		group := rows[4*n*g : 4*n*(g+1)]
+		sortRows4(group, n)
+		for l := range min(4, hi-lo-4*g) {
+			m := group[4*k+l]
+			if n%2 == 0 {
+				m = mean2(group[4*(k-1)+l], m)
+			}
+			out[lo+4*g+l] = m
+		}
 	}
 	putColumns(rows)
 }

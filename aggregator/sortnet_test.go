@@ -153,6 +153,41 @@ func TestHuberNetMatchesSelection(t *testing.T) {
 	}
 }
 
+// TestMedianNetMatchesSelection: the median by network equals the
+// selection's for every count the network takes, on columns of every kind,
+// with a last group of fewer than four columns.
+func TestMedianNetMatchesSelection(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	const d = 4*2 + 3
+	for n := 2; n <= maxNet; n++ {
+		updates := make([]Update, n)
+		for i := range updates {
+			updates[i] = Update{Values: make([]int64, d), Weight: 1}
+		}
+		for j := range d {
+			for i, v := range testColumn(rng, n, j) {
+				updates[i].Values[j] = v
+			}
+		}
+		net := make([]int64, d)
+		medianBlockNet(updates, 0, d, net)
+		for j := range d {
+			col := make([]int64, n)
+			for i := range col {
+				col[i] = updates[i].Values[j]
+			}
+			slices.Sort(col)
+			want := col[n/2]
+			if n%2 == 0 {
+				want = mean2(col[n/2-1], want)
+			}
+			if net[j] != want {
+				t.Fatalf("n=%d column %d: network %d, sorted %d", n, j, net[j], want)
+			}
+		}
+	}
+}
+
 // FuzzHuberNet: for any column of 2 to maxNet values, Huber's estimate by
 // network equals the selection's.
 func FuzzHuberNet(f *testing.F) {

@@ -62,32 +62,24 @@ func medianBlock(updates []Update, lo, hi int, out []int64) {
 // putColumns.
 func gatherColumns(updates []Update, c clip, lo, hi int) []int64 {
 	n := len(updates)
-	var cols []int64
-	if p, ok := columnPool.Get().(*[]int64); ok && cap(*p) >= (hi-lo)*n {
-		cols = (*p)[:(hi-lo)*n]
-	} else {
-		cols = make([]int64, (hi-lo)*n)
-	}
+	cols := getColumns((hi - lo) * n)
 	var local [columnBlock]int64 // on the stack: no allocation per block
-	var buf []int64
+	buf := c.buffer(local[:], hi-lo)
 	for i, u := range updates {
-		x := u.Values[lo:hi]
-		if c.applies(i) {
-			if buf == nil {
-				if hi-lo <= columnBlock {
-					buf = local[:hi-lo]
-				} else {
-					buf = make([]int64, hi-lo)
-				}
-			}
-			scaleInto(buf, x, c.max, c.norms[i])
-			x = buf
-		}
-		for j, v := range x {
+		for j, v := range c.stretch(i, u.Values[lo:hi], buf) {
 			cols[j*n+i] = v
 		}
 	}
 	return cols
+}
+
+// getColumns returns a slice of size values (of no meaning yet) from the
+// pool of gatherColumns' and gatherRows4's buffers.
+func getColumns(size int) []int64 {
+	if p, ok := columnPool.Get().(*[]int64); ok && cap(*p) >= size {
+		return (*p)[:size]
+	}
+	return make([]int64, size)
 }
 
 // clip is how gatherColumns scales updates: update i by max/norms[i] when
@@ -98,6 +90,29 @@ type clip struct {
 }
 
 func (c clip) applies(i int) bool { return c.max > 0 && c.norms[i] > uint64(c.max) }
+
+// buffer returns where stretch may scale a stretch of w values: local when
+// it is long enough (a caller's array on its stack), nil when c clips
+// nothing.
+func (c clip) buffer(local []int64, w int) []int64 {
+	switch {
+	case c.max <= 0:
+		return nil
+	case w <= len(local):
+		return local[:w]
+	}
+	return make([]int64, w)
+}
+
+// stretch returns x, a stretch of update i's coordinates, scaled down into
+// buf (from buffer) when c clips update i.
+func (c clip) stretch(i int, x, buf []int64) []int64 {
+	if !c.applies(i) {
+		return x
+	}
+	scaleInto(buf, x, c.max, c.norms[i])
+	return buf
+}
 
 // columnPool keeps gatherColumns' buffers between blocks.
 var columnPool sync.Pool

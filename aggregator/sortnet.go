@@ -175,30 +175,12 @@ func medianBlockNet(updates []Update, lo, hi int, out []int64) {
 // gathers; hand the slice back with putColumns.
 func gatherRows4(updates []Update, c clip, lo, hi int) []int64 {
 	n := len(updates)
-	groups := (hi - lo + 3) / 4
-	size := 4 * n * groups
-	var rows []int64
-	if p, ok := columnPool.Get().(*[]int64); ok && cap(*p) >= size {
-		rows = (*p)[:size]
-	} else {
-		rows = make([]int64, size)
-	}
+	rows := getColumns(4 * n * ((hi - lo + 3) / 4))
 	var local [columnBlock]int64 // on the stack: no allocation per block
-	var buf []int64
+	buf := c.buffer(local[:], hi-lo)
 	full := (hi - lo) / 4
 	for i, u := range updates {
-		x := u.Values[lo:hi]
-		if c.applies(i) {
-			if buf == nil {
-				if hi-lo <= columnBlock {
-					buf = local[:hi-lo]
-				} else {
-					buf = make([]int64, hi-lo)
-				}
-			}
-			scaleInto(buf, x, c.max, c.norms[i])
-			x = buf
-		}
+		x := c.stretch(i, u.Values[lo:hi], buf)
 		at := 4 * i
 		for g := range full {
 			r := rows[at : at+4 : at+4]

@@ -29,6 +29,17 @@ func testColumn(rng *rand.Rand, n, kind int) []int64 {
 	return a
 }
 
+// sortedMedian sorts col and returns its median, the mean of the two
+// middle values (rounded as mean2 does) for an even count.
+func sortedMedian(col []int64) int64 {
+	slices.Sort(col)
+	n := len(col)
+	if n%2 == 0 {
+		return mean2(col[n/2-1], col[n/2])
+	}
+	return col[n/2]
+}
+
 // TestSelectK: after selectK(a, k), a[k] is the k-th smallest value and
 // the values around it are on the right sides, for random slices with and
 // without ties and extreme values, every k.
@@ -105,12 +116,7 @@ func TestMedianTrimmedMeanMatchSorting(t *testing.T) {
 			for i := range ups {
 				col[i] = ups[i].Values[j]
 			}
-			slices.Sort(col)
-			want := col[n/2]
-			if n%2 == 0 {
-				want = mean2(col[n/2-1], col[n/2])
-			}
-			if med[j] != want {
+			if want := sortedMedian(col); med[j] != want {
 				t.Fatalf("n=%d coord %d: median %d, sorting gives %d", n, j, med[j], want)
 			}
 			var acc int128

@@ -39,12 +39,7 @@ func TestNetSorts(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for n := 2; n <= maxNet; n++ {
 		for trial := range 40 {
-			rows := make([]int64, 4*n)
-			for l := range 4 {
-				for i, v := range testColumn(rng, n, trial+l) {
-					rows[4*i+l] = v
-				}
-			}
+			rows := testRows(rng, n, trial)
 			vec, ref := slices.Clone(rows), slices.Clone(rows)
 			sortRows4(vec, n)
 			sortRows4Go(ref, netFor(n))
@@ -72,12 +67,7 @@ func TestLaneLoops(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for n := 1; n <= maxNet; n++ {
 		for trial := range 8 {
-			rows := make([]int64, 4*n)
-			for l := range 4 {
-				for i, v := range testColumn(rng, n, trial+l) {
-					rows[4*i+l] = v
-				}
-			}
+			rows := testRows(rng, n, trial)
 			m := [4]int64{rows[0], rng.Int64(), 0, math.MinInt64}
 			for span := range n {
 				runs := n - span
@@ -97,6 +87,18 @@ func TestLaneLoops(t *testing.T) {
 			}
 		}
 	}
+}
+
+// testRows returns n rows of four lanes, lane l a testColumn of kind
+// kind+l.
+func testRows(rng *rand.Rand, n, kind int) []int64 {
+	rows := make([]int64, 4*n)
+	for l := range 4 {
+		for i, v := range testColumn(rng, n, kind+l) {
+			rows[4*i+l] = v
+		}
+	}
+	return rows
 }
 
 func popcount(x uint32) int {
@@ -176,12 +178,7 @@ func TestMedianNetMatchesSelection(t *testing.T) {
 			for i := range col {
 				col[i] = updates[i].Values[j]
 			}
-			slices.Sort(col)
-			want := col[n/2]
-			if n%2 == 0 {
-				want = mean2(col[n/2-1], want)
-			}
-			if net[j] != want {
+			if want := sortedMedian(col); net[j] != want {
 				t.Fatalf("n=%d column %d: network %d, sorted %d", n, j, net[j], want)
 			}
 		}

@@ -238,7 +238,8 @@ func huberBlockSelect(updates []Update, c clip, lo, hi int, out []int64) {
 
 // huberScratch is what huberColumn needs besides the column: three
 // buffers of the column's length and the widest range, (2⁶²)/n, within
-// which every residual and their sum fit in 63 bits.
+// which every residual and their sum fit in 63 bits; and col, where
+// huberGroup copies out a lane it hands to huberColumn.
 type huberScratch struct {
 	dev, s, t, col []int64
 	small          uint64

@@ -35,7 +35,7 @@ func Median(updates []Update) ([]int64, error) {
 // columnBlock of them) to out[lo:hi].
 func medianBlock(updates []Update, lo, hi int, out []int64) {
 	n := len(updates)
-	if haveSortNet && n >= 2 && n <= maxNet {
+	if SortsByNetwork(n) {
 		medianBlockNet(updates, lo, hi, out)
 		return
 	}
@@ -218,7 +218,7 @@ const huberK = 1_994_097
 // huberBlock writes the one-step Huber estimate of coordinates lo..hi (at
 // most columnBlock of them) of the updates clipped by c to out[lo:hi].
 func huberBlock(updates []Update, c clip, lo, hi int, out []int64) {
-	if haveSortNet && len(updates) >= 2 && len(updates) <= maxNet {
+	if SortsByNetwork(len(updates)) {
 		huberBlockNet(updates, c, lo, hi, out)
 		return
 	}

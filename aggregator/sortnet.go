@@ -23,6 +23,11 @@ import (
 // every CPU. A CPU without AVX2, or a round of more than maxNet updates,
 // selects as before.
 
+// SortsByNetwork reports whether Median and Huber over n updates sort by
+// vector network on this CPU (AVX2, 2 to 128 updates) rather than select.
+// The result is the same either way; only the time differs.
+func SortsByNetwork(n int) bool { return haveSortNet && n >= 2 && n <= maxNet }
+
 // maxNet is the largest count of updates sorted by network; larger rounds
 // select (a network's comparators grow as n·log²n, a selection's work as
 // n). 128 covers the 100 hospitals a task with feedback may invite: at 100

@@ -21,8 +21,47 @@ var flambyTestRows = map[string]int{"cleveland": 104, "hungary": 89, "switzerlan
 // the hospital's rows, file order kept), and each hospital's rows, train
 // and test, z-scored with that hospital's own training mean and standard
 // deviation. Seeds do not change it: FLamby varies only the model's start
-// and the batch order.
+// and the batch order. LoadHeartFLambyPooled is the same split for pooled
+// training.
 func LoadHeartFLamby(dir string) (*Federation, error) {
+	fed, err := loadHeartFLambyRaw(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range fed.Hospitals {
+		Standardize(h.Train, h.Test)
+	}
+	return fed, nil
+}
+
+// LoadHeartFLambyPooled is FLamby's split as FLamby trains its pooled
+// model: the union of the hospitals' training rows, z-scored with the
+// pooled training statistics (FLamby's FedHeartDisease with pooled=True
+// uses "the training part of the full dataset to compute the statistics"),
+// and each hospital's test rows z-scored with that hospital's own training
+// statistics, as in LoadHeartFLamby (FLamby scores the pooled model, as
+// every other, on the hospitals' own test loaders).
+func LoadHeartFLambyPooled(dir string) (train Table, tests []Hospital, err error) {
+	fed, err := loadHeartFLambyRaw(dir)
+	if err != nil {
+		return Table{}, nil, err
+	}
+	for _, h := range fed.Hospitals {
+		for i, row := range h.Train.X {
+			// A copy: the hospital's own scaling below must not reach it.
+			train.X = append(train.X, append([]float64(nil), row...))
+			train.Y = append(train.Y, h.Train.Y[i])
+		}
+	}
+	Standardize(train, Table{})
+	for _, h := range fed.Hospitals {
+		Standardize(h.Train, h.Test)
+	}
+	return train, fed.Hospitals, nil
+}
+
+// loadHeartFLambyRaw is FLamby's split, unscaled.
+func loadHeartFLambyRaw(dir string) (*Federation, error) {
 	hd := heartDir(dir)
 	path := filepath.Join(hd, FLambySplitFile)
 	raw, err := os.ReadFile(path)
@@ -61,21 +100,9 @@ func LoadHeartFLamby(dir string) (*Federation, error) {
 			dst.X = append(dst.X, all.X[i])
 			dst.Y = append(dst.Y, all.Y[i])
 		}
-		Standardize(tr, te)
 		fed.Hospitals = append(fed.Hospitals, Hospital{Name: hf.Hospital, Train: tr, Test: te})
 	}
 	return fed, nil
-}
-
-// Pooled is the union of the hospitals' training rows, as they are (for
-// FLamby's protocol: each scaled with its own hospital's statistics).
-func (f *Federation) Pooled() Table {
-	var t Table
-	for _, h := range f.Hospitals {
-		t.X = append(t.X, h.Train.X...)
-		t.Y = append(t.Y, h.Train.Y...)
-	}
-	return t
 }
 
 // HoldOut carves validation rows out of each hospital's training rows: a

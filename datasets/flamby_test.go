@@ -7,7 +7,9 @@ import (
 
 // TestLoadHeartFLamby: FLamby's fixed split gives 104/89/16/45 test rows,
 // every row lands once, and each hospital's training columns are z-scored
-// with its own statistics; HoldOut carves a stratified, disjoint,
+// with its own statistics; for pooled training, the union of the training
+// rows is z-scored with the pooled statistics and the test rows as before,
+// per hospital; HoldOut carves a stratified, disjoint,
 // seed-determined share of the training rows.
 func TestLoadHeartFLamby(t *testing.T) {
 	dir := FindDir("")
@@ -33,8 +35,38 @@ func TestLoadHeartFLamby(t *testing.T) {
 			}
 		}
 	}
-	if p := fed.Pooled(); p.Len() != 199+172+30+85 {
-		t.Errorf("pooled: %d rows", p.Len())
+	// Pooled: every training row once, scaled with the pooled statistics;
+	// the test rows as LoadHeartFLamby scales them, per hospital.
+	pooled, tests, err := LoadHeartFLambyPooled(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pooled.Len() != 199+172+30+85 {
+		t.Errorf("pooled: %d rows", pooled.Len())
+	}
+	for j := range fed.Features {
+		var s float64
+		for _, row := range pooled.X {
+			s += row[j]
+		}
+		if m := s / float64(pooled.Len()); math.Abs(m) > 1e-9 {
+			t.Errorf("pooled column %s: training mean %v after scaling", fed.Features[j], m)
+		}
+	}
+	if first := pooled.X[0][0]; first == fed.Hospitals[0].Train.X[0][0] {
+		t.Errorf("pooled row 0 is scaled as its hospital's (%v): want the pooled statistics", first)
+	}
+	for i, h := range tests {
+		if h.Name != fed.Hospitals[i].Name || h.Test.Len() != fed.Hospitals[i].Test.Len() {
+			t.Fatalf("pooled tests: %s with %d rows, want %s with %d", h.Name, h.Test.Len(), fed.Hospitals[i].Name, fed.Hospitals[i].Test.Len())
+		}
+		for k, row := range h.Test.X {
+			for j, v := range row {
+				if v != fed.Hospitals[i].Test.X[k][j] {
+					t.Fatalf("pooled tests: %s row %d column %d is %v, its hospital's scaling gives %v", h.Name, k, j, v, fed.Hospitals[i].Test.X[k][j])
+				}
+			}
+		}
 	}
 	a, err := fed.HoldOut(0.2, 7)
 	if err != nil {

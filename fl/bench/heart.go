@@ -87,10 +87,11 @@ const (
 	// ProtocolRandom draws a new stratified 66/34 split per hospital from
 	// each seed (a robustness table, not FLamby's).
 	ProtocolRandom = "random"
-	// ProtocolFLamby is FLamby's: its one fixed split, each hospital scaled
-	// with its own training statistics for every method (pooled too), and
-	// seeds that change only training; FLamby's recipes run as their own
-	// rows beside fedledger's.
+	// ProtocolFLamby is FLamby's: its one fixed split, each hospital's rows
+	// scaled with its own training statistics (the pooled model trains on
+	// rows scaled with the pooled training statistics, as FLamby's does,
+	// and is scored as every method is), and seeds that change only
+	// training; FLamby's recipes run as their own rows beside fedledger's.
 	ProtocolFLamby = "flamby"
 )
 
@@ -205,12 +206,16 @@ func Heart(ctx context.Context, cfg HeartConfig) ([]Row, error) {
 			}
 		}
 		if cfg.wants("pooled") {
-			train, tests := fed.Pooled(), fed.Hospitals
-			if fixed == nil {
-				var err error
-				if train, tests, err = datasets.LoadHeartPooled(cfg.DataDir, seed); err != nil {
-					return nil, err
-				}
+			var train datasets.Table
+			var tests []datasets.Hospital
+			var err error
+			if fixed != nil {
+				train, tests, err = datasets.LoadHeartFLambyPooled(cfg.DataDir)
+			} else {
+				train, tests, err = datasets.LoadHeartPooled(cfg.DataDir, seed)
+			}
+			if err != nil {
+				return nil, err
 			}
 			tc := cfg.Centralized
 			tc.Seed = seed

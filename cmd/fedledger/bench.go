@@ -44,8 +44,9 @@ fedavg (--output json: the rows). A run in which a round left a hospital
 out, or the validators disagreed, is refused.
 
 --protocol flamby is FLamby's own: its fixed split (flamby_split.json), each
-hospital scaled with its own statistics for every method, pooled included,
-and FLamby's recipes as extra rows flamby-fedavg, flamby-fedprox,
+hospital's test rows scaled with its own statistics for every method (the
+pooled model trains on rows scaled with the pooled statistics, as FLamby's
+does), and FLamby's recipes as extra rows flamby-fedavg, flamby-fedprox,
 flamby-fedadagrad, flamby-fedadam, flamby-fedyogi, and the recipe --tune
 chose on validation rows as row tuned (docs/evaluation.md).
 

@@ -46,18 +46,7 @@ func LoadHeartFLambyPooled(dir string) (train Table, tests []Hospital, err error
 	if err != nil {
 		return Table{}, nil, err
 	}
-	for _, h := range fed.Hospitals {
-		for i, row := range h.Train.X {
-			// A copy: the hospital's own scaling below must not reach it.
-			train.X = append(train.X, append([]float64(nil), row...))
-			train.Y = append(train.Y, h.Train.Y[i])
-		}
-	}
-	Standardize(train, Table{})
-	for _, h := range fed.Hospitals {
-		Standardize(h.Train, h.Test)
-	}
-	return train, fed.Hospitals, nil
+	return pooledScaled(fed), fed.Hospitals, nil
 }
 
 // loadHeartFLambyRaw is FLamby's split, unscaled.

@@ -35,39 +35,11 @@ func TestLoadHeartFLamby(t *testing.T) {
 			}
 		}
 	}
-	// Pooled: every training row once, scaled with the pooled statistics;
-	// the test rows as LoadHeartFLamby scales them, per hospital.
 	pooled, tests, err := LoadHeartFLambyPooled(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pooled.Len() != 199+172+30+85 {
-		t.Errorf("pooled: %d rows", pooled.Len())
-	}
-	for j := range fed.Features {
-		var s float64
-		for _, row := range pooled.X {
-			s += row[j]
-		}
-		if m := s / float64(pooled.Len()); math.Abs(m) > 1e-9 {
-			t.Errorf("pooled column %s: training mean %v after scaling", fed.Features[j], m)
-		}
-	}
-	if first := pooled.X[0][0]; first == fed.Hospitals[0].Train.X[0][0] {
-		t.Errorf("pooled row 0 is scaled as its hospital's (%v): want the pooled statistics", first)
-	}
-	for i, h := range tests {
-		if h.Name != fed.Hospitals[i].Name || h.Test.Len() != fed.Hospitals[i].Test.Len() {
-			t.Fatalf("pooled tests: %s with %d rows, want %s with %d", h.Name, h.Test.Len(), fed.Hospitals[i].Name, fed.Hospitals[i].Test.Len())
-		}
-		for k, row := range h.Test.X {
-			for j, v := range row {
-				if v != fed.Hospitals[i].Test.X[k][j] {
-					t.Fatalf("pooled tests: %s row %d column %d is %v, its hospital's scaling gives %v", h.Name, k, j, v, fed.Hospitals[i].Test.X[k][j])
-				}
-			}
-		}
-	}
+	checkPooled(t, fed, pooled, tests)
 	a, err := fed.HoldOut(0.2, 7)
 	if err != nil {
 		t.Fatal(err)
@@ -97,5 +69,43 @@ func TestLoadHeartFLamby(t *testing.T) {
 	}
 	if _, err := fed.HoldOut(1, 7); err == nil {
 		t.Error("a validation share of 1 was accepted")
+	}
+}
+
+// checkPooled: pooled holds every training row of ref once, z-scored with
+// the pooled statistics (not its hospital's), and tests are ref's test
+// rows, z-scored per hospital as ref's are.
+func checkPooled(t *testing.T, ref *Federation, pooled Table, tests []Hospital) {
+	t.Helper()
+	rows := 0
+	for _, h := range ref.Hospitals {
+		rows += h.Train.Len()
+	}
+	if pooled.Len() != rows {
+		t.Errorf("pooled: %d rows, want %d", pooled.Len(), rows)
+	}
+	for j := range ref.Features {
+		var s float64
+		for _, row := range pooled.X {
+			s += row[j]
+		}
+		if m := s / float64(pooled.Len()); math.Abs(m) > 1e-9 {
+			t.Errorf("pooled column %s: training mean %v after scaling", ref.Features[j], m)
+		}
+	}
+	if first := pooled.X[0][0]; first == ref.Hospitals[0].Train.X[0][0] {
+		t.Errorf("pooled row 0 is scaled as its hospital's (%v): want the pooled statistics", first)
+	}
+	for i, h := range tests {
+		if h.Name != ref.Hospitals[i].Name || h.Test.Len() != ref.Hospitals[i].Test.Len() {
+			t.Fatalf("pooled tests: %s with %d rows, want %s with %d", h.Name, h.Test.Len(), ref.Hospitals[i].Name, ref.Hospitals[i].Test.Len())
+		}
+		for k, row := range h.Test.X {
+			for j, v := range row {
+				if v != ref.Hospitals[i].Test.X[k][j] {
+					t.Fatalf("pooled tests: %s row %d column %d is %v, its hospital's scaling gives %v", h.Name, k, j, v, ref.Hospitals[i].Test.X[k][j])
+				}
+			}
+		}
 	}
 }

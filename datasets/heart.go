@@ -66,22 +66,35 @@ func LoadHeart(dir string, seed uint64) (*Federation, error) {
 }
 
 // LoadHeartPooled returns the same split as LoadHeart with the same seed,
-// for pooled training: the union of the hospitals' training rows, and each
-// hospital's test rows, all z-scored with the pooled training statistics.
+// for pooled training as FLamby does it: the union of the hospitals'
+// training rows, z-scored with the pooled training statistics, and each
+// hospital's test rows z-scored with that hospital's own training
+// statistics, as LoadHeart scales them for every other method.
 func LoadHeartPooled(dir string, seed uint64) (train Table, tests []Hospital, err error) {
 	fed, err := loadHeartRaw(dir, seed)
 	if err != nil {
 		return Table{}, nil, err
 	}
-	var allTest Table
+	return pooledScaled(fed), fed.Hospitals, nil
+}
+
+// pooledScaled returns the union of fed's (unscaled) training rows,
+// copied and z-scored with their pooled statistics, and then z-scores each
+// hospital's rows in place with its own.
+func pooledScaled(fed *Federation) Table {
+	var train Table
 	for _, h := range fed.Hospitals {
-		train.X = append(train.X, h.Train.X...)
-		train.Y = append(train.Y, h.Train.Y...)
-		allTest.X = append(allTest.X, h.Test.X...)
-		allTest.Y = append(allTest.Y, h.Test.Y...)
+		for i, row := range h.Train.X {
+			// A copy: the hospital's own scaling below must not reach it.
+			train.X = append(train.X, append([]float64(nil), row...))
+			train.Y = append(train.Y, h.Train.Y[i])
+		}
 	}
-	Standardize(train, allTest) // rows are shared, so each hospital's test rows are scaled too
-	return train, fed.Hospitals, nil
+	Standardize(train, Table{})
+	for _, h := range fed.Hospitals {
+		Standardize(h.Train, h.Test)
+	}
+	return train
 }
 
 func loadHeartRaw(dir string, seed uint64) (*Federation, error) {

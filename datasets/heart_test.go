@@ -49,6 +49,21 @@ func TestLoadHeartCounts(t *testing.T) {
 	}
 }
 
+// TestLoadHeartPooled: the pooled training rows of a random split are
+// scaled with the pooled statistics, and its test rows per hospital, as
+// LoadHeart's with the same seed.
+func TestLoadHeartPooled(t *testing.T) {
+	fed, err := LoadHeart(sharedDir(t), 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pooled, tests, err := LoadHeartPooled(sharedDir(t), 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPooled(t, fed, pooled, tests)
+}
+
 func TestLoadHeartSeeded(t *testing.T) {
 	dir := sharedDir(t)
 	a, err := LoadHeart(dir, 7)

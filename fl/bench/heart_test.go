@@ -10,14 +10,23 @@ import (
 	"github.com/fedledger/fedledger/datasets"
 )
 
-// TestHeartShort is the short variant of `fedledger bench heart`: one seed,
-// three rounds, one plain and one adaptive federated method through a real
-// 4-validator network, plus local and pooled training.
-func TestHeartShort(t *testing.T) {
+// dataDir finds ../shared/datasets (or $FEDLEDGER_DATA); the real files
+// are required, so a missing directory fails the test rather than
+// skipping it.
+func dataDir(t *testing.T) string {
+	t.Helper()
 	dir := datasets.FindDir("")
 	if dir == "" {
 		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
 	}
+	return dir
+}
+
+// TestHeartShort is the short variant of `fedledger bench heart`: one seed,
+// three rounds, one plain and one adaptive federated method through a real
+// 4-validator network, plus local and pooled training.
+func TestHeartShort(t *testing.T) {
+	dir := dataDir(t)
 	cfg := DefaultHeartConfig()
 	cfg.DataDir = dir
 	cfg.Seeds = []uint64{42}
@@ -63,10 +72,7 @@ func TestHeartShort(t *testing.T) {
 // hospital instead gave 0.7151, at the edge; TestLoadHeartFLamby checks
 // the scaling itself.)
 func TestHeartFLambyPooled(t *testing.T) {
-	dir := datasets.FindDir("")
-	if dir == "" {
-		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
-	}
+	dir := dataDir(t)
 	cfg := DefaultHeartConfig()
 	cfg.DataDir = dir
 	cfg.Protocol = ProtocolFLamby
@@ -91,10 +97,7 @@ func TestHeartFLambyPooled(t *testing.T) {
 // and three rounds through a one-validator chain: each recipe comes back
 // stopped at its best round, and the recipes in order of that loss.
 func TestTuneHeartShort(t *testing.T) {
-	dir := datasets.FindDir("")
-	if dir == "" {
-		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
-	}
+	dir := dataDir(t)
 	cfg := DefaultHeartConfig()
 	cfg.DataDir, cfg.Rounds, cfg.Validators = dir, 3, 1
 	grid := HeartGrid()

@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/fedledger/fedledger/datasets"
 )
 
 // TestLargeSmall runs `bench large` at a size where the initial model is
@@ -16,10 +14,7 @@ func TestLargeSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two federations through 4-validator networks")
 	}
-	dir := datasets.FindDir("")
-	if dir == "" {
-		t.Fatalf("no data: set %s or keep ../shared/datasets beside the checkout", datasets.EnvData)
-	}
+	dir := dataDir(t)
 	cfg := DefaultLargeConfig()
 	cfg.Source.Dir = dir
 	cfg.Source.Hospitals = 4

@@ -356,8 +356,8 @@ func absSat(a, b int64) int64 {
 // coordinate and averages the rest (rounded half away from zero); weights
 // are ignored (Yin et al., 2018). It tolerates k arbitrary updates.
 // beta is in millionths, below 500000. Cost: O(d·n) expected (two
-// selections per coordinate), in parallel
-// coordinate blocks as Median.
+// selections per coordinate), in parallel coordinate blocks as Median; by
+// sorting network where Median sorts by one, with the same result.
 func TrimmedMean(updates []Update, betaMicro uint64) ([]int64, error) {
 	d, err := checkShape(updates)
 	if err != nil {
@@ -378,6 +378,16 @@ func trimCount(n int, betaMicro uint64) int { return int(uint64(n) * betaMicro /
 // trimmedBlock writes the mean of coordinates lo..hi (at most columnBlock
 // of them), k values trimmed at each end, to out[lo:hi].
 func trimmedBlock(updates []Update, k, lo, hi int, out []int64) {
+	n := len(updates)
+	if SortsByNetwork(n) {
+		trimmedBlockNet(updates, k, lo, hi, out)
+		return
+	}
+	trimmedBlockSelect(updates, k, lo, hi, out)
+}
+
+// trimmedBlockSelect is trimmedBlock by selection, column by column.
+func trimmedBlockSelect(updates []Update, k, lo, hi int, out []int64) {
 	n := len(updates)
 	cols := gatherColumns(updates, clip{}, lo, hi)
 	for j := lo; j < hi; j++ {

@@ -6,26 +6,28 @@ import (
 	"sync"
 )
 
-// The median and Huber's estimate by sorting network. Where the CPU can
-// compare four 64-bit integers at once (AVX2 on amd64, sortnet_amd64.s),
-// medianBlock and huberBlock gather their coordinates four to a group, sort
-// each group with a sorting network (one coordinate per vector lane), and
-// read the median, the MAD, the range and Huber's step off the sorted
-// values with vector loops, instead of selecting once or twice per
-// coordinate. At the counts of a round (up to maxNet updates) that is
-// about four times faster for huber (docs/performance.md), and the result
-// is the same, bit for bit: a sorted column has the order statistics any
-// selection finds, and the MAD is the same order statistic of the same
-// deviations. TestNetSorts proves the networks sort (exhaustively by the
-// 0–1 principle up to 18 values), TestLaneLoops holds the vector loops to
-// their Go versions, and TestHuberNetMatchesSelection and FuzzHuberNet
-// hold the estimates to the selection's, so the golden vectors hold on
-// every CPU. A CPU without AVX2, or a round of more than maxNet updates,
-// selects as before.
+// The median, the trimmed mean and Huber's estimate by sorting network.
+// Where the CPU can compare four 64-bit integers at once (AVX2 on amd64,
+// sortnet_amd64.s), medianBlock, trimmedBlock and huberBlock gather their
+// coordinates four to a group, sort each group with a sorting network (one
+// coordinate per vector lane), and read the median, the trimmed sum, or
+// the MAD, the range and Huber's step off the sorted values (Huber's with
+// vector loops), instead of selecting once or twice per coordinate. At the
+// counts of a round (up to maxNet updates) that is about four times faster
+// for huber (docs/performance.md), and the result is the same, bit for
+// bit: a sorted column has the order statistics any selection finds, and
+// the MAD is the same order statistic of the same deviations. TestNetSorts
+// proves the networks sort (exhaustively by the 0–1 principle up to 18
+// values), TestLaneLoops holds the vector loops to their Go versions, and
+// TestHuberNetMatchesSelection, TestMedianNetMatchesSelection and
+// FuzzHuberNet hold the estimates to the selection's, so the golden vectors
+// hold on every CPU. A CPU without AVX2, or a round of more than maxNet
+// updates, selects as before.
 
-// SortsByNetwork reports whether Median and Huber over n updates sort by
-// vector network on this CPU (AVX2, 2 to 128 updates) rather than select.
-// The result is the same either way; only the time differs.
+// SortsByNetwork reports whether Median, TrimmedMean and Huber over n
+// updates sort by vector network on this CPU (AVX2, 2 to 128 updates)
+// rather than select. The result is the same either way; only the time
+// differs.
 func SortsByNetwork(n int) bool { return haveSortNet && n >= 2 && n <= maxNet }
 
 // maxNet is the largest count of updates sorted by network; larger rounds
@@ -168,6 +170,25 @@ func medianBlockNet(updates []Update, lo, hi int, out []int64) {
 				m = mean2(group[4*(k-1)+l], m)
 			}
 			out[lo+4*g+l] = m
+		}
+	}
+	putColumns(rows)
+}
+
+// trimmedBlockNet is trimmedBlock by network: each group of four
+// coordinates is sorted, and each lane's rows k..n−k−1 averaged.
+func trimmedBlockNet(updates []Update, k, lo, hi int, out []int64) {
+	n := len(updates)
+	rows := gatherRows4(updates, clip{}, lo, hi)
+	for g := 0; 4*g < hi-lo; g++ {
+		group := rows[4*n*g : 4*n*(g+1)]
+		sortRows4(group, n)
+		for l := range min(4, hi-lo-4*g) {
+			var acc int128
+			for i := k; i < n-k; i++ {
+				acc = acc.add(mul64(group[4*i+l], 1))
+			}
+			out[lo+4*g+l] = acc.divRound(uint64(n - 2*k))
 		}
 	}
 	putColumns(rows)

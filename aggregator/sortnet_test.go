@@ -155,9 +155,10 @@ func TestHuberNetMatchesSelection(t *testing.T) {
 	}
 }
 
-// TestMedianNetMatchesSelection: the median by network equals the
-// selection's for every count the network takes, on columns of every kind,
-// with a last group of fewer than four columns.
+// TestMedianNetMatchesSelection: the median and the trimmed mean (every
+// trim from none to the most) by network equal the selection's for every
+// count the network takes, on columns of every kind, with a last group of
+// fewer than four columns.
 func TestMedianNetMatchesSelection(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	const d = 4*2 + 3
@@ -171,15 +172,24 @@ func TestMedianNetMatchesSelection(t *testing.T) {
 				updates[i].Values[j] = v
 			}
 		}
-		net := make([]int64, d)
-		medianBlockNet(updates, 0, d, net)
+		med := make([]int64, d)
+		medianBlockNet(updates, 0, d, med)
+		for _, beta := range []uint64{0, 100_000, 300_000, 499_999} {
+			k := trimCount(n, beta)
+			net, sel := make([]int64, d), make([]int64, d)
+			trimmedBlockNet(updates, k, 0, d, net)
+			trimmedBlockSelect(updates, k, 0, d, sel)
+			if !slices.Equal(net, sel) {
+				t.Fatalf("n=%d trim %d: trimmed mean by network %v, by selection %v", n, k, net, sel)
+			}
+		}
 		for j := range d {
 			col := make([]int64, n)
 			for i := range col {
 				col[i] = updates[i].Values[j]
 			}
-			if want := sortedMedian(col); net[j] != want {
-				t.Fatalf("n=%d column %d: network %d, sorted %d", n, j, net[j], want)
+			if want := sortedMedian(col); med[j] != want {
+				t.Fatalf("n=%d column %d: network %d, sorted %d", n, j, med[j], want)
 			}
 		}
 	}

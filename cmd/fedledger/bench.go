@@ -87,9 +87,9 @@ and, on the same buffers in the same run, the machine's plain memory copy;
 prints each rule's seconds, bytes of updates per second, and the ratio.
 huber+reputation is a whole round of the robust default as FinalizeBlock
 runs it: the rule with the reputation evidence (norms, near-duplicates,
-cosines to the aggregate). The first line says whether median and huber
-sort by vector network (a CPU with AVX2, 2 to 128 updates) or select;
-the results are the same either way.
+cosines to the aggregate). The first line (in JSON, "kernel") says whether
+median, trimmed_mean and huber sort by vector network (a CPU with AVX2, 2
+to 128 updates) or select; the results are the same either way.
 
 Examples:
   fedledger bench aggregate --params 1000000 --updates 20 --output json
@@ -389,9 +389,9 @@ func newBenchAggregateCmd(g *globals) *cobra.Command {
 			kernel = "sorting network"
 		}
 		if g.json() {
-			return writeJSON(stdout, map[string]any{"params": *params, "updates": *updates, "median_huber_kernel": kernel, "rules": res})
+			return writeJSON(stdout, map[string]any{"params": *params, "updates": *updates, "kernel": kernel, "rules": res})
 		}
-		fmt.Fprintf(stdout, "%d updates of %d parameters (%.0f MB as int64); median and huber by %s\n", *updates, *params, float64(8**params**updates)/1e6, kernel)
+		fmt.Fprintf(stdout, "%d updates of %d parameters (%.0f MB as int64); median, trimmed_mean and huber by %s\n", *updates, *params, float64(8**params**updates)/1e6, kernel)
 		fmt.Fprintf(stdout, "%-18s %10s %14s %14s %7s\n", "rule", "seconds", "MB/s", "memcpy MB/s", "ratio")
 		for _, r := range res {
 			fmt.Fprintf(stdout, "%-18s %10.4f %14.0f %14.0f %7.2f\n", r.Rule, r.Seconds, r.BytesPerSecond/1e6, r.MemcpyBytesPerSecond/1e6, r.Ratio)

@@ -33,6 +33,15 @@
 // count sketch keyed by the seed the caller passes; the chain draws it
 // from the round's commitments.
 //
+// # Vector code
+//
+// On an amd64 CPU with AVX2, Median, TrimmedMean and Huber (rounds of 2 to
+// 128 updates) sort four coordinates at once with a sorting network in
+// assembly (sortnet.go, sortnet_amd64.s) instead of selecting per
+// coordinate; elsewhere, and under the purego build tag, they select. Both
+// ways give the same bits, which the tests check against each other on
+// every count; SortsByNetwork says which way this CPU takes.
+//
 // # Rounding
 //
 // FedAvg computes, per coordinate j, the exact rational Σ wᵢ·vᵢⱼ / Σ wᵢ with

@@ -140,56 +140,54 @@ func clipSum4Go(rows []int64, mc *[8]int64, out *[8]int64) {
 	}
 }
 
-// huberBlockNet is huberBlock by network: the block's columns are
-// gathered four to a group of n rows (gatherRows4), each group is sorted by
-// netFor(n), and the four estimates read off it (huberGroup).
+// huberBlockNet is huberBlock by network: the four estimates of each
+// sorted group are read off it by huberGroup.
 func huberBlockNet(updates []Update, c clip, lo, hi int, out []int64) {
-	n := len(updates)
-	sc := newHuberScratch(n)
-	rows := gatherRows4(updates, c, lo, hi)
-	for g := 0; 4*g < hi-lo; g++ {
-		group := rows[4*n*g : 4*n*(g+1)]
-		sortRows4(group, n)
-		huberGroup(group, sc, out[lo+4*g:min(lo+4*g+4, hi)])
-	}
-	putColumns(rows)
+	sc := newHuberScratch(len(updates))
+	eachSortedGroup(updates, c, lo, hi, out, func(group, out []int64) { huberGroup(group, sc, out) })
 }
 
-// medianBlockNet is medianBlock by network: each group of four coordinates
-// is sorted and its middle rows read.
+// medianBlockNet is medianBlock by network: each lane's middle rows.
 func medianBlockNet(updates []Update, lo, hi int, out []int64) {
 	n := len(updates)
 	k := n / 2
-	rows := gatherRows4(updates, clip{}, lo, hi)
-	for g := 0; 4*g < hi-lo; g++ {
-		group := rows[4*n*g : 4*n*(g+1)]
-		sortRows4(group, n)
-		for l := range min(4, hi-lo-4*g) {
+	eachSortedGroup(updates, clip{}, lo, hi, out, func(group, out []int64) {
+		for l := range out {
 			m := group[4*k+l]
 			if n%2 == 0 {
 				m = mean2(group[4*(k-1)+l], m)
 			}
-			out[lo+4*g+l] = m
+			out[l] = m
 		}
-	}
-	putColumns(rows)
+	})
 }
 
-// trimmedBlockNet is trimmedBlock by network: each group of four
-// coordinates is sorted, and each lane's rows k..n−k−1 averaged.
+// trimmedBlockNet is trimmedBlock by network: each lane's rows k..n−k−1,
+// averaged.
 func trimmedBlockNet(updates []Update, k, lo, hi int, out []int64) {
 	n := len(updates)
-	rows := gatherRows4(updates, clip{}, lo, hi)
-	for g := 0; 4*g < hi-lo; g++ {
-		group := rows[4*n*g : 4*n*(g+1)]
-		sortRows4(group, n)
-		for l := range min(4, hi-lo-4*g) {
+	eachSortedGroup(updates, clip{}, lo, hi, out, func(group, out []int64) {
+		for l := range out {
 			var acc int128
 			for i := k; i < n-k; i++ {
 				acc = acc.add(mul64(group[4*i+l], 1))
 			}
-			out[lo+4*g+l] = acc.divRound(uint64(n - 2*k))
+			out[l] = acc.divRound(uint64(n - 2*k))
 		}
+	})
+}
+
+// eachSortedGroup gathers coordinates lo..hi of the updates, clipped by c,
+// four to a group of n rows (gatherRows4), sorts each group by netFor(n),
+// and hands f the group and the part of out its coordinates fill (four
+// values, fewer for a last group).
+func eachSortedGroup(updates []Update, c clip, lo, hi int, out []int64, f func(group, out []int64)) {
+	n := len(updates)
+	rows := gatherRows4(updates, c, lo, hi)
+	for g := 0; 4*g < hi-lo; g++ {
+		group := rows[4*n*g : 4*n*(g+1)]
+		sortRows4(group, n)
+		f(group, out[lo+4*g:min(lo+4*g+4, hi)])
 	}
 	putColumns(rows)
 }

@@ -460,15 +460,7 @@ func blockStats(v []int64, sk []int64) (uint128, bool) {
 	var s uint128
 	big := false
 	for b := 0; b < len(v); b += sketchBlock {
-		c := v[b:min(b+sketchBlock, len(v))]
-		var sum, mag int64
-		for _, x := range c {
-			sum += x
-			mag |= x + 1<<31 // outside [−2^31, 2^31) sets a bit above 31
-			var carry uint64 // within it, x² ≤ 2^62 is exact
-			s.lo, carry = bits.Add64(s.lo, uint64(x*x), 0)
-			s.hi += carry
-		}
+		sum, mag := statsRun(v[b:min(b+sketchBlock, len(v))], &s)
 		if sk != nil {
 			sk[b/sketchBlock] = sum
 		}
@@ -496,6 +488,27 @@ func blockStats(v []int64, sk []int64) (uint128, bool) {
 		}
 	}
 	return s, true
+}
+
+// statsRun returns the sum of c and the OR of each value plus 2³¹ (a bit
+// above 31 set when a value lies outside [−2³¹, 2³¹)), and adds the
+// squares of c to s, which is exact while every value lies within that
+// range (x² ≤ 2⁶²). A function of its own, so that its accumulators stay in
+// registers (inlined into blockStats, one was kept on the stack, and each
+// value waited for its store).
+//
+//go:noinline
+func statsRun(c []int64, s *uint128) (sum, mag int64) {
+	lo, hi := s.lo, s.hi
+	for _, x := range c {
+		sum += x
+		mag |= x + 1<<31
+		var carry uint64
+		lo, carry = bits.Add64(lo, uint64(x*x), 0)
+		hi += carry
+	}
+	s.lo, s.hi = lo, hi
+	return sum, mag
 }
 
 // nearPairs is NearDuplicates over the stream: the pairs of revealed

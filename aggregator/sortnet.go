@@ -150,16 +150,21 @@ func huberBlockNet(updates []Update, c clip, lo, hi int, out []int64) {
 // medianBlockNet is medianBlock by network: each lane's middle rows.
 func medianBlockNet(updates []Update, lo, hi int, out []int64) {
 	n := len(updates)
-	k := n / 2
 	eachSortedGroup(updates, clip{}, lo, hi, out, func(group, out []int64) {
 		for l := range out {
-			m := group[4*k+l]
-			if n%2 == 0 {
-				m = mean2(group[4*(k-1)+l], m)
-			}
-			out[l] = m
+			out[l] = laneMedian(group, n, l)
 		}
 	})
+}
+
+// laneMedian is the median of lane l of a sorted group of n rows: its
+// middle row, or the mean of its two middle rows (mean2) for an even n.
+func laneMedian(group []int64, n, l int) int64 {
+	m := group[4*(n/2)+l]
+	if n%2 == 0 {
+		m = mean2(group[4*(n/2-1)+l], m)
+	}
+	return m
 }
 
 // trimmedBlockNet is trimmedBlock by network: each lane's rows k..n−k−1,
@@ -235,11 +240,7 @@ func huberGroup(group []int64, sc *huberScratch, out []int64) {
 	k := n / 2
 	var m, lowest, highest [4]int64
 	for l := range 4 {
-		lowest[l], highest[l] = group[l], group[4*(n-1)+l]
-		m[l] = group[4*k+l]
-		if n%2 == 0 {
-			m[l] = mean2(group[4*(k-1)+l], m[l])
-		}
+		lowest[l], highest[l], m[l] = group[l], group[4*(n-1)+l], laneMedian(group, n, l)
 	}
 	var mad, prev [4]int64
 	madRuns4(group, &m, n-k, k, &mad) // the runs of k+1 values

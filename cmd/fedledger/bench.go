@@ -77,7 +77,11 @@ the attackers' hospital-rounds counted once (an update alike to an earlier
 one: no penalty, only no second vote). --out writes them as CSV, --output
 json prints them; the table gives means over seeds with 95 % intervals,
 and each row's paired differences to clean FedAvg and to honest-only
-FedAvg.
+FedAvg. Under the table, each robust rule is held to the acceptance lines
+of docs/robustness.md (no honest hospital flagged in a clean run, within 1
+point of FedAvg clean and 2 points under attack, at most 1 % of honest
+hospital-runs flagged, 95 % of attackers flagged by round 5, attacks built
+to evade flagged or harmless): holds or FAILS, with the rows that fail.
 
 Examples:
   fedledger bench attacks --dataset wdbc --data ../shared/datasets --hospitals 10 --malicious 3 --rounds 10 --seeds 42 --out attacks.csv`
@@ -310,6 +314,9 @@ func newBenchAttacksCmd(g *globals) *cobra.Command {
 			return writeJSON(stdout, rows)
 		}
 		fmt.Fprint(stdout, "\n"+bench.FormatAttackTable(rows))
+		if c := bench.FormatCriteria(bench.Criteria(rows)); c != "" {
+			fmt.Fprint(stdout, "\n"+c)
+		}
 		fmt.Fprintf(stdout, "%d runs in %.0fs\n", len(rows), time.Since(t0).Seconds())
 		if *out != "" {
 			fmt.Fprintf(stdout, "rows written to %s\n", *out)

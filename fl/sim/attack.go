@@ -60,6 +60,20 @@ import (
 var Attacks = []string{"label-flip", "sign-flip", "scale", "noise", "free-rider", "free-rider-echo", "sybil", "alie", "ipm", "commit-no-reveal",
 	"on-off", "mpaf", "sybil-noisy", "min-max", "min-sum", "fang", "fang-apart", "adaptive"}
 
+// Adaptive reports whether attack is built to evade the defence: it
+// knows a threshold or a rule of the chain's and keeps under it (adaptive
+// knows aggregator.Evidence's thresholds, fang-apart that alike updates
+// count once, on-off that good rounds rebuild a score). Such an attack is
+// held to doing no harm where it is not flagged; every other attack is
+// held to being flagged (fl/bench.Criteria).
+func Adaptive(attack string) bool {
+	switch attack {
+	case "adaptive", "fang-apart", "on-off":
+		return true
+	}
+	return false
+}
+
 // FangApart is the norm of each fang-apart colluder's own noise, in median
 // distances between the colluders' honest updates: two such colluders are
 // about 0.42 of it apart, clear of the quarter under which updates count

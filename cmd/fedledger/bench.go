@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/fedledger/fedledger/aggregator"
 	"github.com/fedledger/fedledger/chain/localnet"
@@ -82,9 +83,12 @@ of docs/robustness.md (no honest hospital flagged in a clean run, within 1
 point of FedAvg clean and 2 points under attack, at most 1 % of honest
 hospital-runs flagged, 95 % of attackers flagged by round 5, attacks built
 to evade flagged or harmless): holds or FAILS, with the rows that fail.
+--from prints the table and the lines again from earlier --out files, one
+or several (the rows of all of them together), and runs nothing.
 
 Examples:
-  fedledger bench attacks --dataset wdbc --data ../shared/datasets --hospitals 10 --malicious 3 --rounds 10 --seeds 42 --out attacks.csv`
+  fedledger bench attacks --dataset wdbc --data ../shared/datasets --hospitals 10 --malicious 3 --rounds 10 --seeds 42 --out attacks.csv
+  fedledger bench attacks --from seeds1-5.csv --from seeds6-10.csv`
 
 const benchAggregateHelp = `Times every aggregation rule over --updates updates of --params parameters
 and, on the same buffers in the same run, the machine's plain memory copy;
@@ -243,9 +247,30 @@ func newBenchAttacksCmd(g *globals) *cobra.Command {
 	lieTarget := fs.Bool("lie-target", false, "with --lying-scorers: lie only where it matters (allies helpful, the first honest hospital harmful, every other verdict honest)")
 	claim := fs.Uint64("claim-samples", 0, "training rows every attacker claims (default: the whole federation's, so that FedAvg weighs it; feedback judges an update whatever it claims)")
 	out := fs.String("out", "", "CSV file to write")
+	from := fs.StringArray("from", nil, "run nothing: read the rows of earlier --out files (repeatable, rows of every file together) and print their table and acceptance lines")
+	runFlag := map[string]bool{} // the flags of a run, which --from has none of
+	fs.VisitAll(func(f *pflag.Flag) { runFlag[f.Name] = f.Name != "from" && f.Name != "out" })
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-		_ = stderr
+		stdout := cmd.OutOrStdout()
+		if len(*from) > 0 {
+			var runFlags []string
+			fs.Visit(func(f *pflag.Flag) {
+				if runFlag[f.Name] {
+					runFlags = append(runFlags, "--"+f.Name)
+				}
+			})
+			if len(runFlags) > 0 {
+				return usagef("--from runs nothing, so %s would have no effect: drop it, or drop --from to run", strings.Join(runFlags, ", "))
+			}
+			if err := checkOutDir(*out); err != nil {
+				return err
+			}
+			rows, err := readAttackFiles(*from)
+			if err != nil {
+				return err
+			}
+			return printAttacks(stdout, g, rows, *out, "")
+		}
 		if *claim > protocol.MaxSamples {
 			return usagef("--claim-samples %d: the chain takes at most %d", *claim, uint64(protocol.MaxSamples))
 		}
@@ -305,25 +330,52 @@ func newBenchAttacksCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if *out != "" {
-			if err := writeFileAtomic(*out, func(w io.Writer) error { return bench.WriteAttackCSV(w, rows) }); err != nil {
-				return err
-			}
-		}
-		if g.json() {
-			return writeJSON(stdout, rows)
-		}
-		fmt.Fprint(stdout, "\n"+bench.FormatAttackTable(rows))
-		if c := bench.FormatCriteria(bench.Criteria(rows)); c != "" {
-			fmt.Fprint(stdout, "\n"+c)
-		}
-		fmt.Fprintf(stdout, "%d runs in %.0fs\n", len(rows), time.Since(t0).Seconds())
-		if *out != "" {
-			fmt.Fprintf(stdout, "rows written to %s\n", *out)
-		}
-		return nil
+		return printAttacks(stdout, g, rows, *out, fmt.Sprintf("%d runs in %.0fs\n", len(rows), time.Since(t0).Seconds()))
 	}
 	return cmd
+}
+
+// readAttackFiles reads the rows of every file, in order.
+func readAttackFiles(paths []string) ([]bench.AttackRow, error) {
+	var rows []bench.AttackRow
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, fmt.Errorf("--from: %w", err)
+		}
+		r, err := bench.ReadAttackCSV(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("--from %s: %w", p, err)
+		}
+		rows = append(rows, r...)
+	}
+	if len(rows) == 0 {
+		return nil, usagef("--from: no rows in %s", strings.Join(paths, ", "))
+	}
+	return rows, nil
+}
+
+// printAttacks writes rows to out (when set) and prints them: as JSON, or
+// as the table, the acceptance lines and the footer.
+func printAttacks(stdout io.Writer, g *globals, rows []bench.AttackRow, out, footer string) error {
+	if out != "" {
+		if err := writeFileAtomic(out, func(w io.Writer) error { return bench.WriteAttackCSV(w, rows) }); err != nil {
+			return err
+		}
+	}
+	if g.json() {
+		return writeJSON(stdout, rows)
+	}
+	fmt.Fprint(stdout, "\n"+bench.FormatAttackTable(rows))
+	if c := bench.FormatCriteria(bench.Criteria(rows)); c != "" {
+		fmt.Fprint(stdout, "\n"+c)
+	}
+	fmt.Fprint(stdout, footer)
+	if out != "" {
+		fmt.Fprintf(stdout, "rows written to %s\n", out)
+	}
+	return nil
 }
 
 func checkOutDir(out string) error {

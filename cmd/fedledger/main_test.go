@@ -2,14 +2,18 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/fedledger/fedledger/fl/bench"
 	pb "github.com/fedledger/fedledger/proto/fedledger/v1"
 )
 
@@ -37,6 +41,8 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"bench", "attacks", "--hospitals", "0"}, 2, "--hospitals 0: want at least 2"},
 		{[]string{"bench", "attacks", "--lie-target"}, 2, "--lie-target needs --lying-scorers"},
 		{[]string{"bench", "attacks", "--claim-samples", "4294967297"}, 2, "--claim-samples 4294967297: the chain takes at most 4294967296"},
+		{[]string{"bench", "attacks", "--from", "rows.csv", "--seeds", "3"}, 2, "--from runs nothing, so --seeds would have no effect"},
+		{[]string{"bench", "attacks", "--from", "/no/such/rows.csv"}, 1, "--from: open /no/such/rows.csv"},
 		{[]string{"demo", "--dataset", "csv:x.csv"}, 2, "needs --label"},
 		{[]string{"demo", "--server-opt", "sgd"}, 2, `--server-opt "sgd"`},
 		{[]string{"bench"}, 2, "name a benchmark"},
@@ -173,5 +179,49 @@ func TestWarnIgnored(t *testing.T) {
 		if stderr.String() != c.want {
 			t.Errorf("%v: %q, want %q", c.args, stderr.String(), c.want)
 		}
+	}
+}
+
+// TestBenchAttacksFrom: --from prints the table and the acceptance lines
+// of rows an earlier run wrote, over several files together, and --out
+// writes them back as they were.
+func TestBenchAttacksFrom(t *testing.T) {
+	dir := t.TempDir()
+	rows := []bench.AttackRow{
+		{Attack: "none", Rule: "huber", Seed: 1, Accuracy: 0.8, CleanAccuracy: 0.8, FedAvgClean: 0.8, HonestTotal: 10, RoundsToFlag: -1, Flagged: "[]", HonestFedAvg: 0.79},
+		{Attack: "sign-flip", Rule: "huber", Seed: 1, Accuracy: 0.7, CleanAccuracy: 0.8, FedAvgClean: 0.8, MaliciousFlagged: 1, FlaggedBy5: 1,
+			MaliciousTotal: 3, HonestTotal: 7, RoundsToFlag: -1, Flagged: "[h8@2(malicious)]", HonestFedAvg: 0.79},
+	}
+	var files []string
+	for i, r := range rows {
+		f := filepath.Join(dir, fmt.Sprintf("rows%d.csv", i))
+		var b bytes.Buffer
+		if err := bench.WriteAttackCSV(&b, []bench.AttackRow{r}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, b.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, "--from", f)
+	}
+	merged := filepath.Join(dir, "merged.csv")
+	var out, errb bytes.Buffer
+	if code := run(append([]string{"bench", "attacks", "--out", merged}, files...), &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"sign-flip        huber    0.700", "huber  holds    clean runs: no honest hospital flagged",
+		"huber  FAILS    attacked: within 2 points of clean FedAvg                                   0 of 1 attacks; fails: sign-flip -0.100",
+		"fails: sign-flip 33 %", "rows written to " + merged} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	f, err := os.Open(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if back, err := bench.ReadAttackCSV(f); err != nil || !reflect.DeepEqual(back, rows) {
+		t.Fatalf("--out wrote %+v (%v), want %+v", back, err, rows)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -236,8 +237,7 @@ func flaggedList(rep *sim.Report) string {
 // WriteAttackCSV writes rows with the header of `bench attacks`.
 func WriteAttackCSV(w io.Writer, rows []AttackRow) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"attack", "rule", "seed", "accuracy", "clean_accuracy", "fedavg_clean_accuracy", "malicious_flagged",
-		"malicious_flagged_by_round_5", "malicious_total", "honest_flagged", "honest_total", "rounds_to_flag", "flagged", "honest_fedavg_accuracy", "honest_counted_once", "malicious_counted_once"})
+	cw.Write(attackCSVHeader)
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64) }
 	for _, r := range rows {
 		cw.Write([]string{r.Attack, r.Rule, strconv.FormatUint(r.Seed, 10), f(r.Accuracy), f(r.CleanAccuracy), f(r.FedAvgClean),
@@ -302,4 +302,82 @@ func withCI(xs []float64, f string) string {
 		return fmt.Sprintf(f, mean)
 	}
 	return fmt.Sprintf(f+" ["+f+", "+f+"]", mean, lo, hi)
+}
+
+// attackCSVHeader is the header WriteAttackCSV writes and ReadAttackCSV
+// expects.
+var attackCSVHeader = []string{"attack", "rule", "seed", "accuracy", "clean_accuracy", "fedavg_clean_accuracy", "malicious_flagged",
+	"malicious_flagged_by_round_5", "malicious_total", "honest_flagged", "honest_total", "rounds_to_flag", "flagged", "honest_fedavg_accuracy",
+	"honest_counted_once", "malicious_counted_once"}
+
+// ReadAttackCSV reads rows that WriteAttackCSV wrote (the file of `bench
+// attacks --out`), so that the table and the acceptance lines can be
+// printed again, or over several files' rows together, without running
+// anything. A file with another header, a field that does not parse or a
+// count out of range is refused with its line; nothing is read past it.
+func ReadAttackCSV(r io.Reader) ([]AttackRow, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = len(attackCSVHeader)
+	head, err := cr.Read()
+	if err == io.EOF {
+		return nil, errors.New("bench: empty file: want the CSV that bench attacks --out writes")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w: want the CSV that bench attacks --out writes", err)
+	}
+	if !slices.Equal(head, attackCSVHeader) {
+		return nil, fmt.Errorf("bench: line 1: header %q: want the CSV that bench attacks --out writes (%s)", strings.Join(head, ","), strings.Join(attackCSVHeader, ","))
+	}
+	var rows []AttackRow
+	for line := 2; ; line++ {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return rows, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		row, err := parseAttackRow(rec)
+		if err != nil {
+			return nil, fmt.Errorf("bench: line %d: %w", line, err)
+		}
+		rows = append(rows, row)
+	}
+}
+
+// parseAttackRow reads one record in attackCSVHeader's order.
+func parseAttackRow(rec []string) (AttackRow, error) {
+	var bad error
+	acc := func(i int) float64 {
+		v, err := strconv.ParseFloat(rec[i], 64)
+		if bad == nil && (err != nil || !(v >= 0 && v <= 1)) {
+			bad = fmt.Errorf("%s %q: want an accuracy from 0 to 1", attackCSVHeader[i], rec[i])
+		}
+		return v
+	}
+	count := func(i int, min int) int {
+		v, err := strconv.Atoi(rec[i])
+		if bad == nil && (err != nil || v < min || v > 1<<20) {
+			bad = fmt.Errorf("%s %q: want a count from %d to %d", attackCSVHeader[i], rec[i], min, 1<<20)
+		}
+		return v
+	}
+	seed, err := strconv.ParseUint(rec[2], 10, 64)
+	if err != nil {
+		return AttackRow{}, fmt.Errorf("seed %q: want an unsigned integer", rec[2])
+	}
+	r := AttackRow{Attack: rec[0], Rule: rec[1], Seed: seed, Accuracy: acc(3), CleanAccuracy: acc(4), FedAvgClean: acc(5),
+		MaliciousFlagged: count(6, 0), FlaggedBy5: count(7, 0), MaliciousTotal: count(8, 0),
+		HonestFlagged: count(9, 0), HonestTotal: count(10, 0), RoundsToFlag: count(11, -1), Flagged: rec[12],
+		HonestFedAvg: acc(13), HonestOnce: count(14, 0), MaliciousOnce: count(15, 0)}
+	switch {
+	case bad != nil:
+		return AttackRow{}, bad
+	case r.Attack == "" || r.Rule == "":
+		return AttackRow{}, errors.New("attack and rule must not be empty")
+	case r.FlaggedBy5 > r.MaliciousFlagged || r.MaliciousFlagged > r.MaliciousTotal || r.HonestFlagged > r.HonestTotal:
+		return AttackRow{}, fmt.Errorf("flag counts %d by round 5, %d of %d attackers, %d of %d honest: a count exceeds its total",
+			r.FlaggedBy5, r.MaliciousFlagged, r.MaliciousTotal, r.HonestFlagged, r.HonestTotal)
+	}
+	return r, nil
 }

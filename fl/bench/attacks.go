@@ -254,31 +254,7 @@ func WriteAttackCSV(w io.Writer, rows []AttackRow) error {
 // the attackers flagged (and by round 5), and the honest hospital-runs
 // flagged.
 func FormatAttackTable(rows []AttackRow) string {
-	type key struct{ a, r string }
-	type agg struct {
-		acc, diff, hdiff                        []float64
-		malF, by5, malT, honF, honT, honO, malO int
-	}
-	m := map[key]*agg{}
-	var keys []key
-	for _, r := range rows {
-		k := key{r.Attack, r.Rule}
-		if m[k] == nil {
-			m[k] = &agg{}
-			keys = append(keys, k)
-		}
-		a := m[k]
-		a.acc = append(a.acc, r.Accuracy)
-		a.diff = append(a.diff, r.Accuracy-r.FedAvgClean)
-		a.hdiff = append(a.hdiff, r.Accuracy-r.HonestFedAvg)
-		a.malF += r.MaliciousFlagged
-		a.by5 += r.FlaggedBy5
-		a.malT += r.MaliciousTotal
-		a.honF += r.HonestFlagged
-		a.honT += r.HonestTotal
-		a.honO += r.HonestOnce
-		a.malO += r.MaliciousOnce
-	}
+	keys, m := groupAttackRows(rows)
 	pct := func(x, n int) string {
 		if n == 0 {
 			return "-"
@@ -293,6 +269,42 @@ func FormatAttackTable(rows []AttackRow) string {
 			withCI(a.hdiff, "%+.3f"), pct(a.malF, a.malT), pct(a.by5, a.malT), pct(a.honF, a.honT), a.honO, a.malO)
 	}
 	return b.String()
+}
+
+// attackKey is one line of the table: an attack against a rule.
+type attackKey struct{ a, r string }
+
+// attackAgg is an attackKey's rows over seeds: each seed's accuracy and its
+// differences to clean and honest-only FedAvg, and the counts summed.
+type attackAgg struct {
+	acc, diff, hdiff                        []float64
+	malF, by5, malT, honF, honT, honO, malO int
+}
+
+// groupAttackRows groups rows by attack and rule, keys in the order they
+// first appear.
+func groupAttackRows(rows []AttackRow) ([]attackKey, map[attackKey]*attackAgg) {
+	m := map[attackKey]*attackAgg{}
+	var keys []attackKey
+	for _, r := range rows {
+		k := attackKey{r.Attack, r.Rule}
+		if m[k] == nil {
+			m[k] = &attackAgg{}
+			keys = append(keys, k)
+		}
+		a := m[k]
+		a.acc = append(a.acc, r.Accuracy)
+		a.diff = append(a.diff, r.Accuracy-r.FedAvgClean)
+		a.hdiff = append(a.hdiff, r.Accuracy-r.HonestFedAvg)
+		a.malF += r.MaliciousFlagged
+		a.by5 += r.FlaggedBy5
+		a.malT += r.MaliciousTotal
+		a.honF += r.HonestFlagged
+		a.honT += r.HonestTotal
+		a.honO += r.HonestOnce
+		a.malO += r.MaliciousOnce
+	}
+	return keys, m
 }
 
 // withCI formats the mean of xs and, over two or more, its 95 % interval.

@@ -44,57 +44,36 @@ type Criterion struct {
 // appear. A line with no rows to judge (no clean run, no attack of its
 // kind) is left out rather than called held.
 func Criteria(rows []AttackRow) []Criterion {
-	type cell struct {
-		diffs                 []float64
-		by5, malT, honF, honT int
-	}
-	type ruleRows struct {
-		attacks []string // in order of first appearance, "none" included
-		cells   map[string]*cell
-	}
-	byRule := map[string]*ruleRows{}
+	keys, m := groupAttackRows(rows)
 	var rules []string
-	for _, r := range rows {
-		if r.Rule == "fedavg" {
+	attacks := map[string][]string{} // a rule's attacks, "none" included
+	for _, k := range keys {
+		if k.r == "fedavg" {
 			continue
 		}
-		rr := byRule[r.Rule]
-		if rr == nil {
-			rr = &ruleRows{cells: map[string]*cell{}}
-			byRule[r.Rule] = rr
-			rules = append(rules, r.Rule)
+		if attacks[k.r] == nil {
+			rules = append(rules, k.r)
 		}
-		c := rr.cells[r.Attack]
-		if c == nil {
-			c = &cell{}
-			rr.cells[r.Attack] = c
-			rr.attacks = append(rr.attacks, r.Attack)
-		}
-		c.diffs = append(c.diffs, r.Accuracy-r.FedAvgClean)
-		c.by5 += r.FlaggedBy5
-		c.malT += r.MaliciousTotal
-		c.honF += r.HonestFlagged
-		c.honT += r.HonestTotal
+		attacks[k.r] = append(attacks[k.r], k.a)
 	}
 	var out []Criterion
 	for _, rule := range rules {
-		rr := byRule[rule]
 		add := func(line string, holds bool, detail string) {
 			out = append(out, Criterion{Rule: rule, Line: line, Holds: holds, Detail: detail})
 		}
-		if c := rr.cells["none"]; c != nil {
+		if c := m[attackKey{"none", rule}]; c != nil {
 			add("clean runs: no honest hospital flagged", c.honF == 0,
 				fmt.Sprintf("%d of %d honest hospital-runs flagged", c.honF, c.honT))
-			d := meanDiff(c.diffs)
+			d := meanDiff(c.diff)
 			add("clean runs: within 1 point of clean FedAvg", atLeast(d, -cleanPoints), fmt.Sprintf("%+.3f", d))
 		}
 		var harm, honest, caught, evade tally
-		for _, a := range rr.attacks {
+		for _, a := range attacks[rule] {
 			if a == "none" {
 				continue
 			}
-			c := rr.cells[a]
-			d := meanDiff(c.diffs)
+			c := m[attackKey{a, rule}]
+			d := meanDiff(c.diff)
 			harm.add(atLeast(d, -attackedPoints), fmt.Sprintf("%s %+.3f", a, d))
 			honest.add(float64(c.honF) <= honestRate*float64(c.honT),
 				fmt.Sprintf("%s %d of %d", a, c.honF, c.honT))
@@ -107,7 +86,6 @@ func Criteria(rows []AttackRow) []Criterion {
 					note += " (evades and harms)"
 				}
 				evade.add(flagged || harmless, note)
-				evade.all = append(evade.all, note)
 				continue
 			}
 			caught.add(flagged, fmt.Sprintf("%s %.0f %%", a, 100*rate))
@@ -126,15 +104,16 @@ func Criteria(rows []AttackRow) []Criterion {
 	return out
 }
 
-// tally counts the rows a line judges and keeps the failing ones' notes.
+// tally counts the rows a line judges and keeps their notes, all and
+// the failing ones'.
 type tally struct {
-	n, ok int
-	fails []string
-	all   []string
+	n, ok      int
+	all, fails []string
 }
 
 func (t *tally) add(ok bool, note string) {
 	t.n++
+	t.all = append(t.all, note)
 	if ok {
 		t.ok++
 		return

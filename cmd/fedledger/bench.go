@@ -335,9 +335,16 @@ func newBenchAttacksCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// readAttackFiles reads the rows of every file, in order.
+// readAttackFiles reads the rows of every file, in order. A run (attack,
+// rule and seed) that two rows give is refused: the table would count it
+// twice.
 func readAttackFiles(paths []string) ([]bench.AttackRow, error) {
 	var rows []bench.AttackRow
+	type run struct {
+		attack, rule string
+		seed         uint64
+	}
+	seen := map[run]string{}
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
@@ -347,6 +354,14 @@ func readAttackFiles(paths []string) ([]bench.AttackRow, error) {
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("--from %s: %w", p, err)
+		}
+		for i, row := range r {
+			at := fmt.Sprintf("%s row %d", p, i+1)
+			k := run{row.Attack, row.Rule, row.Seed}
+			if first, dup := seen[k]; dup {
+				return nil, fmt.Errorf("--from: %s and %s are both %s under %s, seed %d: give each run once", first, at, row.Attack, row.Rule, row.Seed)
+			}
+			seen[k] = at
 		}
 		rows = append(rows, r...)
 	}

@@ -224,4 +224,11 @@ func TestBenchAttacksFrom(t *testing.T) {
 	if back, err := bench.ReadAttackCSV(f); err != nil || !reflect.DeepEqual(back, rows) {
 		t.Fatalf("--out wrote %+v (%v), want %+v", back, err, rows)
 	}
+	// The same run twice would be counted twice: refused.
+	out.Reset()
+	errb.Reset()
+	code := run([]string{"bench", "attacks", "--from", merged, "--from", files[3]}, &out, &errb)
+	if want := "row 2 and " + files[3] + " row 1 are both sign-flip under huber, seed 1"; code != 1 || !strings.Contains(errb.String(), want) {
+		t.Fatalf("exit %d, %q; want 1 and %q", code, errb.String(), want)
+	}
 }

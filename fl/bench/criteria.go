@@ -133,11 +133,8 @@ func (t *tally) detail(what string) string {
 // meanDiff is the mean of diffs rounded to three decimals, as the table
 // prints it.
 func meanDiff(diffs []float64) float64 {
-	var s float64
-	for _, d := range diffs {
-		s += d
-	}
-	return math.Round(s/float64(len(diffs))*1000) / 1000
+	mean, _, _, _ := interval(diffs)
+	return math.Round(mean*1000) / 1000
 }
 
 // atLeast compares two three-decimal values without a floating-point

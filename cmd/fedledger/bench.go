@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -288,6 +289,9 @@ func newBenchAttacksCmd(g *globals) *cobra.Command {
 			return err
 		}
 		if *attacks != "" {
+			if slices.Contains(strings.Split(*attacks, ","), "none") {
+				return usagef("--attacks: %q is not an attack: every run has the clean runs (attack none) as rows; name only the attacks to run beside them (known: %s)", "none", strings.Join(sim.Attacks, ", "))
+			}
 			m, err := sim.ParseAttacks(strings.Split(*attacks, ","))
 			if err != nil {
 				return usagef("--attacks: %v", err)

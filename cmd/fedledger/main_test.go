@@ -43,6 +43,8 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"bench", "attacks", "--claim-samples", "4294967297"}, 2, "--claim-samples 4294967297: the chain takes at most 4294967296"},
 		{[]string{"bench", "attacks", "--from", "rows.csv", "--seeds", "3"}, 2, "--from runs nothing, so --seeds would have no effect"},
 		{[]string{"bench", "attacks", "--from", "/no/such/rows.csv"}, 1, "--from: open /no/such/rows.csv"},
+		{[]string{"bench", "attacks", "--attacks", "sign-flip,none"}, 2, `--attacks: "none" is not an attack: every run has the clean runs (attack none) as rows`},
+		{[]string{"bench", "attacks", "--attacks", "flip"}, 2, `--attacks: sim: unknown attack "flip" (known: label-flip, sign-flip,`},
 		{[]string{"demo", "--dataset", "csv:x.csv"}, 2, "needs --label"},
 		{[]string{"demo", "--server-opt", "sgd"}, 2, `--server-opt "sgd"`},
 		{[]string{"bench"}, 2, "name a benchmark"},

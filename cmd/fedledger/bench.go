@@ -289,10 +289,11 @@ func newBenchAttacksCmd(g *globals) *cobra.Command {
 			return err
 		}
 		if *attacks != "" {
-			if slices.Contains(strings.Split(*attacks, ","), "none") {
+			names := strings.Split(*attacks, ",")
+			if slices.Contains(names, "none") {
 				return usagef("--attacks: %q is not an attack: every run has the clean runs (attack none) as rows; name only the attacks to run beside them (known: %s)", "none", strings.Join(sim.Attacks, ", "))
 			}
-			m, err := sim.ParseAttacks(strings.Split(*attacks, ","))
+			m, err := sim.ParseAttacks(names)
 			if err != nil {
 				return usagef("--attacks: %v", err)
 			}

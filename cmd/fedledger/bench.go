@@ -293,6 +293,11 @@ func newBenchAttacksCmd(g *globals) *cobra.Command {
 			if slices.Contains(names, "none") {
 				return usagef("--attacks: %q is not an attack: every run has the clean runs (attack none) as rows; name only the attacks to run beside them (known: %s)", "none", strings.Join(sim.Attacks, ", "))
 			}
+			for _, n := range names {
+				if strings.Contains(n, ":") {
+					return usagef("--attacks %s: give attack names only; --malicious sets how many hospitals run each", n)
+				}
+			}
 			m, err := sim.ParseAttacks(names)
 			if err != nil {
 				return usagef("--attacks: %v", err)

@@ -44,6 +44,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"bench", "attacks", "--from", "rows.csv", "--seeds", "3"}, 2, "--from runs nothing, so --seeds would have no effect"},
 		{[]string{"bench", "attacks", "--from", "/no/such/rows.csv"}, 1, "--from: open /no/such/rows.csv"},
 		{[]string{"bench", "attacks", "--attacks", "sign-flip,none"}, 2, `--attacks: "none" is not an attack: every run has the clean runs (attack none) as rows`},
+		{[]string{"bench", "attacks", "--attacks", "label-flip,sign-flip:2"}, 2, "--attacks sign-flip:2: give attack names only; --malicious sets how many hospitals run each"},
 		{[]string{"bench", "attacks", "--attacks", "flip"}, 2, `--attacks: sim: unknown attack "flip" (known: label-flip, sign-flip,`},
 		{[]string{"demo", "--dataset", "csv:x.csv"}, 2, "needs --label"},
 		{[]string{"demo", "--server-opt", "sgd"}, 2, `--server-opt "sgd"`},

@@ -76,14 +76,18 @@ clean FedAvg's, attackers flagged (and by round 5) of how many, honest
 hospitals flagged of how many, rounds until every attacker was flagged,
 who was flagged when, honest-only FedAvg's accuracy, and the honest and
 the attackers' hospital-rounds counted once (an update alike to an earlier
-one: no penalty, only no second vote). --out writes them as CSV, --output
-json prints them; the table gives means over seeds with 95 % intervals,
-and each row's paired differences to clean FedAvg and to honest-only
-FedAvg. Under the table, each robust rule is held to the acceptance lines
-of docs/robustness.md (no honest hospital flagged in a clean run, within 1
-point of FedAvg clean and 2 points under attack, at most 1 % of honest
-hospital-runs flagged, 95 % of attackers flagged by round 5, attacks built
-to evade flagged or harmless): holds or FAILS, with the rows that fail.
+one: no penalty, only no second vote). --out writes them as CSV; the
+table gives means over seeds with 95 % intervals, and each row's paired
+differences to clean FedAvg and to honest-only FedAvg. Under the table,
+each robust rule is held to the acceptance lines of docs/robustness.md (no
+honest hospital flagged in a clean run, within 1 point of FedAvg clean and
+2 points under attack, at most 1 % of honest hospital-runs flagged, 95 %
+of attackers flagged by round 5, attacks built to evade flagged or
+harmless): holds or FAILS, with the rows that fail. The 2-point line also
+gives honest-only FedAvg against clean FedAvg: where that is itself more
+than 2 points under, excluding exactly the attackers cannot meet the line.
+--output json prints {"rows": [...], "criteria": [...]}: the rows and the
+lines.
 --from prints the table and the lines again from earlier --out files, one
 or several (the rows of all of them together), and runs nothing.
 
@@ -381,8 +385,16 @@ func readAttackFiles(paths []string) ([]bench.AttackRow, error) {
 	return rows, nil
 }
 
-// printAttacks writes rows to out (when set) and prints them: as JSON, or
-// as the table, the acceptance lines and the footer.
+// attacksJSON is what --output json prints: the rows, and the acceptance
+// lines judged over them.
+type attacksJSON struct {
+	Rows     []bench.AttackRow `json:"rows"`
+	Criteria []bench.Criterion `json:"criteria"`
+}
+
+// printAttacks writes rows to out (when set) and prints them: as JSON (the
+// rows and the acceptance lines), or as the table, the acceptance lines
+// and the footer.
 func printAttacks(stdout io.Writer, g *globals, rows []bench.AttackRow, out, footer string) error {
 	if out != "" {
 		if err := writeFileAtomic(out, func(w io.Writer) error { return bench.WriteAttackCSV(w, rows) }); err != nil {
@@ -390,7 +402,7 @@ func printAttacks(stdout io.Writer, g *globals, rows []bench.AttackRow, out, foo
 		}
 	}
 	if g.json() {
-		return writeJSON(stdout, rows)
+		return writeJSON(stdout, attacksJSON{Rows: rows, Criteria: bench.Criteria(rows)})
 	}
 	fmt.Fprint(stdout, "\n"+bench.FormatAttackTable(rows))
 	if c := bench.FormatCriteria(bench.Criteria(rows)); c != "" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -218,6 +219,25 @@ func TestBenchAttacksFrom(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+	// --output json: the rows and the lines, judged as the table's.
+	out.Reset()
+	if code := run(append([]string{"bench", "attacks", "--output", "json"}, files...), &out, &errb); code != 0 {
+		t.Fatalf("--output json: exit %d: %s", code, errb.String())
+	}
+	var js struct {
+		Rows     []bench.AttackRow
+		Criteria []bench.Criterion
+	}
+	if err := json.Unmarshal(out.Bytes(), &js); err != nil {
+		t.Fatalf("--output json: %v:\n%s", err, out.String())
+	}
+	if !reflect.DeepEqual(js.Rows, rows) || !reflect.DeepEqual(js.Criteria, bench.Criteria(rows)) {
+		t.Fatalf("--output json printed %+v", js)
+	}
+	if c := js.Criteria[2]; c.Holds || c.Line != "attacked: within 2 points of clean FedAvg" ||
+		c.Detail != "0 of 1 attacks; fails: sign-flip -0.100; honest-only FedAvg -0.010" {
+		t.Fatalf("--output json: criterion %+v", c)
 	}
 	f, err := os.Open(merged)
 	if err != nil {

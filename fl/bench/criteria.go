@@ -20,6 +20,13 @@ import (
 //   - every attack built to evade: flagged as above, or harmless (within
 //     the same 2 points); its flag rate is reported either way.
 //
+// The line "within 2 points" also gives the yardstick's own reach: FedAvg
+// over the honest hospitals alone against clean FedAvg, the mean over the
+// rule's seeds (rows that carry it). Excluding exactly the attackers from
+// the first round gets FedAvg no further than that, so where it is itself
+// more than 2 points under, the line asks the rule to beat FedAvg on the
+// honest hospitals, not only to exclude well, and the detail says so.
+//
 // Accuracies are compared as the table prints them, as means over seeds
 // rounded to three decimals, so that a line never fails on a digit the
 // table does not show.
@@ -91,7 +98,7 @@ func Criteria(rows []AttackRow) []Criterion {
 			caught.add(flagged, fmt.Sprintf("%s %.0f %%", a, 100*rate))
 		}
 		if harm.n > 0 {
-			add("attacked: within 2 points of clean FedAvg", harm.ok == harm.n, harm.detail("attacks"))
+			add("attacked: within 2 points of clean FedAvg", harm.ok == harm.n, harm.detail("attacks")+reach(rows, rule))
 			add("attacked: at most 1 % of honest hospital-runs flagged", honest.ok == honest.n, honest.detail("attacks"))
 		}
 		if caught.n > 0 {
@@ -102,6 +109,30 @@ func Criteria(rows []AttackRow) []Criterion {
 		}
 	}
 	return out
+}
+
+// reach is the detail's note on how far FedAvg over the honest hospitals
+// alone gets against clean FedAvg: the mean over rule's seeds, once a
+// seed, of rows that carry both; "" when none does.
+func reach(rows []AttackRow, rule string) string {
+	seen := map[uint64]bool{}
+	var diffs []float64
+	for _, r := range rows {
+		if r.Rule != rule || r.HonestFedAvg <= 0 || r.FedAvgClean <= 0 || seen[r.Seed] {
+			continue
+		}
+		seen[r.Seed] = true
+		diffs = append(diffs, r.HonestFedAvg-r.FedAvgClean)
+	}
+	if len(diffs) == 0 {
+		return ""
+	}
+	d := meanDiff(diffs)
+	s := fmt.Sprintf("; honest-only FedAvg %+.3f", d)
+	if !atLeast(d, -attackedPoints) {
+		s += " (under the line itself: excluding exactly the attackers does not reach it)"
+	}
+	return s
 }
 
 // tally counts the rows a line judges and keeps their notes, all and

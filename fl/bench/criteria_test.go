@@ -72,6 +72,32 @@ func TestCriteria(t *testing.T) {
 			{"huber", "attacked: 95 % of attackers flagged by round 5 (attacks not built to evade)", true, "1 of 1 attacks"},
 		},
 	}, {
+		name: "the yardstick's reach, once a seed, under the line",
+		rows: []AttackRow{
+			{Attack: "none", Rule: "huber", Seed: 1, Accuracy: 0.8, FedAvgClean: 0.8, HonestFedAvg: 0.77, HonestTotal: 10},
+			{Attack: "noise", Rule: "huber", Seed: 1, Accuracy: 0.8, FedAvgClean: 0.8, HonestFedAvg: 0.77, FlaggedBy5: 3, MaliciousTotal: 3, HonestTotal: 7},
+			{Attack: "noise", Rule: "huber", Seed: 2, Accuracy: 0.8, FedAvgClean: 0.8, HonestFedAvg: 0.79, FlaggedBy5: 3, MaliciousTotal: 3, HonestTotal: 7},
+		},
+		want: []Criterion{
+			{"huber", "clean runs: no honest hospital flagged", true, "0 of 10 honest hospital-runs flagged"},
+			{"huber", "clean runs: within 1 point of clean FedAvg", true, "+0.000"},
+			{"huber", "attacked: within 2 points of clean FedAvg", true,
+				"1 of 1 attacks; honest-only FedAvg -0.020"},
+			{"huber", "attacked: at most 1 % of honest hospital-runs flagged", true, "1 of 1 attacks"},
+			{"huber", "attacked: 95 % of attackers flagged by round 5 (attacks not built to evade)", true, "1 of 1 attacks"},
+		},
+	}, {
+		name: "the yardstick under the line",
+		rows: []AttackRow{
+			{Attack: "noise", Rule: "huber", Seed: 1, Accuracy: 0.8, FedAvgClean: 0.8, HonestFedAvg: 0.779, FlaggedBy5: 3, MaliciousTotal: 3, HonestTotal: 7},
+		},
+		want: []Criterion{
+			{"huber", "attacked: within 2 points of clean FedAvg", true,
+				"1 of 1 attacks; honest-only FedAvg -0.021 (under the line itself: excluding exactly the attackers does not reach it)"},
+			{"huber", "attacked: at most 1 % of honest hospital-runs flagged", true, "1 of 1 attacks"},
+			{"huber", "attacked: 95 % of attackers flagged by round 5 (attacks not built to evade)", true, "1 of 1 attacks"},
+		},
+	}, {
 		name: "fedavg alone",
 		rows: []AttackRow{row("fedavg", "none", 0.8, 0, 0)},
 	}}
